@@ -1,0 +1,1 @@
+//! Checking ASTs: names, outcomes, exhaustiveness, termination.

@@ -1,0 +1,129 @@
+//! The `millrace` command line.
+//!
+//! Input: process arguments. Output: text or JSON on stdout, diagnostics on
+//! stderr, and an exit code: 0 success, 1 errors, 2 usage errors.
+//!
+//! Invariants: no panic and no backtrace reaches the user; a closed stdout
+//! (`| head`) ends a command quietly; every read command accepts `--json`.
+
+mod args;
+mod output;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+pub use args::*;
+pub use output::{OutputError, print, print_fields, print_json};
+
+/// The failure of a command: either diagnostics already printed (exit 1) or
+/// one error to render.
+#[derive(Debug)]
+pub enum Failure {
+    /// Diagnostics or a summary were already printed; exit with this code.
+    Reported(u8),
+    /// One error with a code, rendered by `main`.
+    Error(miette::Report),
+    Output(OutputError),
+}
+
+impl From<OutputError> for Failure {
+    fn from(e: OutputError) -> Self {
+        Failure::Output(e)
+    }
+}
+
+impl<E: miette::Diagnostic + Send + Sync + 'static> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Error(miette::Report::new(e))
+    }
+}
+
+/// The outcome of a command handler.
+pub type Outcome = Result<ExitCode, Failure>;
+
+/// Shared command context.
+pub struct Context {
+    pub cli_workspace: Option<std::path::PathBuf>,
+    pub color: bool,
+}
+
+/// Parses arguments, runs the command and maps every outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let cx = Context {
+        cli_workspace: cli.workspace.clone(),
+        color,
+    };
+    match dispatch(cli.command, &cx) {
+        Ok(code) => code,
+        Err(Failure::Reported(code)) => ExitCode::from(code),
+        Err(Failure::Output(OutputError::BrokenPipe)) => ExitCode::SUCCESS,
+        Err(Failure::Output(OutputError::Io(e))) => {
+            eprintln!("error: cannot write output: {e}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Error(report)) => {
+            eprint!("{}", render_report(&report, color));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Renders one error with its code and help, without a backtrace.
+pub fn render_report(report: &miette::Report, color: bool) -> String {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_links(false)
+        .with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, report.as_ref()).is_err() {
+        out = format!("error: {report}\n");
+    }
+    out
+}
+
+fn dispatch(command: Command, cx: &Context) -> Outcome {
+    match command {
+        Command::Completions(args) => {
+            let mut cmd = Cli::command();
+            let mut buffer = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "millrace", &mut buffer);
+            print(&String::from_utf8_lossy(&buffer))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        other => not_built(other, cx),
+    }
+}
+
+/// A command whose handler is not part of this build yet.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("`{0}` is not available in this build")]
+#[diagnostic(code(mill::cli::not_built))]
+pub struct NotBuilt(String);
+
+fn not_built(command: Command, _cx: &Context) -> Outcome {
+    let name = format!("{command:?}")
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("command")
+        .to_lowercase();
+    Err(NotBuilt(name).into())
+}

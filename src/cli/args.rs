@@ -1,0 +1,303 @@
+//! The command-line surface (clap derive only; no behaviour here).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Millrace: a governed runtime for long-running coding-agent work.
+#[derive(Debug, Parser)]
+#[command(
+    name = "millrace",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Workspace root, the directory that holds `millrace-agents/` (default:
+    /// the nearest enclosing workspace, else the current directory).
+    #[arg(long, global = true, env = "MILLRACE_WORKSPACE", value_name = "PATH")]
+    pub workspace: Option<PathBuf>,
+
+    /// When to color human output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or complete the `millrace-agents/` workspace tree (idempotent).
+    Init,
+    /// Check `.mill` sources and compile modes into plans.
+    #[command(subcommand)]
+    Compile(CompileCommand),
+    /// List and inspect the available modes.
+    #[command(subcommand)]
+    Modes(ModesCommand),
+    /// Show or validate `millrace.toml`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Add work documents and inspect the queues.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Show runtime state: plan, queues, active work, pauses, closure.
+    Status(StatusArgs),
+    /// Check workspace integrity and suggest repairs.
+    Doctor(JsonFlag),
+    /// Inspect run directories.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Run the compiled plan over the workspace.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Pause dispatch after the current stage (an operator pause).
+    Pause,
+    /// Clear an operator pause.
+    Resume,
+    /// Stop after the current stage; `--now` kills the running harness.
+    Stop(StopArgs),
+    /// Requeue the active work item of a plane.
+    RetryActive(RetryArgs),
+    /// Requeue all active work and reset runtime state after a mishap.
+    ClearStaleState(ReasonArg),
+    /// Ask a running daemon to reload `millrace.toml` and recompile.
+    ReloadConfig,
+    /// Run a complete scripted campaign in a fresh workspace.
+    Demo(DemoArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CompileCommand {
+    /// Check sources and report every problem; in a workspace, also write
+    /// the plan and diagnostics into `millrace-agents/state/`.
+    Validate(ValidateArgs),
+    /// Print the compiled plan as a stable listing.
+    Show(ModeArgs),
+    /// Draw the compiled plan as a Mermaid or Graphviz graph.
+    Graph(GraphArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// `.mill` files to check together with the shipped ones (default: the
+    /// workspace's loops, or only the shipped ones outside a workspace).
+    pub files: Vec<PathBuf>,
+    /// The mode to compile (default: `runtime.default_mode`, else
+    /// `default_codex`).
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Diagnostic output format.
+    #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
+    pub format: DiagFormat,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiagFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ModeArgs {
+    /// The mode to compile (default: `runtime.default_mode`).
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Print the plan JSON instead of the listing.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The mode to draw (default: `runtime.default_mode`).
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Graph syntax.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModesCommand {
+    /// List every mode and alias.
+    List(JsonFlag),
+    /// Show one mode's loops and bindings.
+    Show(ModeShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModeShowArgs {
+    pub mode: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration.
+    Show(JsonFlag),
+    /// Check `millrace.toml` and report every problem.
+    Validate(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Validate a task document (`.md` or `.json`) and queue it.
+    AddTask(AddArgs),
+    /// Validate a spec document (`.md` or `.json`) and queue it.
+    AddSpec(AddArgs),
+    /// Stage an idea markdown file for intake as a root spec.
+    AddIdea(AddArgs),
+    /// Queue depths and active items per family.
+    Ls(QueueLsArgs),
+    /// Find one work item and print it.
+    Show(QueueShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueLsArgs {
+    /// List every queued item, not only the counts.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueShowArgs {
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, oldest first.
+    Ls(JsonFlag),
+    /// Show a run's stages, results and routing decisions.
+    Show(RunIdArgs),
+    /// Print the most relevant artifact of a run.
+    Tail(RunIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunIdArgs {
+    pub run_id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Claim or continue one work item and run one stage.
+    Once(RunOnceArgs),
+    /// Run until stopped.
+    Daemon(DaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunOnceArgs {
+    /// Pin a mode instead of `runtime.default_mode`.
+    #[arg(long)]
+    pub mode: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Pin a mode instead of `runtime.default_mode`.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Stop after this many ticks.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_ticks: Option<u64>,
+    /// Print progress lines to stdout.
+    #[arg(long, value_enum, default_value_t = MonitorMode::None, ignore_case = true)]
+    pub monitor: MonitorMode,
+    /// Also append progress lines to this file.
+    #[arg(long, value_name = "PATH")]
+    pub monitor_log: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MonitorMode {
+    None,
+    Basic,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Kill the running harness now and record the stage as interrupted.
+    #[arg(long)]
+    pub now: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The plane whose active item to requeue (required when several are active).
+    #[arg(long)]
+    pub plane: Option<String>,
+    #[arg(long, default_value = "operator requested retry")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReasonArg {
+    #[arg(long, default_value = "operator requested stale-state clear")]
+    pub reason: String,
+}
+
+/// `millrace demo` uses the global `--workspace` as the directory to create
+/// the demo workspace in (default: a fresh temporary directory).
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep quiet: print only the closing summary.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,1 @@
+//! The tick engine that interprets a plan over a workspace.

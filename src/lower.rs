@@ -1,0 +1,1 @@
+//! Lowering checked IR into a [`crate::plan::Plan`].

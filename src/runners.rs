@@ -1,0 +1,1 @@
+//! Harness runners: from a stage request to a normalized stage result.

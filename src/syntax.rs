@@ -1,0 +1,1 @@
+//! Parsing `.mill` text into an AST with spans.

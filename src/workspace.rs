@@ -1,0 +1,2 @@
+//! The filesystem-backed workspace: layout, config, work documents, queues
+//! and durable runtime state.
