@@ -16,6 +16,7 @@
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod embedded;
 pub mod engine;
 pub mod lower;
 pub mod plan;
