@@ -7,7 +7,13 @@
 //! (`| head`) ends a command quietly; every read command accepts `--json`.
 
 mod args;
+mod config;
+mod doctor;
+mod init;
 mod output;
+mod queue;
+mod runs;
+mod status;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -109,6 +115,12 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
             print(&String::from_utf8_lossy(&buffer))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Init => init::run(cx),
+        Command::Config(command) => config::run(command, cx),
+        Command::Queue(command) => queue::run(command, cx),
+        Command::Status(args) => status::run(&args, cx),
+        Command::Doctor(args) => doctor::run(&args, cx),
+        Command::Runs(command) => runs::run(command, cx),
         other => not_built(other, cx),
     }
 }
