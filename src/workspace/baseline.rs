@@ -35,6 +35,15 @@ pub struct BaselineManifest {
     pub entries: Vec<ManifestEntry>,
 }
 
+/// Whether an asset path stays inside `millrace-agents/`: relative, and
+/// made of plain components only (no `..`, no root, no `.`).
+pub fn is_deployable(path: &str) -> bool {
+    !path.is_empty()
+        && std::path::Path::new(path)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 /// The hashed view: everything but the id.
 #[derive(Serialize)]
 struct Canonical<'a> {
@@ -63,6 +72,7 @@ impl BaselineManifest {
     pub fn from_assets(assets: &[(&str, &[u8])]) -> Self {
         let mut entries: Vec<ManifestEntry> = assets
             .iter()
+            .filter(|(path, _)| is_deployable(path))
             .map(|(path, bytes)| ManifestEntry {
                 path: (*path).to_string(),
                 sha256: sha256_hex(bytes),

@@ -9,13 +9,13 @@
 //! directories, files and assets are created; the baseline manifest is
 //! written only if missing.
 
-use std::path::{Component, Path};
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Workspace;
-use super::baseline::BaselineManifest;
+use super::baseline::{BaselineManifest, is_deployable};
 use super::config::BOOTSTRAP_TOML;
 use super::fsx::{self, FsError};
 use super::layout::Paths;
@@ -108,7 +108,5 @@ fn write_missing(
 /// Where an asset goes: under `millrace-agents/`, refusing absolute paths
 /// and `..` (the table is ours, but a path is a path).
 fn asset_path(agents: &Path, rel: &str) -> Option<std::path::PathBuf> {
-    let rel_path = Path::new(rel);
-    let clean = rel_path.components().all(|c| matches!(c, Component::Normal(_)));
-    (clean && !rel.is_empty()).then(|| agents.join(rel_path))
+    is_deployable(rel).then(|| agents.join(rel))
 }

@@ -166,6 +166,15 @@ fn record(cx: &mut Collector, message: &str, path: Option<&[Seg]>, span: Option<
     } else if let Some(rest) = message.strip_prefix("invalid type: ") {
         let text = format!("wrong type for `{shown}`: found {rest}");
         cx.push(ProblemKind::WrongType, key, text, None, span);
+    } else if let Some(rest) = message.strip_prefix("wanted ") {
+        // toml's wording for a non-string where an enum word belongs.
+        let expected = if rest == "string or table" {
+            "a string"
+        } else {
+            rest
+        };
+        let text = format!("wrong type for `{shown}`: expected {expected}");
+        cx.push(ProblemKind::WrongType, key, text, None, span);
     } else if let Some(rest) = message.strip_prefix("unknown variant ") {
         let (found, expected) = split_expected(rest);
         let text = format!("invalid value {found} for `{shown}`");

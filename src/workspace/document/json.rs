@@ -181,7 +181,10 @@ fn read_field(kind: WorkItemKind, key: &str, value: &Value, raw: &mut Raw, sink:
                 *slot = Some(RawField { value, line: None });
             }
         }
-        Err(message) => sink.push(codes::INVALID_VALUE, Some(key), message, None),
+        Err(message) => {
+            raw.reported.push(index);
+            sink.push(codes::INVALID_VALUE, Some(key), message, None);
+        }
     }
 }
 

@@ -295,10 +295,7 @@ fn check_kind_hint(kind: WorkItemKind, text: &str, sink: &mut Sink<'_>) {
     if present.iter().any(|(k, _)| *k == kind) {
         return;
     }
-    let other = present.iter().find(|(k, _)| {
-        !(kind == WorkItemKind::Task && matches!(k, WorkItemKind::Spec | WorkItemKind::Incident))
-    });
-    if let Some((other, line)) = other {
+    if let Some((other, line)) = present.first() {
         let message = format!(
             "this looks like a {} document (it has `{}`), not a {}",
             other.as_str().replace('_', " "),

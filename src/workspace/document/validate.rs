@@ -32,6 +32,8 @@ pub(super) struct Raw {
     /// The H1 text (or JSON `title`) and its line.
     pub title: Option<(String, Option<usize>)>,
     pub fields: Vec<Option<RawField>>,
+    /// Fields already reported by the reader (not "missing" as well).
+    pub reported: Vec<usize>,
     pub body: String,
 }
 
@@ -41,6 +43,7 @@ impl Raw {
             kind,
             title: None,
             fields: vec![None; schema::fields(kind).len()],
+            reported: Vec::new(),
             body: String::new(),
         }
     }
@@ -53,8 +56,8 @@ pub(super) fn build(raw: &Raw, sink: &mut Sink<'_>) -> Option<WorkDocument> {
     let mut map = Map::new();
     let title_line = raw.title.as_ref().and_then(|(_, line)| *line);
     check_title(raw, sink, &mut map);
-    for (field, written) in table.iter().zip(&raw.fields) {
-        if field.key == "title" {
+    for (index, (field, written)) in table.iter().zip(&raw.fields).enumerate() {
+        if field.key == "title" || raw.reported.contains(&index) {
             continue;
         }
         match written {

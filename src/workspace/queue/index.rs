@@ -11,7 +11,9 @@
 //!   that mtime (git's racy-clean rule: a change in the same timestamp tick
 //!   as the build would not move the mtime);
 //! - otherwise it is rebuilt incrementally: one `readdir`, parsing only
-//!   names not in the cache and dropping vanished ones;
+//!   names not in the cache (or whose inode changed: rewritten by rename)
+//!   and dropping vanished ones; a file edited in place is re-read when a
+//!   claim reaches it (its size or mtime no longer match);
 //! - a new file that does not parse, or whose stem is not its id, is
 //!   quarantined, never indexed;
 //! - the cache is only an accelerator: losing or corrupting it costs one
@@ -38,7 +40,8 @@ const INDEX_SCHEMA_VERSION: u32 = 1;
 /// be trusted later (covers coarse filesystem timestamps).
 const RACY_NS: i64 = 2_000_000_000;
 
-/// One queued document: `(seconds, nanos, id, root, depends_on, size, mtime_ns)`.
+/// One queued document:
+/// `(seconds, nanos, id, root, depends_on, size, mtime_ns, inode)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry(
     pub i64,
@@ -48,11 +51,12 @@ pub struct Entry(
     pub Vec<String>,
     pub u64,
     pub i64,
+    pub u64,
 );
 
 impl Entry {
     /// Builds the entry of a parsed document with its file metadata.
-    pub fn of(doc: &WorkDocument, size: u64, mtime_ns: i64) -> Self {
+    pub fn of(doc: &WorkDocument, size: u64, mtime_ns: i64, inode: u64) -> Self {
         let at = doc.claim_time();
         Entry(
             at.as_second(),
@@ -62,6 +66,7 @@ impl Entry {
             doc.depends_on().to_vec(),
             size,
             mtime_ns,
+            inode,
         )
     }
 
@@ -214,8 +219,10 @@ fn rescan(
     let mut known: HashMap<String, Entry> = known.into_iter().map(|e| (e.id().to_string(), e)).collect();
     let scan = scan_dir(dir)?;
     let mut entries = Vec::with_capacity(scan.documents.len());
-    for stem in scan.documents {
-        if let Some(entry) = known.remove(&stem) {
+    for (stem, inode) in scan.documents.into_iter().zip(scan.inodes) {
+        // Same name, same inode: the file was not replaced (an editor or
+        // agent that rewrites by rename gets a new inode and is re-read).
+        if let Some(entry) = known.remove(&stem).filter(|e| e.7 == inode) {
             entries.push(entry);
             continue;
         }
@@ -251,7 +258,7 @@ pub(super) fn read_entry(kind: WorkItemKind, dir: &Path, stem: &str) -> Result<O
     let doc = WorkDocument::parse_markdown(Some(kind), &text, &name).map_err(|e| e.summary())?;
     check_stem(&doc, &path).map_err(|e| e.summary())?;
     let mtime = meta.modified().map(nanos).unwrap_or(0);
-    Ok(Some(Entry::of(&doc, meta.len(), mtime)))
+    Ok(Some(Entry::of(&doc, meta.len(), mtime, inode_of(&meta))))
 }
 
 /// File metadata used to notice in-place edits of an indexed file.
@@ -265,6 +272,16 @@ impl Entry {
     pub(super) fn matches(&self, stamp: (u64, i64)) -> bool {
         self.same_file(stamp.0, stamp.1)
     }
+}
+
+#[cfg(unix)]
+fn inode_of(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn inode_of(_: &std::fs::Metadata) -> u64 {
+    0
 }
 
 fn nanos(t: SystemTime) -> i64 {

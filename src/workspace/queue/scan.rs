@@ -11,6 +11,8 @@ use crate::workspace::fsx::{self, FsError};
 pub struct DirScan {
     /// Stems of `*.md` files (unsorted).
     pub documents: Vec<String>,
+    /// Inode numbers of `documents`, in the same order.
+    pub inodes: Vec<u64>,
     /// Names of quarantined files (sorted).
     pub quarantined: Vec<String>,
 }
@@ -26,7 +28,7 @@ pub fn is_quarantine_name(name: &str) -> bool {
 /// Lists a directory once and classifies its names.
 pub fn scan_dir(dir: &Path) -> Result<DirScan, FsError> {
     let mut scan = DirScan::default();
-    for name in fsx::list_names(dir)? {
+    for (name, inode) in fsx::list_names_with_inodes(dir)? {
         if fsx::is_temp_name(&name) || name.starts_with('.') {
             continue;
         }
@@ -34,6 +36,7 @@ pub fn scan_dir(dir: &Path) -> Result<DirScan, FsError> {
             scan.quarantined.push(name);
         } else if let Some(stem) = name.strip_suffix(".md") {
             scan.documents.push(stem.to_string());
+            scan.inodes.push(inode);
         }
     }
     scan.quarantined.sort();

@@ -1,0 +1,341 @@
+//! `millrace status` and `millrace doctor`: stable fields, JSON, damaged
+//! state reported rather than fatal, quarantines shown, plan currentness.
+
+use jiff::Timestamp;
+use millrace::plan::{Plan, Plane, WorkItemKind};
+use millrace::workspace::config::Config;
+use millrace::workspace::lock::record_for_this_process;
+use millrace::workspace::plan_store::{self, Currentness};
+use millrace::workspace::snapshot::{ActiveRun, RequestKind, Snapshot, WorkItemRef};
+
+use super::{Ws, field, fields, json, stderr, stdout, task_md};
+
+fn doctor(ws: &Ws) -> (Option<i32>, String) {
+    let out = ws.run(&["doctor"]);
+    (out.status.code(), stdout(&out))
+}
+
+fn codes(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("error: ") || l.starts_with("warning: "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn status_of_a_fresh_workspace() {
+    let ws = Ws::new();
+    let out = ws.run(&["status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for (key, value) in [
+        ("runtime_mode", "daemon"),
+        ("process_running", "false"),
+        ("runtime_ownership_lock", "absent"),
+        ("paused", "false"),
+        ("pause_sources", "none"),
+        ("compiled_plan_currentness", "missing"),
+        ("execution_queue_depth", "0"),
+        ("planning_status_marker", "### IDLE"),
+        ("active_run_count", "0"),
+        ("closure_target_root_spec_id", "none"),
+        ("quarantined_count", "0"),
+    ] {
+        assert_eq!(field(&text, key).as_deref(), Some(value), "{key} in\n{text}");
+    }
+    assert!(field(&text, "problem").is_none());
+    let value = json(&ws.run(&["status", "--json"]));
+    assert_eq!(value["lock"]["state"], "absent");
+    assert_eq!(value["queues"]["execution"]["depth"], 0);
+    assert_eq!(value["plan"]["currentness"]["state"], "missing");
+    assert_eq!(value["fuel_limit"], 40);
+}
+
+#[test]
+fn status_shows_queues_runs_pauses_and_closure() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    for i in 0..3 {
+        ws.write(
+            &format!("tasks/queue/q{i}.md"),
+            &task_md(&format!("q{i}"), "2026-01-01T00:00:00Z", &[]),
+        );
+    }
+    ws.write("tasks/active/a.md", &task_md("a", "2026-01-01T00:00:00Z", &[]));
+    let mut snapshot = Snapshot::load(&w).unwrap();
+    snapshot.add_pause(millrace::workspace::snapshot::PauseSource::Operator);
+    snapshot.process_running = true;
+    let now = Timestamp::now();
+    snapshot.active_runs.insert(
+        Plane::Execution,
+        ActiveRun {
+            run_id: "run-20260101T000000000-abcdef01".into(),
+            plane: Plane::Execution,
+            node: "checker".into(),
+            stage: "checker".into(),
+            request_kind: RequestKind::ActiveWorkItem,
+            work_item: Some(WorkItemRef {
+                kind: WorkItemKind::Task,
+                id: "a".into(),
+            }),
+            closure_root_spec_id: None,
+            closure_root_idea_id: None,
+            counters: [("fix_cycles".to_string(), 2)].into(),
+            stage_runs: 5,
+            failure_class: None,
+            pending_request_id: None,
+            interruptions: 1,
+            active_since: now,
+            started_at: now,
+        },
+    );
+    snapshot.save(&w).unwrap();
+    let target = millrace::workspace::closure::ClosureTarget::open("root-1", "root-1", now).unwrap();
+    target.save(&w).unwrap();
+
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("3"));
+    assert_eq!(field(&text, "execution_active").as_deref(), Some("task:a"));
+    assert_eq!(field(&text, "paused").as_deref(), Some("true"));
+    assert_eq!(field(&text, "pause_sources").as_deref(), Some("operator"));
+    // Running in the snapshot, but nobody holds the lock: not running.
+    assert_eq!(field(&text, "process_running").as_deref(), Some("false"));
+    let run = field(&text, "active_run").unwrap();
+    for part in [
+        "plane=execution",
+        "node=checker",
+        "work_item=task:a",
+        "stage_runs=5/40",
+        "counters=fix_cycles=2",
+        "interruptions=1",
+    ] {
+        assert!(run.contains(part), "{part} in {run}");
+    }
+    assert_eq!(
+        field(&text, "closure_target_root_spec_id").as_deref(),
+        Some("root-1")
+    );
+    assert_eq!(field(&text, "closure_target_attempts").as_deref(), Some("0"));
+
+    let record = record_for_this_process(&w, "s");
+    std::fs::write(w.paths().lock(), serde_json::to_string(&record).unwrap()).unwrap();
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "process_running").as_deref(), Some("true"));
+    assert_eq!(field(&text, "runtime_ownership_lock").as_deref(), Some("active"));
+}
+
+#[test]
+fn a_quarantined_file_shows_in_status_and_doctor_and_commands_keep_working() {
+    let ws = Ws::new();
+    ws.write(
+        "tasks/queue/good.md",
+        &task_md("good", "2026-01-01T00:00:00Z", &[]),
+    );
+    ws.write(
+        "tasks/queue/broken.md",
+        "# Broken\n\nTask-ID: broken\nCreated-At: never\n",
+    );
+    // Before quarantine, doctor reports the malformed file as an error.
+    let (code, text) = doctor(&ws);
+    assert_eq!(code, Some(1));
+    assert!(
+        codes(&text).contains(&"mill::doctor::queue_artifact_invalid".to_string()),
+        "{text}"
+    );
+    assert!(
+        ws.path("tasks/queue/broken.md").is_file(),
+        "doctor never moves files"
+    );
+
+    let out = ws.run(&["queue", "ls", "--all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fields(&stdout(&out), "queued").len(), 1);
+    assert!(ws.path("tasks/queue/broken.md.invalid").is_file());
+    let log = std::fs::read_to_string(ws.path("tasks/queue/invalid-artifacts.jsonl")).unwrap();
+    assert!(
+        log.contains("\"source_name\":\"broken.md\"") && log.contains("Created-At"),
+        "{log}"
+    );
+
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "quarantined_count").as_deref(), Some("1"));
+    assert!(
+        field(&text, "quarantined")
+            .unwrap()
+            .contains("broken.md.invalid reason=")
+    );
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("1"));
+    let (code, text) = doctor(&ws);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(codes(&text), ["mill::doctor::quarantined_file"]);
+}
+
+#[test]
+fn doctor_is_clean_on_a_fresh_workspace_and_finds_damage() {
+    let ws = Ws::new();
+    let (code, text) = doctor(&ws);
+    assert_eq!(code, Some(0));
+    assert_eq!(field(&text, "errors").as_deref(), Some("0"));
+    assert_eq!(field(&text, "warnings").as_deref(), Some("0"));
+
+    std::fs::remove_dir(ws.path("arbiter/verdicts")).unwrap();
+    std::fs::write(ws.path("state/execution_status.md"), "BUILDER\n").unwrap();
+    std::fs::write(ws.path("state/runtime_daemon.lock.json"), "{").unwrap();
+    ws.write(
+        "tasks/active/orphan.md",
+        &task_md("orphan", "2026-01-01T00:00:00Z", &[]),
+    );
+    ws.write(
+        "tasks/done/orphan.md",
+        &task_md("orphan", "2026-01-01T00:00:00Z", &[]),
+    );
+    ws.write("arbiter/targets/a.json", "{}");
+    ws.write("millrace.toml", "[runtime]\nnope = 1\n");
+    let (code, text) = doctor(&ws);
+    assert_eq!(code, Some(1));
+    let found = codes(&text);
+    for expected in [
+        "mill::doctor::missing_directory",
+        "mill::doctor::status_marker_invalid",
+        "mill::doctor::lock_invalid",
+        "mill::doctor::untracked_active_item",
+        "mill::doctor::duplicate_work_item",
+        "mill::doctor::closure_target_invalid",
+        "mill::doctor::config_invalid",
+    ] {
+        assert!(
+            found.contains(&expected.to_string()),
+            "{expected} missing in\n{text}"
+        );
+    }
+    assert!(text.contains("(fix: millrace init)"), "{text}");
+    let value = json(&ws.run(&["doctor", "--json"]));
+    assert_eq!(value["ok"], false);
+    assert!(
+        value["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["code"].as_str().unwrap().starts_with("mill::doctor::"))
+    );
+    // Status still answers on damaged state, listing the problems.
+    let out = ws.run(&["status"]);
+    assert!(out.status.success());
+    assert!(!fields(&stdout(&out), "problem").is_empty());
+}
+
+#[test]
+fn doctor_warns_about_an_active_lock_and_a_stale_one() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    let mut record = record_for_this_process(&w, "s");
+    std::fs::write(w.paths().lock(), serde_json::to_string(&record).unwrap()).unwrap();
+    let (code, text) = doctor(&ws);
+    assert_eq!(code, Some(0));
+    assert_eq!(codes(&text), ["mill::doctor::lock_active"]);
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    record.owner_pid = child.id();
+    child.wait().unwrap();
+    std::fs::write(w.paths().lock(), serde_json::to_string(&record).unwrap()).unwrap();
+    let (_, text) = doctor(&ws);
+    assert_eq!(codes(&text), ["mill::doctor::lock_stale"]);
+}
+
+/// A minimal valid plan recording `inputs`.
+fn plan_with_inputs(inputs: serde_json::Value) -> Plan {
+    let wire = serde_json::json!({
+        "schema_version": millrace::plan::SCHEMA_VERSION, "plan_id": "", "fingerprint": "", "mode": "test_mode",
+        "compiled_at": "2026-01-01T00:00:00Z", "loops": [], "stages": [], "outcomes": [], "nodes": [], "edges": [],
+        "branches": [], "terminals": [], "counters": [], "triggers": [],
+        "concurrency": {"exclusive": [], "concurrent": []}, "inputs": inputs,
+        "source_map": {"files": [], "stages": [], "nodes": [], "edges": [], "terminals": []}
+    });
+    let mut plan: Plan = serde_json::from_value(wire).unwrap();
+    plan.seal();
+    plan
+}
+
+#[test]
+fn plan_currentness_is_judged_from_recorded_inputs() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    let config = Config::load(&w.paths().config()).unwrap();
+    ws.write("loops/custom.mill", "# a workspace loop\n");
+    ws.write("entrypoints/execution/builder.md", "# Builder\n");
+    let source = plan_store::input_file(&w, "loops/custom.mill");
+    let asset = plan_store::input_file(&w, "entrypoints/execution/builder.md");
+    let absent = plan_store::input_file(&w, "skills/none/SKILL.md");
+    assert_eq!(absent.sha256, plan_store::MISSING);
+    let plan = plan_with_inputs(serde_json::json!({
+        "fingerprint": "", "sources": [source], "config": config.plan_settings().fingerprint(), "assets": [asset, absent]
+    }));
+    plan_store::save_plan(&w, &plan).unwrap();
+    assert_eq!(plan_store::load_plan(&w).unwrap().unwrap(), plan);
+    let settings = config.plan_settings();
+    assert_eq!(plan_store::currentness(&w, &settings), Currentness::Current);
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(
+        field(&text, "compiled_plan_currentness").as_deref(),
+        Some("current")
+    );
+    assert_eq!(
+        field(&text, "compiled_plan_id").as_deref(),
+        Some(plan.plan_id.as_str())
+    );
+
+    // Touching a file without changing it keeps the plan current (rehash).
+    let file = ws.path("entrypoints/execution/builder.md");
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(plan_store::currentness(&w, &settings), Currentness::Current);
+
+    // A governance tweak does not make it stale; a stage binding does.
+    ws.write("millrace.toml", "[usage_governance]\nenabled = true\n");
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(
+        field(&text, "compiled_plan_currentness").as_deref(),
+        Some("current"),
+        "{text}"
+    );
+    ws.write("millrace.toml", "[stages.builder]\nmodel = \"other\"\n");
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(
+        field(&text, "compiled_plan_currentness").as_deref(),
+        Some("stale")
+    );
+    assert!(
+        field(&text, "compiled_plan_stale_reason")
+            .unwrap()
+            .starts_with("config")
+    );
+    ws.write("millrace.toml", "");
+
+    std::fs::write(&file, "# Builder, edited\n").unwrap();
+    ws.write("skills/none/SKILL.md", "now present");
+    ws.write("loops/extra.mill", "# new\n");
+    let Currentness::Stale { reasons } = plan_store::currentness(&w, &settings) else {
+        panic!()
+    };
+    assert_eq!(
+        reasons,
+        [
+            "entrypoints/execution/builder.md: modified",
+            "skills/none/SKILL.md: added",
+            "loops/extra.mill: new source file"
+        ]
+    );
+    let (_, doctor_text) = doctor(&ws);
+    assert!(
+        codes(&doctor_text).contains(&"mill::doctor::plan_stale".to_string()),
+        "{doctor_text}"
+    );
+
+    std::fs::write(w.paths().compiled_plan(), "{\"schema_version\": 1}").unwrap();
+    let (code, doctor_text) = doctor(&ws);
+    assert_eq!(code, Some(1));
+    assert!(codes(&doctor_text).contains(&"mill::doctor::plan_invalid".to_string()));
+}
