@@ -6,16 +6,22 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::Write;
 
-use super::{AddArgs, Context, Outcome, QueueCommand, QueueLsArgs, QueueShowArgs, print, print_json};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{
+    AddArgs, Context, Outcome, OutputError, QueueCommand, QueueLsArgs, QueueShowArgs, print, print_json,
+};
 use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::document::WorkDocument;
 use crate::workspace::fsx;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
-use crate::workspace::queue::{QueueError, Queues, plane_kinds, quarantine};
-use crate::workspace::{QueueState, Workspace};
+use crate::workspace::queue::{Entry, QueueError, Queues, plane_kinds, quarantine};
+use crate::workspace::{QueueState, Workspace, status};
 
 pub fn run(command: QueueCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
@@ -117,63 +123,128 @@ fn add_idea(ws: &Workspace, args: &AddArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One queued item of `queue ls --all --json`.
+#[derive(Serialize)]
+struct QueuedItem<'a> {
+    kind: WorkItemKind,
+    id: &'a str,
+    claim_time: Option<jiff::Timestamp>,
+    eligible: bool,
+    root_spec_id: Option<&'a str>,
+    depends_on: &'a [String],
+}
+
+/// One plane of `queue ls --json`.
+#[derive(Serialize)]
+struct PlaneListing<'a> {
+    depth: usize,
+    active: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queued: Option<Vec<QueuedItem<'a>>>,
+}
+
 fn ls(ws: &Workspace, args: &QueueLsArgs) -> Outcome {
     let queues = Queues::new(ws);
-    let mut planes = serde_json::Map::new();
-    let mut text = String::new();
-    let mut listing = String::new();
-    for plane in Plane::ALL {
-        let mut depth = 0;
-        let mut active = Vec::new();
-        let mut items = Vec::new();
-        for kind in plane_kinds(*plane) {
-            // With --all the index is refreshed, which quarantines
-            // malformed files before they are counted.
-            if args.all {
-                for (entry, eligible) in queues.queued_in_order(*kind)? {
-                    let created = entry.claim_time().map(|t| t.to_string());
-                    listing.push_str(&format!(
-                        "queued: {} {} at={} eligible={} root={} depends_on={}\n",
-                        kind,
-                        entry.id(),
-                        created.as_deref().unwrap_or("none"),
-                        eligible,
-                        entry.root().unwrap_or("none"),
-                        join_or_none(entry.depends_on()),
-                    ));
-                    items.push(json!({
-                        "kind": kind, "id": entry.id(), "claim_time": created,
-                        "eligible": eligible, "root_spec_id": entry.root(), "depends_on": entry.depends_on(),
-                    }));
-                }
+    // With --all the indexes are refreshed first, which quarantines
+    // malformed files before anything is counted.
+    let mut ordered: Vec<(WorkItemKind, Vec<(Entry, bool)>)> = Vec::new();
+    if args.all {
+        for plane in Plane::ALL {
+            for kind in plane_kinds(*plane) {
+                ordered.push((*kind, queues.queued_in_order(*kind)?));
             }
-            depth += queues.depth(*kind)?;
-            active.extend(queues.active(*kind)?.into_iter().map(|id| format!("{kind}:{id}")));
         }
-        text.push_str(&format!("{plane}_queue_depth: {depth}\n"));
-        text.push_str(&format!("{plane}_active: {}\n", join_or_none(&active)));
-        let mut entry = json!({ "depth": depth, "active": active });
-        if args.all {
-            entry["queued"] = Value::Array(items);
+    }
+    let mut problems = Vec::new();
+    let (views, quarantined) = status::queues(ws, &mut problems);
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(QueueError::Unreadable(problem).into());
+    }
+    let mut planes = BTreeMap::new();
+    for (plane, view) in views {
+        let mut listing = PlaneListing {
+            depth: view.depth,
+            active: view.active,
+            queued: args.all.then(Vec::new),
+        };
+        for kind in plane_kinds(plane) {
+            let items = ordered
+                .iter()
+                .filter(|(k, _)| k == kind)
+                .flat_map(|(_, items)| items);
+            if let Some(queued) = &mut listing.queued {
+                queued.extend(items.map(|(entry, eligible)| QueuedItem {
+                    kind: *kind,
+                    id: entry.id(),
+                    claim_time: entry.claim_time(),
+                    eligible: *eligible,
+                    root_spec_id: entry.root(),
+                    depends_on: entry.depends_on(),
+                }));
+            }
         }
-        planes.insert(plane.as_str().into(), entry);
+        planes.insert(plane, listing);
     }
-    let quarantined = quarantine::list_all(ws)?;
-    text.push_str(&format!("quarantined: {}\n", quarantined.len()));
-    for q in &quarantined {
-        text.push_str(&format!(
-            "quarantined_file: {} reason={}\n",
-            q.path.display(),
-            q.reason.as_deref().unwrap_or("none")
-        ));
-    }
-    if args.json {
-        print_json(&json!({ "planes": planes, "quarantined": quarantined }))?;
+    // Listings of 10,000 items are streamed, not built in memory first.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = if args.json {
+        let listing = Listing {
+            planes: &planes,
+            quarantined: &quarantined,
+        };
+        serde_json::to_writer_pretty(&mut out, &listing)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
     } else {
-        text.push_str(&listing);
-        print(&text)?;
-    }
+        write_ls_text(&mut out, &planes, &quarantined)
+    };
+    written.and_then(|()| out.flush()).map_err(output_error)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The whole `queue ls --json` document.
+#[derive(Serialize)]
+struct Listing<'a> {
+    planes: &'a BTreeMap<Plane, PlaneListing<'a>>,
+    quarantined: &'a [quarantine::Quarantined],
+}
+
+fn output_error(e: std::io::Error) -> OutputError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        OutputError::BrokenPipe
+    } else {
+        OutputError::Io(e)
+    }
+}
+
+fn write_ls_text(
+    out: &mut impl Write,
+    planes: &BTreeMap<Plane, PlaneListing<'_>>,
+    quarantined: &[quarantine::Quarantined],
+) -> std::io::Result<()> {
+    for (plane, listing) in planes {
+        writeln!(out, "{plane}_queue_depth: {}", listing.depth)?;
+        writeln!(out, "{plane}_active: {}", join_or_none(&listing.active))?;
+    }
+    writeln!(out, "quarantined: {}", quarantined.len())?;
+    for q in quarantined {
+        let reason = q.reason.as_deref().unwrap_or("none");
+        writeln!(out, "quarantined_file: {} reason={reason}", q.path.display())?;
+    }
+    for item in planes.values().flat_map(|l| l.queued.iter().flatten()) {
+        let at = item.claim_time.map(|t| t.to_string());
+        writeln!(
+            out,
+            "queued: {} {} at={} eligible={} root={} depends_on={}",
+            item.kind,
+            item.id,
+            at.as_deref().unwrap_or("none"),
+            item.eligible,
+            item.root_spec_id.unwrap_or("none"),
+            join_or_none(item.depends_on),
+        )?;
+    }
+    Ok(())
 }
 
 fn join_or_none(items: &[String]) -> String {

@@ -144,6 +144,14 @@ pub enum QueueError {
     )]
     InvalidIdea(String),
 
+    /// A queue directory could not be listed.
+    #[error("cannot read the queues: {0}")]
+    #[diagnostic(
+        code(mill::queue::unreadable),
+        help("check the permissions of the queue directories")
+    )]
+    Unreadable(String),
+
     /// A requeue needs a reason.
     #[error("a requeue needs a non-empty reason")]
     #[diagnostic(
@@ -478,9 +486,12 @@ impl<'w> Queues<'w> {
     pub fn queued_in_order(&self, kind: WorkItemKind) -> Result<Vec<(Entry, bool)>, QueueError> {
         let (index, _) = QueueIndex::refresh(self.ws, kind)?;
         Ok(index
-            .entries()
-            .iter()
-            .map(|e| (e.clone(), self.dependencies_done(e)))
+            .into_entries()
+            .into_iter()
+            .map(|e| {
+                let eligible = self.dependencies_done(&e);
+                (e, eligible)
+            })
             .collect())
     }
 }

@@ -183,7 +183,10 @@ fn lock_view(ws: &Workspace, problems: &mut Vec<String>) -> LockView {
     }
 }
 
-fn queues(ws: &Workspace, problems: &mut Vec<String>) -> (BTreeMap<Plane, PlaneQueue>, Vec<Quarantined>) {
+/// Depths, active items and quarantined files of every plane, from one
+/// listing of each intake and active directory (no file is opened except
+/// the quarantine logs of directories that have quarantined files).
+pub fn queues(ws: &Workspace, problems: &mut Vec<String>) -> (BTreeMap<Plane, PlaneQueue>, Vec<Quarantined>) {
     let mut out = BTreeMap::new();
     let mut quarantined = Vec::new();
     for plane in Plane::ALL {

@@ -125,6 +125,11 @@ impl QueueIndex {
         &self.entries
     }
 
+    /// Takes the entries out, in claim order.
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.entries
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
