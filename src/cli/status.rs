@@ -47,6 +47,7 @@ fn render(r: &StatusReport) -> String {
     out.put("pause_sources", sources);
     out.put("stop_requested", r.stop_requested);
     out.put("mode_id", or_none(r.mode_id.as_deref()));
+    out.put("running_plan_id", or_none(r.running_plan_id.as_deref()));
     out.put("compiled_plan_id", or_none(r.plan.plan_id.as_deref()));
     out.put("compiled_plan_mode", or_none(r.plan.mode.as_deref()));
     out.put("compiled_plan_currentness", r.plan.currentness.as_str());

@@ -16,6 +16,7 @@
 //! - claiming walks a cached index ([`index`]), never parsing the queue.
 
 pub mod index;
+pub mod lineage;
 pub mod quarantine;
 pub mod scan;
 
@@ -25,6 +26,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 pub use index::{Entry, QueueIndex, RefreshReport};
+pub use lineage::LineageItem;
 pub use quarantine::{Quarantined, quarantine};
 
 use super::document::{DocumentError, WorkDocument, check_stem};

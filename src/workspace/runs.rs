@@ -363,6 +363,21 @@ impl RunDir {
         Ok(self.path.join(format!("routing.{request_id}.json")))
     }
 
+    /// A file of the run directory named by a stage or runner
+    /// (`builder_summary.md`, `runner_stdout.<rid>.txt`): a plain name,
+    /// checked like an id, never a path.
+    pub fn artifact_path(&self, name: &str) -> Result<PathBuf, RunError> {
+        check_id("artifact name", name)?;
+        Ok(self.path.join(name))
+    }
+
+    /// Writes an artifact atomically.
+    pub fn write_artifact(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, RunError> {
+        let path = self.artifact_path(name)?;
+        fsx::write_atomic(&path, bytes)?;
+        Ok(path)
+    }
+
     pub fn write_request(&self, request_id: &str, value: &impl Serialize) -> Result<PathBuf, RunError> {
         let path = self.request_path(request_id)?;
         write_json(&path, value)?;

@@ -78,6 +78,9 @@ pub struct StatusReport {
     pub pause_sources: Vec<String>,
     pub stop_requested: bool,
     pub mode_id: Option<String>,
+    /// The plan the runtime last ran (from the snapshot).
+    pub running_plan_id: Option<String>,
+    /// The compiled plan on disk.
     pub plan: PlanView,
     pub queues: BTreeMap<Plane, PlaneQueue>,
     pub active_runs: Vec<ActiveRun>,
@@ -133,6 +136,7 @@ pub fn report(ws: &Workspace) -> StatusReport {
             .collect(),
         stop_requested: snapshot.stop_requested,
         mode_id: snapshot.mode_id.clone(),
+        running_plan_id: snapshot.plan_id.clone(),
         plan,
         queues,
         active_runs: Plane::FOREGROUND_ORDER

@@ -351,3 +351,60 @@ fn a_large_queue_is_indexed_once_and_claimed_without_reparsing() {
     assert_eq!(report.parsed, 0, "known names are never parsed again");
     assert_eq!(claim_id(&ws, Plane::Execution, None).as_deref(), Some("t00001"));
 }
+
+#[test]
+fn lineage_work_finds_open_items_of_a_root_in_every_state() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    ws.write(
+        "tasks/queue/q.md",
+        &task_md_rooted("q", "2026-01-01T00:00:00Z", "root-a"),
+    );
+    ws.write(
+        "tasks/queue/other.md",
+        &task_md_rooted("other", "2026-01-01T00:00:00Z", "root-b"),
+    );
+    ws.write(
+        "tasks/blocked/b.md",
+        &task_md_rooted("b", "2026-01-01T00:00:00Z", "root-a"),
+    );
+    ws.write(
+        "tasks/done/d.md",
+        &task_md_rooted("d", "2026-01-01T00:00:00Z", "root-a"),
+    );
+    ws.write(
+        "specs/active/root-a.md",
+        &spec_md("root-a", "2026-01-01T00:00:00Z"),
+    );
+    let found = Queues::new(&w).lineage_work("root-a").unwrap();
+    let ids: Vec<_> = found.iter().map(|i| (i.kind, i.id.as_str(), i.state)).collect();
+    assert_eq!(
+        ids,
+        [
+            (WorkItemKind::Task, "q", QueueState::Queued),
+            (WorkItemKind::Task, "b", QueueState::Blocked),
+            (WorkItemKind::Spec, "root-a", QueueState::Active),
+        ]
+    );
+}
+
+#[test]
+fn an_idea_is_represented_once_by_its_spec() {
+    use millrace::workspace::document::normalize_idea;
+    let ws = Ws::new();
+    let w = ws.workspace();
+    let q = Queues::new(&w);
+    let idea = normalize_idea("fast.md", "# Fast\n\nbe quick\n", jiff::Timestamp::now());
+    assert!(!q.idea_represented(idea.spec.id(), &idea.idea_reference).unwrap());
+    q.enqueue(&idea.spec).unwrap();
+    assert!(q.idea_represented(idea.spec.id(), &idea.idea_reference).unwrap());
+    // A hand-written spec that references the idea file also counts.
+    let other = normalize_idea("slow.md", "# Slow\n", jiff::Timestamp::now());
+    let manual = spec_md("manual-1", "2026-01-01T00:00:00Z")
+        .replace("References:\n- none", "References:\n- ideas/inbox/slow.md");
+    ws.write("specs/done/manual-1.md", &manual);
+    assert!(
+        q.idea_represented(other.spec.id(), &other.idea_reference)
+            .unwrap()
+    );
+}

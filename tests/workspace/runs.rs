@@ -161,3 +161,15 @@ fn damaged_and_unknown_runs_are_reported() {
     assert!(RunDir::create(&w, "../escape").is_err());
     assert_eq!(json(&ws.run(&["runs", "ls", "--json"]))[0]["status"], "malformed");
 }
+
+#[test]
+fn run_artifacts_are_plain_names_inside_the_run() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    let dir = RunDir::create(&w, "run-20260101T000000000-ffffffff").unwrap();
+    let path = dir.write_artifact("builder_summary.md", b"done").unwrap();
+    assert_eq!(path, dir.path().join("builder_summary.md"));
+    for bad in ["../x", "a/b", ".hidden", ""] {
+        assert!(dir.write_artifact(bad, b"x").is_err(), "{bad}");
+    }
+}
