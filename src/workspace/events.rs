@@ -69,21 +69,70 @@ impl EventLog {
 
     /// Appends one event and returns it.
     pub fn append(&mut self, event_type: &str, data: serde_json::Value) -> Result<RuntimeEvent, EventError> {
-        if !is_event_type(event_type) {
-            return Err(EventError::BadType(event_type.to_string()));
+        let event = self.event(event_type.to_string(), data, Timestamp::now())?;
+        self.write(std::slice::from_ref(&event))?;
+        Ok(event)
+    }
+
+    /// Appends several events with one write and one fsync (a tick's
+    /// events, for instance). Either all types are valid or nothing is
+    /// written.
+    pub fn append_many(
+        &mut self,
+        batch: Vec<(String, serde_json::Value)>,
+    ) -> Result<Vec<RuntimeEvent>, EventError> {
+        let now = Timestamp::now();
+        let first = self.next_seq;
+        let events = batch
+            .into_iter()
+            .map(|(event_type, data)| self.event(event_type, data, now))
+            .collect::<Result<Vec<_>, _>>();
+        let events = match events {
+            Ok(events) => events,
+            Err(e) => {
+                self.next_seq = first;
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.write(&events) {
+            self.next_seq = first;
+            return Err(e);
+        }
+        Ok(events)
+    }
+
+    /// Builds the next event, taking its sequence number.
+    fn event(
+        &mut self,
+        event_type: String,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> Result<RuntimeEvent, EventError> {
+        if !is_event_type(&event_type) {
+            return Err(EventError::BadType(event_type));
         }
         let event = RuntimeEvent {
             schema_version: EVENT_SCHEMA_VERSION,
             kind: "runtime_event".into(),
             seq: self.next_seq,
-            event_type: event_type.to_string(),
-            occurred_at: Timestamp::now(),
+            event_type,
+            occurred_at: at,
             data,
         };
-        let line = serde_json::to_string(&event).unwrap_or_default();
-        fsx::append_line(&self.path, &line)?;
         self.next_seq += 1;
         Ok(event)
+    }
+
+    fn write(&mut self, events: &[RuntimeEvent]) -> Result<(), EventError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .collect();
+        fsx::append_line(&self.path, &lines.join("\n"))?;
+        Ok(())
     }
 }
 

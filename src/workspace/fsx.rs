@@ -10,7 +10,7 @@
 //!   existing file: it fails with [`FsError::Exists`] instead;
 //! - a move ([`move_file`]) is one rename, never a copy, and fsyncs both
 //!   directories; it refuses to replace an existing destination;
-//! - [`append_line`] writes one whole line per `write` call and fsyncs it.
+//! - [`append_line`] writes whole lines in one `write` call and fsyncs them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -95,7 +95,9 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> FsResult<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(FsError::Exists {
             path: path.to_path_buf(),
         }),
-        Err(e) => Err(FsError::io("create", path, e)),
+        // Filesystems without hard links: an exclusive create still never
+        // replaces anything, though a reader may see the file being written.
+        Err(_) => create_exclusive(path, bytes),
     }
 }
 
@@ -151,7 +153,8 @@ pub fn move_file(from: &Path, to: &Path) -> FsResult<()> {
 }
 
 /// Appends `line` plus a newline in a single write and fsyncs the file.
-/// `line` must not contain a newline (callers pass one JSON object).
+/// `line` may hold several lines joined by newlines (a batch), each one a
+/// whole record.
 pub fn append_line(path: &Path, line: &str) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;

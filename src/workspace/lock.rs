@@ -197,7 +197,7 @@ fn judge(ws: &Workspace, text: Option<&str>) -> LockInspection {
         Err(e) => return inspection(LockState::Invalid, None, format!("not a lock record: {e}"), false),
     };
     let root = ws.root().display().to_string();
-    if record.workspace_root != root {
+    if !same_directory(&record.workspace_root, ws.root()) {
         let detail = format!("it names workspace `{}`, not `{root}`", record.workspace_root);
         return inspection(LockState::Invalid, Some(record), detail, false);
     }
@@ -220,6 +220,18 @@ fn judge(ws: &Workspace, text: Option<&str>) -> LockInspection {
         _ => (LockState::Active, format!("pid {} is running", record.owner_pid)),
     };
     inspection(state, Some(record), detail, false)
+}
+
+/// Whether a recorded root names this workspace, through symlinks too (a
+/// daemon started via a symlinked path still owns the workspace).
+fn same_directory(recorded: &str, root: &Path) -> bool {
+    if Path::new(recorded) == root {
+        return true;
+    }
+    match (std::fs::canonicalize(recorded), std::fs::canonicalize(root)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn inspection(state: LockState, record: Option<LockRecord>, detail: String, foreign: bool) -> LockInspection {

@@ -246,3 +246,34 @@ fn config_validate_exits_1_and_names_key_and_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("mill::config::invalid"));
 }
+
+mod properties {
+    use millrace::workspace::config::Config;
+    use proptest::prelude::*;
+
+    const VALID: &str = "[runtime]\ndefault_mode = \"x\"\nidle_sleep_seconds = 2\n\n[runners.pi]\nargs = [\"-v\"]\n\n[[usage_governance.runtime_token_rules.rules]]\nrule_id = \"r\"\nwindow = \"per_run\"\nthreshold = 5\n\n[stages.builder]\ntimeout_seconds = 60\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = Config::parse(&text, "m.toml");
+        }
+
+        /// Splicing junk into a valid file yields a config or located
+        /// problems, never a panic or an endless loop.
+        #[test]
+        fn damaged_files_give_located_problems(at in 0usize..200, junk in "[a-z_=\\[\\]\" 0-9.\n-]{0,30}") {
+            let at = at.min(VALID.len());
+            let text = format!("{}{}{}", &VALID[..at], junk, &VALID[at..]);
+            if let Err(e) = Config::parse(&text, "m.toml") {
+                prop_assert!(!e.problems().is_empty());
+                for p in e.problems() {
+                    prop_assert!(p.code.starts_with("mill::config::"));
+                    prop_assert!(p.line >= 1, "{:?}", p);
+                }
+            }
+        }
+    }
+}

@@ -397,3 +397,36 @@ fn closure_targets_round_trip_and_reject_damage() {
     assert_eq!(std::fs::read_to_string(idea_copy).unwrap(), "# Idea\n");
     assert_eq!(std::fs::read_to_string(spec_copy).unwrap(), "# Spec\n");
 }
+
+#[test]
+fn a_batch_of_events_is_one_append_and_all_or_nothing() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    let mut log = EventLog::open(&w).unwrap();
+    let bad = vec![
+        ("ok_event".to_string(), serde_json::json!({})),
+        ("Not OK".to_string(), serde_json::json!({})),
+    ];
+    assert!(log.append_many(bad).is_err());
+    assert!(read_events(&w).unwrap().events.is_empty(), "nothing written");
+    let batch = vec![
+        ("a".to_string(), serde_json::json!(1)),
+        ("b".to_string(), serde_json::json!(2)),
+    ];
+    let written = log.append_many(batch).unwrap();
+    assert_eq!(written.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(log.append("c", serde_json::json!(3)).unwrap().seq, 3);
+    assert_eq!(read_events(&w).unwrap().events.len(), 3);
+}
+
+#[test]
+fn a_lock_taken_through_a_symlinked_root_still_owns_the_workspace() {
+    let ws = Ws::new();
+    let link_dir = tempfile::tempdir().unwrap();
+    let link = link_dir.path().join("via-link");
+    std::os::unix::fs::symlink(&ws.root, &link).unwrap();
+    let through_link = millrace::workspace::Workspace::at(&link).unwrap();
+    lock::acquire(&through_link, "linked").unwrap();
+    let seen = lock::inspect(&ws.workspace()).unwrap();
+    assert_eq!(seen.state, LockState::Active, "{}", seen.detail);
+}
