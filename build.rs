@@ -18,7 +18,10 @@ fn main() {
         code.push_str(&format!("pub static {name}: &[(&str, &[u8])] = &[\n"));
         for rel in files {
             let abs = base.join(&rel);
-            code.push_str(&format!("    ({rel:?}, include_bytes!({:?})),\n", abs.display().to_string()));
+            code.push_str(&format!(
+                "    ({rel:?}, include_bytes!({:?})),\n",
+                abs.display().to_string()
+            ));
         }
         code.push_str("];\n");
     }
@@ -41,7 +44,10 @@ fn collect(base: &Path, dir: &Path, files: &mut Vec<String>) {
             collect(base, &path, files);
         } else if kind.is_file() {
             let rel = path.strip_prefix(base).expect("walked from base");
-            let parts: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let parts: Vec<_> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             files.push(parts.join("/"));
         }
     }

@@ -7,7 +7,10 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
 /// A shipped loop file by its path relative to `loops/`.
 pub fn loop_source(path: &str) -> Option<&'static str> {
-    LOOPS.iter().find(|(p, _)| *p == path).and_then(|(_, bytes)| std::str::from_utf8(bytes).ok())
+    LOOPS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .and_then(|(_, bytes)| std::str::from_utf8(bytes).ok())
 }
 
 /// A shipped asset by its path relative to `assets/`.
