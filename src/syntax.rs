@@ -35,8 +35,18 @@ pub fn parse_file(sources: &Sources, file: FileId, diags: &mut Diagnostics) -> a
     parse_text(&source.text, source.base, diags).with_file(file)
 }
 
+/// Deeper nesting than this is refused before parsing: the grammar recurses
+/// on braces, and no real `.mill` file nests more than three levels.
+const MAX_NESTING: usize = 64;
+
 /// Parses text whose first byte sits at global offset `base`.
 pub fn parse_text(text: &str, base: u32, diags: &mut Diagnostics) -> ast::Ast {
+    if let Some(at) = too_deep(text) {
+        let span = Span::new(base + at as u32, base + at as u32 + 1).into();
+        let expected = format!("at most {MAX_NESTING} nested braces");
+        diags.push(SyntaxError::ParseFailure { expected, span });
+        return ast::Ast::default();
+    }
     let mut build = builder::Build { base, diags };
     match MillParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
@@ -64,6 +74,24 @@ pub fn parse_text(text: &str, base: u32, diags: &mut Diagnostics) -> ast::Ast {
             ast::Ast::default()
         }
     }
+}
+
+/// The offset of the first `{` nested deeper than [`MAX_NESTING`].
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl ast::Ast {
@@ -123,6 +151,14 @@ mod tests {
             ]
         );
         assert_eq!(ast.items.len(), 2);
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused_not_overflowed() {
+        let text = "{".repeat(200_000);
+        let (ast, diags, _) = parse(&text);
+        assert!(ast.items.is_empty());
+        assert_eq!(diags.codes(), ["mill::syntax::parse_failure"]);
     }
 
     #[test]
