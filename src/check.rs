@@ -56,11 +56,17 @@ pub fn check(sources: &Sources, asts: &[Ast], diags: &mut Diagnostics) -> Option
 }
 
 /// Parses every registered file and checks them together.
+///
+/// Syntax errors stop before checking: a line that failed to parse looks
+/// like a missing statement, so checking would only add follow-on errors.
 pub fn check_sources(sources: &Sources, diags: &mut Diagnostics) -> Option<hir::Program> {
     let asts: Vec<Ast> = sources
         .files()
         .map(|(id, _)| crate::syntax::parse_file(sources, id, diags))
         .collect();
+    if diags.has_errors() {
+        return None;
+    }
     check(sources, &asts, diags)
 }
 

@@ -110,7 +110,7 @@ pub enum CheckError {
     UnknownValue {
         what: &'static str,
         name: String,
-        #[label(primary, "not a {what}")]
+        #[label(primary, "not a valid {what}")]
         span: SourceSpan,
         #[help]
         help: Option<String>,

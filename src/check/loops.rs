@@ -34,7 +34,7 @@ pub(super) fn check_loop(
         ),
     };
     let counters = check_counters(decl, &owner, diags);
-    let terminals = check_terminals(decl, &owner, diags);
+    let (terminals, bad_terminals) = check_terminals(decl, &owner, diags);
     let (node_decls, closure_decl) = all_nodes(decl, &owner, diags);
     // Unresolved nodes stay as placeholders so indices line up with the
     // declarations and the other nodes' routes can still be checked.
@@ -82,6 +82,7 @@ pub(super) fn check_loop(
     let scope = RouteScope {
         owner: &owner,
         stages,
+        bad_terminals: &bad_terminals,
     };
     for (index, node_decl) in node_decls.iter().enumerate() {
         if checked.nodes[index].stage != UNRESOLVED {
@@ -298,8 +299,11 @@ impl std::str::FromStr for ConfigKey {
 
 const TERMINAL_CLASSES: &[&str] = &["success", "followup_needed", "escalate_planning", "blocked"];
 
-fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec<Terminal> {
+/// The loop's terminals and the indices of those whose class is unknown
+/// (routes to them are not class-checked, to avoid follow-on errors).
+fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> (Vec<Terminal>, Vec<usize>) {
     let mut terminals: Vec<Terminal> = Vec::new();
+    let mut bad = Vec::new();
     for t in &decl.terminals {
         if let Some(first) = terminals.iter().find(|x| x.name == t.name.text) {
             diags.push(CheckError::DuplicateName {
@@ -340,7 +344,7 @@ fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec
             Some(what) => {
                 let help = Some("a terminal can only `opens incident`".into());
                 diags.push(CheckError::UnknownValue {
-                    what: "thing a terminal opens",
+                    what: "`opens` target",
                     name: what.text.clone(),
                     span: what.span.into(),
                     help,
@@ -349,6 +353,9 @@ fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec
             }
             None => false,
         };
+        if class.is_none() {
+            bad.push(terminals.len());
+        }
         terminals.push(Terminal {
             name: t.name.text.clone(),
             span: t.name.span,
@@ -358,7 +365,7 @@ fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec
             emits: t.emits.iter().map(|e| e.text.clone()).collect(),
         });
     }
-    terminals
+    (terminals, bad)
 }
 
 fn check_entries(
@@ -458,11 +465,20 @@ fn check_closure(
         },
         None => None,
     };
+    // Label the closure by its head (`closure x when y [count z]`), not by
+    // its whole block.
+    let head_end = decl
+        .counter
+        .as_ref()
+        .map(|c| c.span)
+        .unwrap_or(decl.trigger.span)
+        .end;
+    let span = crate::diag::Span::new(decl.span.start, head_end);
     Some(Closure {
         node: index,
         trigger,
         counter,
-        span: decl.span,
+        span,
     })
 }
 

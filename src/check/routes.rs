@@ -12,6 +12,8 @@ use crate::syntax::ast::{self, Name, NodeDecl};
 pub(super) struct RouteScope<'a> {
     pub owner: &'a str,
     pub stages: &'a [Stage],
+    /// Terminals whose class is unknown (already reported).
+    pub bad_terminals: &'a [usize],
 }
 
 /// Resolves the routes of node `index`, in outcome order.
@@ -49,7 +51,14 @@ pub(super) fn check_routes(
             }
             routed[outcome] = Some(name.span);
             if let Some(branch) = &branch {
-                check_classes(&stage.outcomes[outcome], branch, l, false, diags);
+                check_classes(
+                    &stage.outcomes[outcome],
+                    branch,
+                    l,
+                    scope.bad_terminals,
+                    false,
+                    diags,
+                );
                 routes.push(Route {
                     outcome,
                     branch: branch.clone(),
@@ -193,10 +202,17 @@ fn counter(name: &Name, l: &Loop, scope: &RouteScope<'_>, diags: &mut Diagnostic
 
 /// A terminal reached directly must agree with the outcome's classes; one
 /// reached only after a counter ran out may also be a `blocked` terminal.
-fn check_classes(outcome: &Outcome, branch: &Branch, l: &Loop, fallback: bool, diags: &mut Diagnostics) {
+fn check_classes(
+    outcome: &Outcome,
+    branch: &Branch,
+    l: &Loop,
+    bad: &[usize],
+    fallback: bool,
+    diags: &mut Diagnostics,
+) {
     if let Dest::Finish(t) = branch.dest {
         let terminal = &l.terminals[t];
-        if !compatible(&outcome.classes, terminal.class, fallback) {
+        if !bad.contains(&t) && !compatible(&outcome.classes, terminal.class, fallback) {
             let classes: Vec<&str> = outcome.classes.iter().map(|c| c.as_str()).collect();
             let fitting = fitting_classes(&outcome.classes);
             diags.push(CheckError::IncompatibleTerminal {
@@ -214,7 +230,7 @@ fn check_classes(outcome: &Outcome, branch: &Branch, l: &Loop, fallback: bool, d
         }
     }
     if let Some((_, otherwise)) = &branch.guard {
-        check_classes(outcome, otherwise, l, true, diags);
+        check_classes(outcome, otherwise, l, bad, true, diags);
     }
 }
 

@@ -108,7 +108,7 @@ impl Build<'_> {
     pub(super) fn unclosed(&mut self, block: Block, open: Option<Span>, closed: bool) {
         if let (Some(open), false) = (open, closed) {
             self.diags.push(SyntaxError::UnclosedBlock {
-                block: block.describe(),
+                block: block.noun(),
                 span: sspan(open),
             });
         }

@@ -40,6 +40,11 @@ pub(super) enum Block {
 }
 
 impl Block {
+    /// The block's name without an article.
+    pub(super) fn noun(self) -> &'static str {
+        self.describe().trim_start_matches("a ").trim_start_matches("an ")
+    }
+
     pub(super) fn describe(self) -> &'static str {
         match self {
             Block::Stage => "a stage",
@@ -81,7 +86,7 @@ pub(super) fn statement_help(block: Block, word: &str, line: &str) -> String {
             "a loop holds {}, and node blocks `name {{ ... }}`",
             list.join(", ")
         ),
-        _ => format!("{} statements are {}", block.describe(), list.join(", ")),
+        _ => format!("{} statements are {}", block.noun(), list.join(", ")),
     }
 }
 
