@@ -1,4 +1,5 @@
 //! The integration suite: one test binary (faster to build and link than one
 //! per file). Each module covers one area.
 #![allow(clippy::unwrap_used)]
+mod compile;
 mod ui;
