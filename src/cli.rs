@@ -8,7 +8,13 @@
 
 mod args;
 pub mod compile;
+mod config;
+mod doctor;
+mod init;
 mod output;
+mod queue;
+mod runs;
+mod status;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -117,6 +123,12 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         }
         Command::Compile(command) => compile::run(command, cx),
         Command::Modes(command) => compile::modes(command, cx),
+        Command::Init => init::run(cx),
+        Command::Config(command) => config::run(command, cx),
+        Command::Queue(command) => queue::run(command, cx),
+        Command::Status(args) => status::run(&args, cx),
+        Command::Doctor(args) => doctor::run(&args, cx),
+        Command::Runs(command) => runs::run(command, cx),
         other => not_built(other, cx),
     }
 }

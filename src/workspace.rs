@@ -1,2 +1,146 @@
 //! The filesystem-backed workspace: layout, config, work documents, queues
 //! and durable runtime state.
+//!
+//! Input: an operator's repository (the workspace root) holding
+//! `millrace-agents/`. Output: typed reads and atomic writes of everything
+//! in it, for the CLI and the engine.
+//!
+//! Invariants:
+//! - no other module touches workspace files; everything goes through the
+//!   functions here (runner processes writing their own run directory are
+//!   the one exception);
+//! - every write is atomic ([`fsx::write_atomic`]), every queue transition a
+//!   rename ([`fsx::move_file`]);
+//! - identifiers are checked ([`ids::check_id`]) before they become paths;
+//! - malformed input yields a coded diagnostic and loses nothing.
+
+pub mod baseline;
+pub mod closure;
+pub mod config;
+pub mod doctor;
+pub mod document;
+pub mod events;
+pub mod fsx;
+pub mod ids;
+pub mod init;
+pub mod layout;
+pub mod lock;
+pub mod mailbox;
+pub mod markers;
+pub mod plan_store;
+pub mod problem;
+pub mod queue;
+pub mod runs;
+pub mod snapshot;
+pub mod status;
+
+use std::path::{Path, PathBuf};
+
+pub use layout::{AGENTS_DIR, CONFIG_FILE, MailboxBox, Paths, QueueState};
+
+/// Why a workspace cannot be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum WorkspaceError {
+    /// The command needs `millrace-agents/millrace.toml`, which is missing.
+    #[error("`{}` is not an initialized millrace workspace", root.display())]
+    #[diagnostic(code(mill::workspace::not_initialized), help("{help}"))]
+    NotInitialized { root: PathBuf, help: String },
+
+    /// The current directory cannot be determined.
+    #[error("cannot determine the current directory: {0}")]
+    #[diagnostic(
+        code(mill::workspace::no_current_dir),
+        help("pass `--workspace <path>` explicitly")
+    )]
+    NoCurrentDir(std::io::Error),
+}
+
+/// One workspace: its root and the paths under it.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    paths: Paths,
+}
+
+impl Workspace {
+    /// The workspace rooted at `root` (made absolute against the current
+    /// directory, without resolving symlinks).
+    pub fn at(root: &Path) -> Result<Self, WorkspaceError> {
+        let root = if root.is_absolute() {
+            root.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(WorkspaceError::NoCurrentDir)?
+                .join(root)
+        };
+        Ok(Self {
+            paths: Paths::new(normalize(&root)),
+        })
+    }
+
+    /// Finds the workspace: `explicit` if given, else the nearest ancestor of
+    /// the current directory holding `millrace-agents/millrace.toml`, else the
+    /// current directory. Does not require it to be initialized.
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, WorkspaceError> {
+        if let Some(root) = explicit {
+            return Self::at(root);
+        }
+        let cwd = std::env::current_dir().map_err(WorkspaceError::NoCurrentDir)?;
+        let found = cwd
+            .ancestors()
+            .find(|dir| dir.join(AGENTS_DIR).join(CONFIG_FILE).is_file())
+            .unwrap_or(&cwd);
+        Self::at(found)
+    }
+
+    /// [`Workspace::locate`], then [`Workspace::require_initialized`].
+    pub fn open(explicit: Option<&Path>) -> Result<Self, WorkspaceError> {
+        Self::locate(explicit)?.require_initialized()
+    }
+
+    /// Whether `init` has run here (the config file and state directory exist).
+    pub fn is_initialized(&self) -> bool {
+        self.paths.config().is_file() && self.paths.state_dir().is_dir()
+    }
+
+    /// Fails with `mill::workspace::not_initialized` unless initialized.
+    pub fn require_initialized(self) -> Result<Self, WorkspaceError> {
+        if self.is_initialized() {
+            return Ok(self);
+        }
+        let root = self.paths.root().to_path_buf();
+        let help = format!(
+            "run `millrace init --workspace {}` first, or pass `--workspace` to point at an existing workspace",
+            root.display()
+        );
+        Err(WorkspaceError::NotInitialized { root, help })
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn root(&self) -> &Path {
+        self.paths.root()
+    }
+
+    pub fn agents(&self) -> &Path {
+        self.paths.agents()
+    }
+}
+
+/// Removes `.` components and folds `..` lexically, so printed roots are
+/// clean (`/a/b/../c` → `/a/c`) without touching the filesystem.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}

@@ -1,5 +1,7 @@
 //! The integration suite: one test binary (faster to build and link than one
 //! per file). Each module covers one area.
 #![allow(clippy::unwrap_used)]
+
 mod compile;
 mod ui;
+mod workspace;

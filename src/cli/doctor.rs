@@ -1,0 +1,38 @@
+//! `millrace doctor`: integrity checks; exit 0 iff no errors.
+
+use std::process::ExitCode;
+
+use super::{Context, JsonFlag, Outcome, print, print_json};
+use crate::workspace::Workspace;
+use crate::workspace::doctor::{self, Severity};
+
+pub fn run(args: &JsonFlag, cx: &Context) -> Outcome {
+    let ws = Workspace::open(cx.cli_workspace.as_deref())?;
+    let report = doctor::run(&ws);
+    if args.json {
+        print_json(&report)?;
+    } else {
+        let mut text = format!(
+            "ok: {}\nerrors: {}\nwarnings: {}\n",
+            report.ok, report.errors, report.warnings
+        );
+        for f in &report.findings {
+            let level = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let path = f.path.as_deref().unwrap_or("none");
+            text.push_str(&format!("{level}: {} {path} {}", f.code, f.message));
+            if let Some(fix) = &f.fix {
+                text.push_str(&format!(" (fix: {fix})"));
+            }
+            text.push('\n');
+        }
+        print(&text)?;
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

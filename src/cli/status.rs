@@ -1,0 +1,163 @@
+//! `millrace status`: what the runtime is doing, as stable `key: value`
+//! lines or one JSON object. Never compiles, never takes the lock.
+
+use std::process::ExitCode;
+
+use super::{Context, Outcome, StatusArgs, print, print_json};
+use crate::plan::Plane;
+use crate::workspace::Workspace;
+use crate::workspace::plan_store::Currentness;
+use crate::workspace::status::{self, StatusReport};
+
+pub fn run(args: &StatusArgs, cx: &Context) -> Outcome {
+    let ws = Workspace::open(cx.cli_workspace.as_deref())?;
+    let report = status::report(&ws);
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print(&render(&report))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn or_none(value: Option<&str>) -> &str {
+    value.unwrap_or("none")
+}
+
+fn render(r: &StatusReport) -> String {
+    let mut out = Lines::default();
+    out.put("workspace", &r.workspace);
+    out.put("runtime_mode", &r.runtime_mode);
+    out.put("process_running", r.process_running);
+    out.put("runtime_ownership_lock", r.lock.state.as_str());
+    let owner = r.lock.owner_pid.map(|pid| {
+        format!(
+            "pid={pid} host={} session={}",
+            or_none(r.lock.owner_hostname.as_deref()),
+            or_none(r.lock.owner_session_id.as_deref())
+        )
+    });
+    out.put("runtime_ownership_lock_owner", or_none(owner.as_deref()));
+    out.put("paused", r.paused);
+    let sources = if r.pause_sources.is_empty() {
+        "none".into()
+    } else {
+        r.pause_sources.join(",")
+    };
+    out.put("pause_sources", sources);
+    out.put("stop_requested", r.stop_requested);
+    out.put("mode_id", or_none(r.mode_id.as_deref()));
+    out.put("compiled_plan_id", or_none(r.plan.plan_id.as_deref()));
+    out.put("compiled_plan_mode", or_none(r.plan.mode.as_deref()));
+    out.put("compiled_plan_currentness", r.plan.currentness.as_str());
+    match &r.plan.currentness {
+        Currentness::Stale { reasons } => reasons
+            .iter()
+            .for_each(|why| out.put("compiled_plan_stale_reason", why)),
+        Currentness::Invalid { detail } => out.put("compiled_plan_error", detail),
+        _ => {}
+    }
+    for plane in Plane::ALL {
+        let depth = r.queues.get(plane).map_or(0, |q| q.depth);
+        out.put(&format!("{plane}_queue_depth"), depth);
+    }
+    for plane in Plane::ALL {
+        let active = r
+            .queues
+            .get(plane)
+            .map(|q| q.active.join(","))
+            .filter(|s| !s.is_empty());
+        out.put(&format!("{plane}_active"), or_none(active.as_deref()));
+    }
+    for plane in Plane::ALL {
+        let marker = r
+            .status_markers
+            .get(plane)
+            .cloned()
+            .flatten()
+            .map(|t| format!("### {t}"));
+        out.put(&format!("{plane}_status_marker"), or_none(marker.as_deref()));
+    }
+    active_runs(r, &mut out);
+    closure(r, &mut out);
+    out.put("quarantined_count", r.quarantined.len());
+    for q in &r.quarantined {
+        let line = format!("{} reason={}", q.path.display(), or_none(q.reason.as_deref()));
+        out.put("quarantined", line);
+    }
+    out.put("last_terminal_result", or_none(r.last_terminal_result.as_deref()));
+    out.put("config_version", or_none(r.config_version.as_deref()));
+    out.put("last_reload_outcome", or_none(r.last_reload_outcome.as_deref()));
+    out.put("last_reload_error", or_none(r.last_reload_error.as_deref()));
+    out.put("tick", r.tick);
+    for problem in &r.problems {
+        out.put("problem", problem);
+    }
+    out.text
+}
+
+fn active_runs(r: &StatusReport, out: &mut Lines) {
+    out.put("active_run_count", r.active_runs.len());
+    let limit = r.fuel_limit.map_or("none".to_string(), |l| l.to_string());
+    for run in &r.active_runs {
+        let item = run
+            .work_item
+            .as_ref()
+            .map(|w| format!("{}:{}", w.kind, w.id))
+            .or_else(|| {
+                run.closure_root_spec_id
+                    .as_ref()
+                    .map(|root| format!("closure:{root}"))
+            });
+        let counters: Vec<String> = run.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let line = format!(
+            "plane={} node={} stage={} request_kind={} work_item={} run={} since={} stage_runs={}/{limit} counters={} interruptions={}",
+            run.plane,
+            run.node,
+            run.stage,
+            run.request_kind.as_str(),
+            or_none(item.as_deref()),
+            run.run_id,
+            run.active_since,
+            run.stage_runs,
+            if counters.is_empty() {
+                "none".into()
+            } else {
+                counters.join(",")
+            },
+            run.interruptions,
+        );
+        out.put("active_run", line);
+    }
+}
+
+fn closure(r: &StatusReport, out: &mut Lines) {
+    let c = &r.closure;
+    out.put(
+        "closure_target_root_spec_id",
+        or_none(c.open_root_spec_id.as_deref()),
+    );
+    out.put(
+        "closure_target_attempts",
+        c.attempts.map_or("none".into(), |a| a.to_string()),
+    );
+    let blocked = c.blocked_by_lineage_work.map_or("none".into(), |b| b.to_string());
+    out.put("closure_target_blocked_by_lineage_work", blocked);
+    out.put("closure_target_open_count", c.open_count);
+    out.put("closure_target_invalid_count", c.invalid_count);
+}
+
+/// `key: value` lines.
+#[derive(Default)]
+struct Lines {
+    text: String,
+}
+
+impl Lines {
+    fn put(&mut self, key: &str, value: impl std::fmt::Display) {
+        self.text.push_str(key);
+        self.text.push_str(": ");
+        self.text.push_str(&value.to_string());
+        self.text.push('\n');
+    }
+}

@@ -1,0 +1,166 @@
+//! `millrace-agents/millrace.toml`: the operator's configuration.
+//!
+//! Input: the TOML text. Output: a typed [`Config`] with every default
+//! filled in, or a [`ConfigError`] listing every problem found (unknown
+//! keys, wrong types, bad values), each with its dotted key, line, column and
+//! a label on the exact span.
+//!
+//! Invariants: loading never panics and never stops at the first problem
+//! when more can be found; [`Config::plan_settings`] holds exactly the keys
+//! that shape a compiled plan, so tweaking governance, watchers or runner
+//! flags does not make a plan stale.
+
+mod checks;
+mod load;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use checks::{PI_RESERVED_FLAGS, is_outcome_token};
+pub use load::ProblemKind;
+
+/// A located problem in `millrace.toml`.
+pub type ConfigProblem = super::problem::Problem;
+pub use schema::*;
+
+use super::fsx::{self, FsError};
+
+/// The bootstrap `millrace.toml` written by `init`.
+pub const BOOTSTRAP_TOML: &str = "\
+# Millrace configuration. Every key is optional; see docs/config.md for the
+# full list of sections, keys and defaults.
+
+[runtime]
+# The mode compiled and run when no --mode is given.
+default_mode = \"default_codex\"
+# `daemon` keeps running until stopped; `once` runs a single tick.
+run_style = \"daemon\"
+
+[runners.codex]
+# basic | elevated | maximum
+permission_default = \"maximum\"
+";
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration `{}`", path.display())]
+    #[diagnostic(
+        code(mill::config::unreadable),
+        help("run `millrace init` to create it, or fix its permissions")
+    )]
+    Unreadable {
+        path: std::path::PathBuf,
+        #[source]
+        source: FsError,
+    },
+
+    /// One or more problems; each is its own diagnostic with a location.
+    #[error("{} in `{file}`", super::problem::count_phrase(problems.len()))]
+    #[diagnostic(
+        code(mill::config::invalid),
+        help("fix every problem listed, then run `millrace config validate`")
+    )]
+    Invalid {
+        file: String,
+        #[related]
+        problems: Vec<ConfigProblem>,
+    },
+}
+
+impl ConfigError {
+    /// The individual problems (empty for an unreadable file).
+    pub fn problems(&self) -> &[ConfigProblem] {
+        match self {
+            ConfigError::Invalid { problems, .. } => problems,
+            ConfigError::Unreadable { .. } => &[],
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file, reporting every problem at once.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = fsx::read_text(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Checks config text; `name` labels diagnostics (usually the path).
+    pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
+        load::parse(text, name)
+    }
+
+    /// The settings that shape a compiled plan, with their fingerprint.
+    pub fn plan_settings(&self) -> PlanSettings {
+        PlanSettings {
+            default_mode: self.runtime.default_mode.clone(),
+            default_runner: self.runners.default_runner.clone(),
+            stages: self.stages.clone(),
+            recovery: RecoveryLimits {
+                max_fix_cycles: self.recovery.max_fix_cycles,
+                max_troubleshoot_attempts_before_consult: self
+                    .recovery
+                    .max_troubleshoot_attempts_before_consult,
+                max_mechanic_attempts: self.recovery.max_mechanic_attempts,
+                max_consultant_invocations: self.recovery.max_consultant_invocations,
+                max_closure_attempts: self.recovery.max_closure_attempts,
+            },
+        }
+    }
+
+    /// The limit configured for a counter config key such as
+    /// `recovery.max_fix_cycles` (see `plan::COUNTER_CONFIG_KEYS`).
+    pub fn counter_limit(&self, key: &str) -> Option<u32> {
+        let r = &self.recovery;
+        match key {
+            "recovery.max_fix_cycles" => Some(r.max_fix_cycles),
+            "recovery.max_troubleshoot_attempts_before_consult" => {
+                Some(r.max_troubleshoot_attempts_before_consult)
+            }
+            "recovery.max_mechanic_attempts" => Some(r.max_mechanic_attempts),
+            "recovery.max_consultant_invocations" => Some(r.max_consultant_invocations),
+            "recovery.max_closure_attempts" => Some(r.max_closure_attempts),
+            _ => None,
+        }
+    }
+
+    /// The effective configuration as JSON (every default filled in).
+    pub fn to_json_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The part of the configuration a compiled plan depends on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanSettings {
+    pub default_mode: String,
+    pub default_runner: String,
+    pub stages: BTreeMap<String, StageConfig>,
+    pub recovery: RecoveryLimits,
+}
+
+/// The `[recovery]` limits the compiler bakes into counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecoveryLimits {
+    pub max_fix_cycles: u32,
+    pub max_troubleshoot_attempts_before_consult: u32,
+    pub max_mechanic_attempts: u32,
+    pub max_consultant_invocations: u32,
+    pub max_closure_attempts: u32,
+}
+
+impl PlanSettings {
+    /// sha256 (hex) of the canonical JSON of these settings: compact, keys
+    /// in declaration order, maps sorted (they are `BTreeMap`s).
+    pub fn fingerprint(&self) -> String {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        crate::plan::sha256_hex(&bytes)
+    }
+}

@@ -1,0 +1,496 @@
+//! The typed shape of `millrace.toml`: every section, key, default and
+//! allowed value. Unknown keys are rejected at every level; value checks
+//! that need no context run while deserializing (see [`super::checks`]), so
+//! their errors carry the value's position.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::{
+    command_stage, known_runner, opt_known_runner, opt_positive_f64, opt_positive_u32, opt_positive_u64,
+    percent, pi_args, positive_f64, positive_u32, positive_u64, timezone_name,
+};
+use crate::plan::Effort;
+
+/// The whole configuration. Every section is optional in the file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub runtime: RuntimeConfig,
+    pub runners: RunnersConfig,
+    pub recovery: RecoveryConfig,
+    pub watchers: WatchersConfig,
+    pub usage_governance: UsageGovernanceConfig,
+    /// Per-stage bindings; keys are stage names, checked by the compiler
+    /// against the mode's stages.
+    pub stages: BTreeMap<String, StageConfig>,
+}
+
+/// `[runtime]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    pub default_mode: String,
+    pub run_style: RunStyle,
+    #[serde(deserialize_with = "positive_f64")]
+    pub idle_sleep_seconds: f64,
+    /// Fuel: the most stage runs one work item may consume.
+    #[serde(deserialize_with = "positive_u32")]
+    pub max_stage_runs_per_item: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            default_mode: "default_codex".into(),
+            run_style: RunStyle::Daemon,
+            idle_sleep_seconds: 1.0,
+            max_stage_runs_per_item: 40,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStyle {
+    Once,
+    #[default]
+    Daemon,
+}
+
+/// `[runners]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnersConfig {
+    #[serde(deserialize_with = "known_runner")]
+    pub default_runner: String,
+    pub codex: CodexConfig,
+    pub claude: ClaudeConfig,
+    pub pi: PiConfig,
+    pub command: CommandRunnerConfig,
+    pub scripted: ScriptedConfig,
+}
+
+impl Default for RunnersConfig {
+    fn default() -> Self {
+        Self {
+            default_runner: crate::plan::DEFAULT_RUNNER.into(),
+            codex: CodexConfig::default(),
+            claude: ClaudeConfig::default(),
+            pi: PiConfig::default(),
+            command: CommandRunnerConfig::default(),
+            scripted: ScriptedConfig::default(),
+        }
+    }
+}
+
+/// `[runners.codex]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodexConfig {
+    pub command: String,
+    pub args: Vec<String>,
+    pub profile: Option<String>,
+    pub permission_default: Permission,
+    pub permission_by_stage: BTreeMap<String, Permission>,
+    pub permission_by_model: BTreeMap<String, Permission>,
+    pub model_reasoning_effort: Option<Effort>,
+    pub skip_git_repo_check: bool,
+    /// Each item is passed as `-c <item>`.
+    pub extra_config: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for CodexConfig {
+    fn default() -> Self {
+        Self {
+            command: "codex".into(),
+            args: vec!["exec".into()],
+            profile: None,
+            permission_default: Permission::Maximum,
+            permission_by_stage: BTreeMap::new(),
+            permission_by_model: BTreeMap::new(),
+            model_reasoning_effort: None,
+            skip_git_repo_check: true,
+            extra_config: Vec::new(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    Basic,
+    Elevated,
+    #[default]
+    Maximum,
+}
+
+/// `[runners.claude]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaudeConfig {
+    pub command: String,
+    pub args: Vec<String>,
+    pub model: Option<String>,
+    pub permission_mode: ClaudePermissionMode,
+    #[serde(deserialize_with = "opt_positive_u32")]
+    pub max_turns: Option<u32>,
+    #[serde(deserialize_with = "opt_positive_f64")]
+    pub max_budget_usd: Option<f64>,
+    pub allowed_tools: Vec<String>,
+    pub disallowed_tools: Vec<String>,
+    pub bare: bool,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for ClaudeConfig {
+    fn default() -> Self {
+        Self {
+            command: "claude".into(),
+            args: Vec::new(),
+            model: None,
+            permission_mode: ClaudePermissionMode::BypassPermissions,
+            max_turns: None,
+            max_budget_usd: None,
+            allowed_tools: Vec::new(),
+            disallowed_tools: Vec::new(),
+            bare: false,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaudePermissionMode {
+    #[serde(rename = "default")]
+    Default,
+    #[serde(rename = "acceptEdits")]
+    AcceptEdits,
+    #[serde(rename = "plan")]
+    Plan,
+    #[default]
+    #[serde(rename = "bypassPermissions")]
+    BypassPermissions,
+}
+
+/// `[runners.pi]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PiConfig {
+    pub command: String,
+    /// Extra arguments; flags the runner sets itself are refused.
+    #[serde(deserialize_with = "pi_args")]
+    pub args: Vec<String>,
+    pub provider: Option<String>,
+    pub thinking: Option<String>,
+    pub disable_context_files: bool,
+    pub disable_skills: bool,
+    pub event_log_policy: PiEventLogPolicy,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for PiConfig {
+    fn default() -> Self {
+        Self {
+            command: "pi".into(),
+            args: Vec::new(),
+            provider: None,
+            thinking: None,
+            disable_context_files: true,
+            disable_skills: true,
+            event_log_policy: PiEventLogPolicy::FailureFull,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiEventLogPolicy {
+    #[default]
+    FailureFull,
+    Full,
+}
+
+/// `[runners.command]`: stages run as plain commands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandRunnerConfig {
+    pub stages: BTreeMap<String, CommandStage>,
+}
+
+/// `[runners.command.stages.<stage>]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CommandStageWire")]
+pub struct CommandStage {
+    /// The program and its arguments (never run through a shell).
+    pub argv: Vec<String>,
+    /// The outcome reported when the command exits 0.
+    pub success: Option<String>,
+    /// The outcome reported when the command exits non-zero.
+    pub failure: Option<String>,
+    /// Take the outcome from a `### MARKER` line of the output instead.
+    pub marker_from_output: bool,
+    pub env: BTreeMap<String, String>,
+    /// Working directory relative to the workspace root.
+    pub cwd: Option<String>,
+}
+
+/// The raw table, checked as a whole by [`command_stage`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CommandStageWire {
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub success: Option<String>,
+    #[serde(default)]
+    pub failure: Option<String>,
+    #[serde(default)]
+    pub marker_from_output: bool,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+}
+
+impl TryFrom<CommandStageWire> for CommandStage {
+    type Error = String;
+    fn try_from(wire: CommandStageWire) -> Result<Self, String> {
+        command_stage(wire)
+    }
+}
+
+/// `[runners.scripted]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptedConfig {
+    /// The script file, relative to `millrace-agents/` or absolute.
+    pub script: Option<String>,
+}
+
+/// `[recovery]`: limits the compiler bakes into counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryConfig {
+    #[serde(deserialize_with = "positive_u32")]
+    pub max_fix_cycles: u32,
+    #[serde(deserialize_with = "positive_u32")]
+    pub max_troubleshoot_attempts_before_consult: u32,
+    #[serde(deserialize_with = "positive_u32")]
+    pub max_mechanic_attempts: u32,
+    #[serde(deserialize_with = "positive_u32")]
+    pub max_consultant_invocations: u32,
+    #[serde(deserialize_with = "positive_u32")]
+    pub max_closure_attempts: u32,
+    pub stale_state_recovery_enabled: bool,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            max_fix_cycles: 2,
+            max_troubleshoot_attempts_before_consult: 2,
+            max_mechanic_attempts: 2,
+            max_consultant_invocations: 2,
+            max_closure_attempts: 3,
+            stale_state_recovery_enabled: true,
+        }
+    }
+}
+
+/// `[watchers]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchersConfig {
+    pub enabled: bool,
+    #[serde(deserialize_with = "positive_u64")]
+    pub debounce_ms: u64,
+    pub watch_ideas_inbox: bool,
+    pub watch_specs_queue: bool,
+}
+
+impl Default for WatchersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            debounce_ms: 250,
+            watch_ideas_inbox: true,
+            watch_specs_queue: true,
+        }
+    }
+}
+
+/// `[usage_governance]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageGovernanceConfig {
+    pub enabled: bool,
+    pub auto_resume: bool,
+    pub evaluation_boundary: EvaluationBoundary,
+    #[serde(deserialize_with = "timezone_name")]
+    pub calendar_timezone: String,
+    pub runtime_token_rules: TokenRules,
+    pub subscription_quota_rules: QuotaRules,
+    pub budgets: Budgets,
+}
+
+impl Default for UsageGovernanceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            auto_resume: true,
+            evaluation_boundary: EvaluationBoundary::BetweenStages,
+            calendar_timezone: "UTC".into(),
+            runtime_token_rules: TokenRules::default(),
+            subscription_quota_rules: QuotaRules::default(),
+            budgets: Budgets::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvaluationBoundary {
+    #[default]
+    BetweenStages,
+}
+
+/// `[usage_governance.runtime_token_rules]`; declaring `rules` replaces both
+/// default rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenRules {
+    pub enabled: bool,
+    pub rules: Vec<TokenRule>,
+}
+
+impl Default for TokenRules {
+    fn default() -> Self {
+        let rule = |id: &str, window, threshold| TokenRule {
+            rule_id: id.into(),
+            window,
+            metric: TokenMetric::TotalTokens,
+            threshold,
+        };
+        Self {
+            enabled: true,
+            rules: vec![
+                rule("rolling-5h-default", TokenWindow::Rolling5h, 750_000),
+                rule("calendar-week-default", TokenWindow::CalendarWeek, 5_000_000),
+            ],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRule {
+    pub rule_id: String,
+    pub window: TokenWindow,
+    #[serde(default)]
+    pub metric: TokenMetric,
+    #[serde(deserialize_with = "positive_u64")]
+    pub threshold: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenWindow {
+    #[serde(rename = "rolling_5h")]
+    Rolling5h,
+    CalendarWeek,
+    DaemonSession,
+    PerRun,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenMetric {
+    #[default]
+    TotalTokens,
+}
+
+/// `[usage_governance.subscription_quota_rules]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaRules {
+    pub enabled: bool,
+    pub provider: String,
+    pub degraded_policy: DegradedPolicy,
+    #[serde(deserialize_with = "positive_u64")]
+    pub refresh_interval_seconds: u64,
+    pub rules: Vec<QuotaRule>,
+}
+
+impl Default for QuotaRules {
+    fn default() -> Self {
+        let rule = |id: &str, window| QuotaRule {
+            rule_id: id.into(),
+            window,
+            pause_at_percent_used: 95.0,
+        };
+        Self {
+            enabled: false,
+            provider: "codex_chatgpt_oauth".into(),
+            degraded_policy: DegradedPolicy::FailOpen,
+            refresh_interval_seconds: 60,
+            rules: vec![
+                rule("codex-five-hour-default", QuotaWindow::FiveHour),
+                rule("codex-weekly-default", QuotaWindow::Weekly),
+            ],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRule {
+    pub rule_id: String,
+    pub window: QuotaWindow,
+    #[serde(deserialize_with = "percent")]
+    pub pause_at_percent_used: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaWindow {
+    FiveHour,
+    Weekly,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DegradedPolicy {
+    #[default]
+    FailOpen,
+    FailClosed,
+}
+
+/// `[usage_governance.budgets]`: hard spending limits per item and per run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Budgets {
+    #[serde(deserialize_with = "opt_positive_u64")]
+    pub per_item_tokens: Option<u64>,
+    #[serde(deserialize_with = "opt_positive_f64")]
+    pub per_item_cost_usd: Option<f64>,
+    #[serde(deserialize_with = "opt_positive_u64")]
+    pub per_run_tokens: Option<u64>,
+    #[serde(deserialize_with = "opt_positive_f64")]
+    pub per_run_cost_usd: Option<f64>,
+}
+
+/// `[stages.<stage>]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageConfig {
+    #[serde(deserialize_with = "opt_known_runner")]
+    pub runner: Option<String>,
+    pub model: Option<String>,
+    pub model_reasoning_effort: Option<Effort>,
+    #[serde(deserialize_with = "opt_positive_u64")]
+    pub timeout_seconds: Option<u64>,
+}

@@ -1,0 +1,495 @@
+//! `millrace doctor`: workspace integrity checks.
+//!
+//! Input: a workspace. Output: [`Finding`]s, each an error or a warning
+//! with a stable code, a path and a suggested command.
+//!
+//! Invariants: nothing is written or moved (malformed queue files are
+//! reported, not quarantined); a freshly initialized workspace has no
+//! finding at all.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::baseline::BaselineManifest;
+use super::closure;
+use super::config::Config;
+use super::document::{WorkDocument, check_stem};
+use super::events;
+use super::layout::Paths;
+use super::lock::{self, LockState};
+use super::mailbox;
+use super::markers;
+use super::plan_store::{self, Currentness};
+use super::queue::{plane_kinds, quarantine, scan};
+use super::snapshot::Snapshot;
+use super::{MailboxBox, QueueState, Workspace};
+use crate::plan::{Plane, WorkItemKind};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    /// Relative to the workspace root where possible.
+    pub path: Option<String>,
+    pub message: String,
+    /// A command (or action) that fixes it.
+    pub fix: Option<String>,
+}
+
+/// The whole check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DoctorReport {
+    pub ok: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub findings: Vec<Finding>,
+}
+
+struct Checks<'w> {
+    ws: &'w Workspace,
+    findings: Vec<Finding>,
+}
+
+impl Checks<'_> {
+    fn add(
+        &mut self,
+        severity: Severity,
+        code: &'static str,
+        path: Option<&std::path::Path>,
+        message: String,
+        fix: &str,
+    ) {
+        let path = path.map(|p| p.strip_prefix(self.ws.root()).unwrap_or(p).display().to_string());
+        let fix = (!fix.is_empty()).then(|| fix.to_string());
+        self.findings.push(Finding {
+            severity,
+            code,
+            path,
+            message,
+            fix,
+        });
+    }
+
+    fn error(&mut self, code: &'static str, path: Option<&std::path::Path>, message: String, fix: &str) {
+        self.add(Severity::Error, code, path, message, fix);
+    }
+
+    fn warning(&mut self, code: &'static str, path: Option<&std::path::Path>, message: String, fix: &str) {
+        self.add(Severity::Warning, code, path, message, fix);
+    }
+}
+
+/// Runs every check.
+pub fn run(ws: &Workspace) -> DoctorReport {
+    let mut checks = Checks {
+        ws,
+        findings: Vec::new(),
+    };
+    layout(&mut checks);
+    baseline(&mut checks);
+    let snapshot = state_files(&mut checks);
+    lock_file(&mut checks);
+    queues(&mut checks, snapshot.as_ref());
+    closure_targets(&mut checks);
+    let config = config(&mut checks);
+    plan(&mut checks, config.as_ref());
+    mailbox_and_events(&mut checks);
+    let mut findings = checks.findings;
+    findings.sort_by(|a, b| {
+        (a.severity, &a.path, a.code, &a.message).cmp(&(b.severity, &b.path, b.code, &b.message))
+    });
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    DoctorReport {
+        ok: errors == 0,
+        errors,
+        warnings: findings.len() - errors,
+        findings,
+    }
+}
+
+fn layout(c: &mut Checks<'_>) {
+    let agents = c.ws.agents().to_path_buf();
+    for dir in Paths::canonical_dirs() {
+        let path = agents.join(&dir);
+        if !path.is_dir() {
+            c.error(
+                "mill::doctor::missing_directory",
+                Some(&path),
+                format!("directory `{dir}` is missing"),
+                "millrace init",
+            );
+        }
+    }
+    let inbox = c.ws.paths().ideas_inbox();
+    if !inbox.is_dir() {
+        c.error(
+            "mill::doctor::missing_directory",
+            Some(&inbox),
+            "the ideas inbox is missing".into(),
+            "millrace init",
+        );
+    }
+    let p = c.ws.paths();
+    let mut files = vec![p.config(), p.outline(), p.historylog(), p.snapshot()];
+    files.extend(Plane::ALL.iter().map(|plane| p.status_marker(*plane)));
+    for file in files {
+        if !file.is_file() {
+            let name = p.relative(&file).display().to_string();
+            c.error(
+                "mill::doctor::missing_file",
+                Some(&file),
+                format!("file `{name}` is missing"),
+                "millrace init",
+            );
+        }
+    }
+}
+
+fn baseline(c: &mut Checks<'_>) {
+    let path = c.ws.paths().baseline_manifest();
+    match BaselineManifest::load(c.ws) {
+        Ok(None) => c.error(
+            "mill::doctor::baseline_manifest_missing",
+            Some(&path),
+            "the baseline manifest is missing".into(),
+            "millrace init",
+        ),
+        Err(e) => c.error(
+            "mill::doctor::baseline_manifest_invalid",
+            Some(&path),
+            e.to_string(),
+            "delete it, then run `millrace init`",
+        ),
+        Ok(Some(manifest)) => {
+            for entry in &manifest.entries {
+                let file = c.ws.agents().join(&entry.path);
+                if !file.is_file() {
+                    let message = format!("deployed asset `{}` is missing", entry.path);
+                    c.error(
+                        "mill::doctor::managed_file_missing",
+                        Some(&file),
+                        message,
+                        "millrace init",
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn state_files(c: &mut Checks<'_>) -> Option<Snapshot> {
+    for plane in Plane::ALL {
+        if let Err(e) = markers::read_marker(c.ws, *plane) {
+            let path = c.ws.paths().status_marker(*plane);
+            c.error(
+                "mill::doctor::status_marker_invalid",
+                Some(&path),
+                e.to_string(),
+                "millrace clear-stale-state",
+            );
+        }
+    }
+    match Snapshot::load(c.ws) {
+        Ok(snapshot) => Some(snapshot),
+        Err(e) => {
+            let path = c.ws.paths().snapshot();
+            c.error(
+                "mill::doctor::snapshot_invalid",
+                Some(&path),
+                e.to_string(),
+                "millrace clear-stale-state",
+            );
+            None
+        }
+    }
+}
+
+fn lock_file(c: &mut Checks<'_>) {
+    let path = c.ws.paths().lock();
+    match lock::inspect(c.ws) {
+        Ok(seen) => match seen.state {
+            LockState::Absent => {}
+            LockState::Active => c.warning(
+                "mill::doctor::lock_active",
+                Some(&path),
+                format!("a runtime owns this workspace: {}", seen.detail),
+                "millrace status",
+            ),
+            LockState::Stale => c.warning(
+                "mill::doctor::lock_stale",
+                Some(&path),
+                format!(
+                    "the ownership lock is stale ({}); the next start takes it over",
+                    seen.detail
+                ),
+                "millrace run daemon",
+            ),
+            LockState::Invalid => c.error(
+                "mill::doctor::lock_invalid",
+                Some(&path),
+                format!("the ownership lock is invalid: {}", seen.detail),
+                "millrace clear-stale-state",
+            ),
+        },
+        Err(e) => c.error(
+            "mill::doctor::lock_invalid",
+            Some(&path),
+            e.to_string(),
+            "millrace clear-stale-state",
+        ),
+    }
+}
+
+fn queues(c: &mut Checks<'_>, snapshot: Option<&Snapshot>) {
+    for kind in WorkItemKind::ALL {
+        let mut seen: BTreeMap<String, QueueState> = BTreeMap::new();
+        for state in QueueState::ALL {
+            let dir = c.ws.paths().queue_dir(*kind, state);
+            let Ok(listing) = scan::scan_dir(&dir) else {
+                continue;
+            };
+            let mut ids = listing.documents;
+            ids.sort();
+            for id in ids {
+                if let Some(first) = seen.insert(id.clone(), state) {
+                    let path = dir.join(format!("{id}.md"));
+                    let message = format!("{kind} `{id}` is both {} and {}", first.as_str(), state.as_str());
+                    c.error(
+                        "mill::doctor::duplicate_work_item",
+                        Some(&path),
+                        message,
+                        "keep one copy and move the other away",
+                    );
+                }
+                if matches!(state, QueueState::Queued | QueueState::Active) {
+                    check_document(c, *kind, &dir, &id);
+                }
+            }
+            if let Ok(quarantined) = quarantine::describe(*kind, state, &dir, &listing.quarantined) {
+                for q in quarantined {
+                    let reason = q.reason.unwrap_or_else(|| "no reason logged".into());
+                    let message = format!("quarantined {kind} file: {reason}");
+                    c.warning(
+                        "mill::doctor::quarantined_file",
+                        Some(&q.path),
+                        message,
+                        "fix the file and rename it back to `<id>.md`, or delete it",
+                    );
+                }
+            }
+        }
+    }
+    for plane in Plane::ALL {
+        active_consistency(c, *plane, snapshot);
+    }
+}
+
+fn check_document(c: &mut Checks<'_>, kind: WorkItemKind, dir: &std::path::Path, id: &str) {
+    let path = dir.join(format!("{id}.md"));
+    let result = WorkDocument::load(&path, Some(kind)).and_then(|doc| check_stem(&doc, &path));
+    if let Err(e) = result {
+        let message = format!("malformed {kind} document: {}", e.summary());
+        c.error(
+            "mill::doctor::queue_artifact_invalid",
+            Some(&path),
+            message,
+            "millrace queue ls --all (quarantines it)",
+        );
+    }
+}
+
+fn active_consistency(c: &mut Checks<'_>, plane: Plane, snapshot: Option<&Snapshot>) {
+    let mut active = Vec::new();
+    for kind in plane_kinds(plane) {
+        let dir = c.ws.paths().queue_dir(*kind, QueueState::Active);
+        if let Ok(listing) = scan::scan_dir(&dir) {
+            active.extend(listing.documents.into_iter().map(|id| (*kind, id)));
+        }
+    }
+    if active.len() > 1 {
+        let ids: Vec<String> = active.iter().map(|(k, id)| format!("{k}:{id}")).collect();
+        let message = format!(
+            "the {plane} plane has {} active items: {}",
+            active.len(),
+            ids.join(", ")
+        );
+        c.error(
+            "mill::doctor::multiple_active",
+            None,
+            message,
+            "millrace clear-stale-state",
+        );
+    }
+    let Some(snapshot) = snapshot else { return };
+    let known = snapshot
+        .active_runs
+        .get(&plane)
+        .and_then(|r| r.work_item.as_ref());
+    for (kind, id) in &active {
+        let tracked = known.is_some_and(|w| w.kind == *kind && w.id == *id);
+        if !tracked {
+            let path = c.ws.paths().document(*kind, QueueState::Active, id);
+            let message = format!("active {kind} `{id}` is not tracked by the runtime snapshot");
+            c.error(
+                "mill::doctor::untracked_active_item",
+                Some(&path),
+                message,
+                "millrace clear-stale-state",
+            );
+        }
+    }
+    if let Some(item) = known {
+        let path = c.ws.paths().document(item.kind, QueueState::Active, &item.id);
+        if !path.is_file() {
+            let message = format!(
+                "the snapshot's active {} `{}` is not in its active directory",
+                item.kind, item.id
+            );
+            c.error(
+                "mill::doctor::active_item_missing",
+                Some(&path),
+                message,
+                "millrace clear-stale-state",
+            );
+        }
+    }
+}
+
+fn closure_targets(c: &mut Checks<'_>) {
+    let dir = c.ws.paths().closure_targets_dir();
+    let Ok(all) = closure::list(c.ws) else { return };
+    let mut open = Vec::new();
+    for target in all {
+        match target {
+            Ok(t) if t.closure_open => open.push(t.root_spec_id),
+            Ok(_) => {}
+            Err(e) => c.error(
+                "mill::doctor::closure_target_invalid",
+                Some(&dir),
+                e.to_string(),
+                "repair or remove the target file",
+            ),
+        }
+    }
+    if open.len() > 1 {
+        let message = format!(
+            "{} closure targets are open ({}); at most one may be",
+            open.len(),
+            open.join(", ")
+        );
+        c.error(
+            "mill::doctor::multiple_open_closure_targets",
+            Some(&dir),
+            message,
+            "close all but one target",
+        );
+    }
+}
+
+fn config(c: &mut Checks<'_>) -> Option<Config> {
+    let path = c.ws.paths().config();
+    if !path.is_file() {
+        return None; // reported as a missing file
+    }
+    match Config::load(&path) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            let problems = e.problems();
+            if problems.is_empty() {
+                c.error(
+                    "mill::doctor::config_invalid",
+                    Some(&path),
+                    e.to_string(),
+                    "millrace config validate",
+                );
+            }
+            for p in problems {
+                let message = format!("{} ({}, line {})", p.message, p.code, p.line);
+                c.error(
+                    "mill::doctor::config_invalid",
+                    Some(&path),
+                    message,
+                    "millrace config validate",
+                );
+            }
+            None
+        }
+    }
+}
+
+fn plan(c: &mut Checks<'_>, config: Option<&Config>) {
+    let path = c.ws.paths().compiled_plan();
+    match plan_store::load_plan(c.ws) {
+        Ok(None) => return,
+        Ok(Some(_)) => {}
+        Err(e) => {
+            c.error(
+                "mill::doctor::plan_invalid",
+                Some(&path),
+                e.to_string(),
+                "millrace compile validate",
+            );
+            return;
+        }
+    }
+    let Some(config) = config else { return };
+    if let Currentness::Stale { reasons } = plan_store::currentness(c.ws, &config.plan_settings()) {
+        let message = format!("the compiled plan is stale: {}", reasons.join("; "));
+        c.warning(
+            "mill::doctor::plan_stale",
+            Some(&path),
+            message,
+            "millrace compile validate",
+        );
+    }
+}
+
+fn mailbox_and_events(c: &mut Checks<'_>) {
+    let incoming = c.ws.paths().mailbox(MailboxBox::Incoming);
+    if let Ok(names) = super::fsx::list_names(&incoming) {
+        for name in names
+            .iter()
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+        {
+            let path = incoming.join(name);
+            let text = super::fsx::read_optional(&path)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let valid = serde_json::from_str::<mailbox::Envelope>(&text)
+                .ok()
+                .is_some_and(|e| mailbox::Command::decode(&e.command, &e.payload).is_ok());
+            if !valid {
+                let message =
+                    "an invalid mailbox command waits in incoming/; the daemon will archive it as failed"
+                        .to_string();
+                c.warning(
+                    "mill::doctor::mailbox_invalid_command",
+                    Some(&path),
+                    message,
+                    "millrace run daemon",
+                );
+            }
+        }
+    }
+    if let Ok(read) = events::read_events(c.ws) {
+        if read.malformed > 0 {
+            let path = c.ws.paths().events_log();
+            let message = format!(
+                "{} malformed line(s) in the event log (readers skip them)",
+                read.malformed
+            );
+            c.warning("mill::doctor::event_log_malformed", Some(&path), message, "");
+        }
+    }
+}

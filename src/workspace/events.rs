@@ -1,0 +1,146 @@
+//! `logs/runtime_events.jsonl`: the append-only runtime event log.
+//!
+//! Input: event types and JSON data from the engine. Output: one JSON line
+//! per event `{schema_version, kind, seq, event_type, occurred_at, data}`.
+//!
+//! Invariants: lines are only ever appended, one whole line per write;
+//! `seq` increases by one per event of a writer (it continues from the last
+//! valid line when the log is reopened); readers skip malformed lines and
+//! count them instead of failing.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::Workspace;
+use super::fsx::{self, FsError};
+
+/// The event line format version.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// How much of the end of the log is read to find the last sequence number.
+const TAIL_BYTES: u64 = 64 * 1024;
+
+/// Why an event cannot be written.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EventError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Fs(#[from] FsError),
+
+    /// Event types are `snake_case` words.
+    #[error("`{0}` is not an event type (`[a-z][a-z0-9_]*`)")]
+    #[diagnostic(code(mill::events::bad_type), help("this is a bug in the caller"))]
+    BadType(String),
+}
+
+/// One line of the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeEvent {
+    pub schema_version: u32,
+    pub kind: String,
+    pub seq: u64,
+    pub event_type: String,
+    pub occurred_at: Timestamp,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+/// A writer that knows the next sequence number.
+#[derive(Debug)]
+pub struct EventLog {
+    path: PathBuf,
+    next_seq: u64,
+}
+
+impl EventLog {
+    /// Opens the log for appending, continuing after its last valid event.
+    pub fn open(ws: &Workspace) -> Result<Self, EventError> {
+        let path = ws.paths().events_log();
+        let last = last_seq(&path)?;
+        Ok(Self {
+            path,
+            next_seq: last.map_or(1, |s| s + 1),
+        })
+    }
+
+    /// Appends one event and returns it.
+    pub fn append(&mut self, event_type: &str, data: serde_json::Value) -> Result<RuntimeEvent, EventError> {
+        if !is_event_type(event_type) {
+            return Err(EventError::BadType(event_type.to_string()));
+        }
+        let event = RuntimeEvent {
+            schema_version: EVENT_SCHEMA_VERSION,
+            kind: "runtime_event".into(),
+            seq: self.next_seq,
+            event_type: event_type.to_string(),
+            occurred_at: Timestamp::now(),
+            data,
+        };
+        let line = serde_json::to_string(&event).unwrap_or_default();
+        fsx::append_line(&self.path, &line)?;
+        self.next_seq += 1;
+        Ok(event)
+    }
+}
+
+/// Events read back, with the number of lines that were not events.
+#[derive(Debug, Default)]
+pub struct EventRead {
+    pub events: Vec<RuntimeEvent>,
+    pub malformed: usize,
+}
+
+/// Reads every event; malformed lines are skipped and counted.
+pub fn read_events(ws: &Workspace) -> Result<EventRead, FsError> {
+    let text = fsx::read_optional(&ws.paths().events_log())?.unwrap_or_default();
+    let mut read = EventRead::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match parse_event(line) {
+            Some(event) => read.events.push(event),
+            None => read.malformed += 1,
+        }
+    }
+    Ok(read)
+}
+
+fn parse_event(line: &str) -> Option<RuntimeEvent> {
+    let event: RuntimeEvent = serde_json::from_str(line).ok()?;
+    let valid = event.schema_version == EVENT_SCHEMA_VERSION
+        && event.kind == "runtime_event"
+        && is_event_type(&event.event_type);
+    valid.then_some(event)
+}
+
+fn is_event_type(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The sequence number of the last valid event, reading only the tail of a
+/// large log (the whole log only if the tail holds no valid event).
+fn last_seq(path: &std::path::Path) -> Result<Option<u64>, FsError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(FsError::io("open", path, e)),
+    };
+    let len = file.metadata().map_err(|e| FsError::io("stat", path, e))?.len();
+    for start in [len.saturating_sub(TAIL_BYTES), 0] {
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| FsError::io("read", path, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| FsError::io("read", path, e))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let found = text.lines().rev().find_map(parse_event).map(|e| e.seq);
+        if found.is_some() || start == 0 {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}

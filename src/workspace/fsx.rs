@@ -1,0 +1,266 @@
+//! Durable file primitives: the only way the workspace writes files.
+//!
+//! Input: paths inside a workspace and bytes. Output: files that are either
+//! entirely old or entirely new after a crash at any instruction.
+//!
+//! Invariants:
+//! - a replacing write goes to a temporary file in the target's directory,
+//!   is fsynced, renamed over the target, and the directory is fsynced;
+//! - a creating write ([`write_new`], [`create_exclusive`]) never replaces an
+//!   existing file: it fails with [`FsError::Exists`] instead;
+//! - a move ([`move_file`]) is one rename, never a copy, and fsyncs both
+//!   directories; it refuses to replace an existing destination;
+//! - [`append_line`] writes one whole line per `write` call and fsyncs it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// A filesystem operation that failed, with the path it was about.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum FsError {
+    /// An I/O call failed.
+    #[error("cannot {op} `{path}`: {source}")]
+    #[diagnostic(
+        code(mill::fs::io),
+        help("check that the path exists, is writable and the disk is not full")
+    )]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A creating write or a move found its destination already present.
+    #[error("`{path}` already exists")]
+    #[diagnostic(
+        code(mill::fs::exists),
+        help("remove or rename the existing file first; millrace never overwrites it")
+    )]
+    Exists { path: PathBuf },
+
+    /// A move found its source gone.
+    #[error("`{path}` does not exist")]
+    #[diagnostic(code(mill::fs::missing), help("another process may have moved it"))]
+    Missing { path: PathBuf },
+}
+
+impl FsError {
+    pub fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        FsError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// True when the error means "the file is not there".
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            FsError::Missing { .. } => true,
+            FsError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            FsError::Exists { .. } => false,
+        }
+    }
+}
+
+/// Shorthand used across the workspace.
+pub type FsResult<T> = Result<T, FsError>;
+
+/// Replaces `path` with `bytes` atomically (temp file, fsync, rename, fsync
+/// the directory). Creates missing parent directories.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> FsResult<()> {
+    let dir = parent_of(path)?;
+    ensure_dir(dir)?;
+    let temp = write_temp(dir, path, bytes)?;
+    if let Err(e) = fs::rename(&temp, path) {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("replace", path, e));
+    }
+    sync_dir(dir)
+}
+
+/// Creates `path` with `bytes` atomically, failing with [`FsError::Exists`]
+/// if it is already there. Readers never see a partial file: the content is
+/// written and fsynced under a temporary name, then hard-linked into place.
+pub fn write_new(path: &Path, bytes: &[u8]) -> FsResult<()> {
+    let dir = parent_of(path)?;
+    ensure_dir(dir)?;
+    let temp = write_temp(dir, path, bytes)?;
+    let linked = fs::hard_link(&temp, path);
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(FsError::Exists {
+            path: path.to_path_buf(),
+        }),
+        Err(e) => Err(FsError::io("create", path, e)),
+    }
+}
+
+/// Creates `path` with `O_EXCL` semantics and fsyncs file and directory.
+/// Used for lock files, where the create itself is the mutual exclusion.
+pub fn create_exclusive(path: &Path, bytes: &[u8]) -> FsResult<()> {
+    let dir = parent_of(path)?;
+    ensure_dir(dir)?;
+    let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(FsError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(FsError::io("create", path, e)),
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(path);
+        return Err(FsError::io("write", path, e));
+    }
+    sync_dir(dir)
+}
+
+/// Moves `from` to `to` with one rename and fsyncs both directories. Fails
+/// with [`FsError::Missing`] if `from` is gone and [`FsError::Exists`] if
+/// `to` is taken (checked just before the rename: the runtime is the only
+/// writer that moves queue files, so the check cannot race another move).
+pub fn move_file(from: &Path, to: &Path) -> FsResult<()> {
+    let to_dir = parent_of(to)?;
+    ensure_dir(to_dir)?;
+    if to.symlink_metadata().is_ok() {
+        return Err(FsError::Exists {
+            path: to.to_path_buf(),
+        });
+    }
+    match fs::rename(from, to) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(FsError::Missing {
+                path: from.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(FsError::io("move", from, e)),
+    }
+    sync_dir(to_dir)?;
+    let from_dir = parent_of(from)?;
+    if from_dir != to_dir {
+        sync_dir(from_dir)?;
+    }
+    Ok(())
+}
+
+/// Appends `line` plus a newline in a single write and fsyncs the file.
+/// `line` must not contain a newline (callers pass one JSON object).
+pub fn append_line(path: &Path, line: &str) -> FsResult<()> {
+    let dir = parent_of(path)?;
+    ensure_dir(dir)?;
+    let existed = path.exists();
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| FsError::io("open", path, e))?;
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| FsError::io("append to", path, e))?;
+    if !existed {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Creates a directory and its parents if missing.
+pub fn ensure_dir(dir: &Path) -> FsResult<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| FsError::io("create directory", dir, e))
+}
+
+/// Fsyncs a directory so a rename or create in it survives a crash.
+pub fn sync_dir(dir: &Path) -> FsResult<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| FsError::io("sync directory", dir, e))
+}
+
+/// Reads a whole file as UTF-8 text; `Ok(None)` if it does not exist.
+pub fn read_optional(path: &Path) -> FsResult<Option<String>> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| FsError::io("read", path, io::Error::new(io::ErrorKind::InvalidData, e))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(FsError::io("read", path, e)),
+    }
+}
+
+/// Reads a whole file as UTF-8 text.
+pub fn read_text(path: &Path) -> FsResult<String> {
+    read_optional(path)?.ok_or_else(|| FsError::Missing {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Removes a file; a missing file is not an error.
+pub fn remove_file(path: &Path) -> FsResult<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(FsError::io("remove", path, e)),
+    }
+}
+
+/// Names of the entries of a directory (unsorted); a missing directory has
+/// none.
+pub fn list_names(dir: &Path) -> FsResult<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FsError::io("list", dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| FsError::io("list", dir, e))?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// Whether `name` is one of our temporary files (never a real artifact).
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-")
+}
+
+fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> FsResult<PathBuf> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let temp = dir.join(format!(
+        ".{name}.tmp-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| FsError::io("create", &temp, e))?;
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("write", &temp, e));
+    }
+    Ok(temp)
+}
+
+fn parent_of(path: &Path) -> FsResult<&Path> {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => Ok(p),
+        _ => Ok(Path::new(".")),
+    }
+}

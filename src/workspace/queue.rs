@@ -1,0 +1,492 @@
+//! Queues of work documents: intake, claim, and the legal moves between
+//! the `queue → active → done | blocked` directories of each family.
+//!
+//! Input: validated [`WorkDocument`]s and ids. Output: files in the family
+//! directories, moved only by rename.
+//!
+//! Invariants:
+//! - an id exists at most once across the four directories of its family
+//!   (enqueue refuses a duplicate, a claim quarantines one);
+//! - a family has at most one active item; claiming with one already active
+//!   is refused (more than one is reported as an error);
+//! - claim order: tasks whose `Depends-On` are all in `tasks/done/`, oldest
+//!   `Created-At` first, then id; planning takes incidents (oldest
+//!   `Opened-At`) before specs; learning requests oldest first; an optional
+//!   root-spec filter restricts candidates to one closure family;
+//! - claiming walks a cached index ([`index`]), never parsing the queue.
+
+pub mod index;
+pub mod quarantine;
+pub mod scan;
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+pub use index::{Entry, QueueIndex, RefreshReport};
+pub use quarantine::{Quarantined, quarantine};
+
+use super::document::{DocumentError, WorkDocument, check_stem};
+use super::fsx::{self, FsError};
+use super::ids::{IdError, check_id};
+use super::{QueueState, Workspace};
+use crate::plan::{Plane, WorkItemKind};
+
+/// Why a queue operation failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum QueueError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Fs(#[from] FsError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Document(#[from] DocumentError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Id(#[from] IdError),
+
+    /// The id is already used in the family.
+    #[error("{kind} `{id}` already exists at `{}`", path.display())]
+    #[diagnostic(
+        code(mill::queue::duplicate_id),
+        help("choose another id; every id is unique across the queue, active, done and blocked directories")
+    )]
+    DuplicateId {
+        kind: WorkItemKind,
+        id: String,
+        path: PathBuf,
+    },
+
+    /// The item is not in the directory a move starts from.
+    #[error("{kind} `{id}` is not {state}", state = state.as_str())]
+    #[diagnostic(
+        code(mill::queue::not_found),
+        help("`millrace queue show {id}` tells where it is")
+    )]
+    NotFound {
+        kind: WorkItemKind,
+        id: String,
+        state: QueueState,
+    },
+
+    /// The move's destination is taken.
+    #[error("{kind} `{id}` already exists at `{}`", path.display())]
+    #[diagnostic(
+        code(mill::queue::destination_exists),
+        help("an item with this id already reached that state; inspect both files")
+    )]
+    DestinationExists {
+        kind: WorkItemKind,
+        id: String,
+        path: PathBuf,
+    },
+
+    /// A move the lifecycle does not allow.
+    #[error("{kind} items cannot move from {} to {}", from.as_str(), to.as_str())]
+    #[diagnostic(
+        code(mill::queue::illegal_transition),
+        help("items move queue → active → done | blocked, or back to the queue from active")
+    )]
+    IllegalTransition {
+        kind: WorkItemKind,
+        from: QueueState,
+        to: QueueState,
+    },
+
+    /// A family has several active items.
+    #[error("the {plane} plane has {count} active items: {}", ids.join(", "))]
+    #[diagnostic(
+        code(mill::queue::multiple_active),
+        help("only one item per plane may be active; `millrace clear-stale-state` requeues them")
+    )]
+    MultipleActive {
+        plane: Plane,
+        count: usize,
+        ids: Vec<String>,
+    },
+
+    /// A claim while an item is already active.
+    #[error("the {plane} plane already has active {kind} `{id}`")]
+    #[diagnostic(
+        code(mill::queue::active_occupied),
+        help("finish, block or requeue the active item before claiming another")
+    )]
+    ActiveOccupied {
+        plane: Plane,
+        kind: WorkItemKind,
+        id: String,
+    },
+
+    /// No work item has this id.
+    #[error("no work item `{0}` in any queue")]
+    #[diagnostic(
+        code(mill::queue::unknown_item),
+        help("`millrace queue ls --all` lists the queued items")
+    )]
+    UnknownItem(String),
+
+    /// An idea with this file name is already staged.
+    #[error("idea `{}` already exists", path.display())]
+    #[diagnostic(
+        code(mill::queue::idea_exists),
+        help("rename the idea file; staged ideas are never overwritten")
+    )]
+    IdeaExists { path: PathBuf },
+
+    /// An idea file name that cannot be staged.
+    #[error("{0}")]
+    #[diagnostic(
+        code(mill::queue::invalid_idea),
+        help("name the file `<id>.md` and give it some markdown")
+    )]
+    InvalidIdea(String),
+
+    /// A requeue needs a reason.
+    #[error("a requeue needs a non-empty reason")]
+    #[diagnostic(
+        code(mill::queue::empty_reason),
+        help("say why the item goes back to the queue")
+    )]
+    EmptyReason,
+}
+
+/// A claimed item, now in its active directory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claimed {
+    pub kind: WorkItemKind,
+    pub id: String,
+    pub path: PathBuf,
+    pub document: WorkDocument,
+}
+
+/// Where an item was found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Located {
+    pub kind: WorkItemKind,
+    pub state: QueueState,
+    pub path: PathBuf,
+}
+
+/// The kinds a plane claims, in claim priority order.
+pub fn plane_kinds(plane: Plane) -> &'static [WorkItemKind] {
+    match plane {
+        Plane::Execution => &[WorkItemKind::Task],
+        Plane::Planning => &[WorkItemKind::Incident, WorkItemKind::Spec],
+        Plane::Learning => &[WorkItemKind::LearningRequest],
+    }
+}
+
+/// Queue operations on one workspace.
+#[derive(Clone, Copy, Debug)]
+pub struct Queues<'w> {
+    ws: &'w Workspace,
+}
+
+impl<'w> Queues<'w> {
+    pub fn new(ws: &'w Workspace) -> Self {
+        Self { ws }
+    }
+
+    /// Writes a validated document into its intake directory, refusing an
+    /// id already used anywhere in its family.
+    pub fn enqueue(&self, doc: &WorkDocument) -> Result<PathBuf, QueueError> {
+        let kind = doc.kind();
+        let id = doc.id();
+        check_id(&format!("{kind} id"), id)?;
+        if let Some(found) = self.find_in(kind, id) {
+            return Err(QueueError::DuplicateId {
+                kind,
+                id: id.to_string(),
+                path: found.path,
+            });
+        }
+        let path = self.ws.paths().document(kind, QueueState::Queued, id);
+        match fsx::write_new(&path, doc.render().as_bytes()) {
+            Ok(()) => Ok(path),
+            Err(FsError::Exists { path }) => Err(QueueError::DuplicateId {
+                kind,
+                id: id.to_string(),
+                path,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes an idea into `<root>/ideas/inbox/<name>`, never overwriting.
+    pub fn stage_idea(&self, name: &str, markdown: &str) -> Result<PathBuf, QueueError> {
+        super::mailbox::check_idea_name(name).map_err(QueueError::InvalidIdea)?;
+        if markdown.trim().is_empty() {
+            return Err(QueueError::InvalidIdea(format!("idea `{name}` is empty")));
+        }
+        let path = self.ws.paths().ideas_inbox().join(name);
+        match fsx::write_new(&path, markdown.as_bytes()) {
+            Ok(()) => Ok(path),
+            Err(FsError::Exists { path }) => Err(QueueError::IdeaExists { path }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Finds an item of any kind in any state (kinds in plane order, states
+    /// in lifecycle order).
+    pub fn find(&self, id: &str) -> Result<Option<Located>, QueueError> {
+        check_id("work item id", id)?;
+        Ok(WorkItemKind::ALL.iter().find_map(|kind| self.find_in(*kind, id)))
+    }
+
+    fn find_in(&self, kind: WorkItemKind, id: &str) -> Option<Located> {
+        QueueState::ALL.iter().find_map(|state| {
+            let path = self.ws.paths().document(kind, *state, id);
+            path.is_file().then_some(Located {
+                kind,
+                state: *state,
+                path,
+            })
+        })
+    }
+
+    /// Reads an item's document from a state directory.
+    pub fn load(&self, kind: WorkItemKind, state: QueueState, id: &str) -> Result<WorkDocument, QueueError> {
+        check_id(&format!("{kind} id"), id)?;
+        let path = self.ws.paths().document(kind, state, id);
+        if !path.is_file() {
+            return Err(QueueError::NotFound {
+                kind,
+                id: id.to_string(),
+                state,
+            });
+        }
+        let doc = WorkDocument::load(&path, Some(kind))?;
+        check_stem(&doc, &path)?;
+        Ok(doc)
+    }
+
+    /// Number of documents waiting in a kind's intake directory.
+    pub fn depth(&self, kind: WorkItemKind) -> Result<usize, QueueError> {
+        Ok(scan::count_documents(
+            &self.ws.paths().queue_dir(kind, QueueState::Queued),
+        )?)
+    }
+
+    /// Ids of a kind's active items, sorted.
+    pub fn active(&self, kind: WorkItemKind) -> Result<Vec<String>, QueueError> {
+        let mut ids = scan::scan_dir(&self.ws.paths().queue_dir(kind, QueueState::Active))?.documents;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Moves an item along its lifecycle.
+    pub fn transition(
+        &self,
+        kind: WorkItemKind,
+        id: &str,
+        from: QueueState,
+        to: QueueState,
+    ) -> Result<PathBuf, QueueError> {
+        use QueueState::{Active, Blocked, Done, Queued};
+        let legal = matches!((from, to), (Queued, Active) | (Active, Done | Blocked | Queued));
+        if !legal {
+            return Err(QueueError::IllegalTransition { kind, from, to });
+        }
+        check_id(&format!("{kind} id"), id)?;
+        let source = self.ws.paths().document(kind, from, id);
+        let target = self.ws.paths().document(kind, to, id);
+        match fsx::move_file(&source, &target) {
+            Ok(()) => Ok(target),
+            Err(FsError::Missing { .. }) => Err(QueueError::NotFound {
+                kind,
+                id: id.to_string(),
+                state: from,
+            }),
+            Err(FsError::Exists { path }) => Err(QueueError::DestinationExists {
+                kind,
+                id: id.to_string(),
+                path,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Active → done (`resolved/` for incidents).
+    pub fn complete(&self, kind: WorkItemKind, id: &str) -> Result<PathBuf, QueueError> {
+        self.transition(kind, id, QueueState::Active, QueueState::Done)
+    }
+
+    /// Active → blocked.
+    pub fn block(&self, kind: WorkItemKind, id: &str) -> Result<PathBuf, QueueError> {
+        self.transition(kind, id, QueueState::Active, QueueState::Blocked)
+    }
+
+    /// Active → queue, appending the reason to `<id>.requeue.jsonl` in the
+    /// intake directory.
+    pub fn requeue(&self, kind: WorkItemKind, id: &str, reason: &str) -> Result<PathBuf, QueueError> {
+        if reason.trim().is_empty() {
+            return Err(QueueError::EmptyReason);
+        }
+        let path = self.transition(kind, id, QueueState::Active, QueueState::Queued)?;
+        let log = self
+            .ws
+            .paths()
+            .queue_dir(kind, QueueState::Queued)
+            .join(format!("{id}.requeue.jsonl"));
+        let line = serde_json::json!({ "at": Timestamp::now(), "kind": kind, "reason": reason });
+        fsx::append_line(&log, &line.to_string())?;
+        Ok(path)
+    }
+
+    /// Claims the next eligible item of a plane, or `None` if nothing is
+    /// eligible. `root` keeps only items of that closure family.
+    pub fn claim(&self, plane: Plane, root: Option<&str>) -> Result<Option<Claimed>, QueueError> {
+        self.check_no_active(plane)?;
+        for kind in plane_kinds(plane) {
+            if let Some(claimed) = self.claim_kind(*kind, root)? {
+                return Ok(Some(claimed));
+            }
+        }
+        Ok(None)
+    }
+
+    fn check_no_active(&self, plane: Plane) -> Result<(), QueueError> {
+        let mut active = Vec::new();
+        for kind in plane_kinds(plane) {
+            active.extend(self.active(*kind)?.into_iter().map(|id| (*kind, id)));
+        }
+        match active.as_slice() {
+            [] => Ok(()),
+            [(kind, id)] => Err(QueueError::ActiveOccupied {
+                plane,
+                kind: *kind,
+                id: id.clone(),
+            }),
+            many => Err(QueueError::MultipleActive {
+                plane,
+                count: many.len(),
+                ids: many.iter().map(|(_, id)| id.clone()).collect(),
+            }),
+        }
+    }
+
+    fn claim_kind(&self, kind: WorkItemKind, root: Option<&str>) -> Result<Option<Claimed>, QueueError> {
+        let (mut index, _) = QueueIndex::refresh(self.ws, kind)?;
+        let dir = self.ws.paths().queue_dir(kind, QueueState::Queued);
+        // Walk in claim order. A replaced entry either disappears or now
+        // matches its file, so each entry is replaced at most once per
+        // change on disk and the walk ends.
+        let mut at = 0;
+        while let Some(entry) = index.entries().get(at).cloned() {
+            if root.is_some_and(|r| entry.root() != Some(r)) {
+                at += 1;
+                continue;
+            }
+            match self.try_claim(kind, &dir, &entry)? {
+                Attempt::Claimed(claimed) => {
+                    index.update(self.ws, kind, &claimed.id, None);
+                    return Ok(Some(*claimed));
+                }
+                Attempt::Skip => at += 1,
+                Attempt::Replace(new) => {
+                    if let Some(moved_to) = index.update(self.ws, kind, entry.id(), new) {
+                        at = at.min(moved_to);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Looks at one candidate: claims it, skips it (dependencies pending),
+    /// or asks for its index entry to be replaced (file gone, edited or
+    /// quarantined).
+    fn try_claim(
+        &self,
+        kind: WorkItemKind,
+        dir: &std::path::Path,
+        entry: &Entry,
+    ) -> Result<Attempt, QueueError> {
+        let id = entry.id();
+        let path = dir.join(format!("{id}.md"));
+        let Some(stamp) = index::file_stamp(&path) else {
+            return Ok(Attempt::Replace(None));
+        };
+        if !entry.matches(stamp) {
+            // Edited in place since indexed: read it again.
+            return match index::read_entry(kind, dir, id) {
+                Ok(fresh) => Ok(Attempt::Replace(fresh)),
+                Err(reason) => {
+                    quarantine(dir, &format!("{id}.md"), &reason)?;
+                    Ok(Attempt::Replace(None))
+                }
+            };
+        }
+        if !self.dependencies_done(entry) {
+            return Ok(Attempt::Skip);
+        }
+        if let Some(other) = self.elsewhere_in_family(kind, id) {
+            let reason = format!(
+                "duplicate id: {kind} `{id}` already exists in {}",
+                other.state.as_str()
+            );
+            quarantine(dir, &format!("{id}.md"), &reason)?;
+            return Ok(Attempt::Replace(None));
+        }
+        let doc = match WorkDocument::load(&path, Some(kind)).and_then(|d| check_stem(&d, &path).map(|()| d))
+        {
+            Ok(doc) => doc,
+            Err(e) => {
+                quarantine(dir, &format!("{id}.md"), &e.summary())?;
+                return Ok(Attempt::Replace(None));
+            }
+        };
+        match self.transition(kind, id, QueueState::Queued, QueueState::Active) {
+            Ok(active) => Ok(Attempt::Claimed(Box::new(Claimed {
+                kind,
+                id: id.to_string(),
+                path: active,
+                document: doc,
+            }))),
+            Err(QueueError::NotFound { .. }) => Ok(Attempt::Replace(None)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn dependencies_done(&self, entry: &Entry) -> bool {
+        entry.depends_on().iter().all(|dep| {
+            self.ws
+                .paths()
+                .document(WorkItemKind::Task, QueueState::Done, dep)
+                .is_file()
+        })
+    }
+
+    fn elsewhere_in_family(&self, kind: WorkItemKind, id: &str) -> Option<Located> {
+        [QueueState::Active, QueueState::Done, QueueState::Blocked]
+            .iter()
+            .find_map(|state| {
+                let path = self.ws.paths().document(kind, *state, id);
+                path.is_file().then_some(Located {
+                    kind,
+                    state: *state,
+                    path,
+                })
+            })
+    }
+
+    /// Queued items of a kind in claim order (refreshing the index), with
+    /// whether each is eligible now (dependencies done).
+    pub fn queued_in_order(&self, kind: WorkItemKind) -> Result<Vec<(Entry, bool)>, QueueError> {
+        let (index, _) = QueueIndex::refresh(self.ws, kind)?;
+        Ok(index
+            .entries()
+            .iter()
+            .map(|e| (e.clone(), self.dependencies_done(e)))
+            .collect())
+    }
+}
+
+enum Attempt {
+    Claimed(Box<Claimed>),
+    Skip,
+    Replace(Option<Entry>),
+}

@@ -1,0 +1,274 @@
+//! A per-kind cache of the intake directory in claim order, so claiming
+//! and listing never parse the whole queue.
+//!
+//! Input: the intake directory of one kind (`tasks/queue/`, ...). Output:
+//! entries `(claim time, id, effective root, depends-on, size, mtime)`
+//! sorted by claim time then id, stored in `state/index/<kind>.json`.
+//!
+//! Invariants:
+//! - the cache is trusted only while the directory's mtime equals the one
+//!   recorded when it was built, and the build started comfortably after
+//!   that mtime (git's racy-clean rule: a change in the same timestamp tick
+//!   as the build would not move the mtime);
+//! - otherwise it is rebuilt incrementally: one `readdir`, parsing only
+//!   names not in the cache and dropping vanished ones;
+//! - a new file that does not parse, or whose stem is not its id, is
+//!   quarantined, never indexed;
+//! - the cache is only an accelerator: losing or corrupting it costs one
+//!   full rebuild, never correctness.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::QueueError;
+use super::quarantine::quarantine;
+use super::scan::scan_dir;
+use crate::plan::WorkItemKind;
+use crate::workspace::document::{WorkDocument, check_stem};
+use crate::workspace::fsx;
+use crate::workspace::{QueueState, Workspace};
+
+/// The index format version.
+const INDEX_SCHEMA_VERSION: u32 = 1;
+
+/// How far a build must start after the directory's mtime for the index to
+/// be trusted later (covers coarse filesystem timestamps).
+const RACY_NS: i64 = 2_000_000_000;
+
+/// One queued document: `(seconds, nanos, id, root, depends_on, size, mtime_ns)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry(
+    pub i64,
+    pub i32,
+    pub String,
+    pub Option<String>,
+    pub Vec<String>,
+    pub u64,
+    pub i64,
+);
+
+impl Entry {
+    /// Builds the entry of a parsed document with its file metadata.
+    pub fn of(doc: &WorkDocument, size: u64, mtime_ns: i64) -> Self {
+        let at = doc.claim_time();
+        Entry(
+            at.as_second(),
+            at.subsec_nanosecond(),
+            doc.id().to_string(),
+            doc.effective_root_spec_id().map(str::to_string),
+            doc.depends_on().to_vec(),
+            size,
+            mtime_ns,
+        )
+    }
+
+    pub fn id(&self) -> &str {
+        &self.2
+    }
+
+    pub fn root(&self) -> Option<&str> {
+        self.3.as_deref()
+    }
+
+    pub fn depends_on(&self) -> &[String] {
+        &self.4
+    }
+
+    /// The claim time as a timestamp.
+    pub fn claim_time(&self) -> Option<jiff::Timestamp> {
+        jiff::Timestamp::new(self.0, self.1).ok()
+    }
+
+    fn sort_key(&self) -> (i64, i32, &str) {
+        (self.0, self.1, &self.2)
+    }
+
+    fn same_file(&self, size: u64, mtime_ns: i64) -> bool {
+        self.5 == size && self.6 == mtime_ns
+    }
+}
+
+/// The stored index of one kind's intake directory.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct QueueIndex {
+    schema_version: u32,
+    /// The directory's mtime (ns) when the build started.
+    dir_mtime_ns: i64,
+    /// When the build started (ns).
+    built_at_ns: i64,
+    /// Entries in claim order.
+    entries: Vec<Entry>,
+}
+
+/// What a refresh did, for reporting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefreshReport {
+    /// The cache was used as is.
+    pub trusted: bool,
+    /// New names parsed.
+    pub parsed: usize,
+    /// Names quarantined, with reasons.
+    pub quarantined: Vec<(String, String)>,
+}
+
+impl QueueIndex {
+    /// Entries in claim order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Loads the index of `kind`, rebuilding what changed since it was
+    /// written; quarantines new malformed files on the way.
+    pub fn refresh(ws: &Workspace, kind: WorkItemKind) -> Result<(Self, RefreshReport), QueueError> {
+        let dir = ws.paths().queue_dir(kind, QueueState::Queued);
+        let built_at_ns = nanos(SystemTime::now());
+        let dir_mtime_ns = match std::fs::metadata(&dir) {
+            Ok(meta) => meta.modified().map(nanos).unwrap_or(0),
+            Err(_) => return Ok((Self::default(), RefreshReport::default())),
+        };
+        let stored = Self::read(ws, kind);
+        if let Some(index) = &stored {
+            let racy = index.built_at_ns - index.dir_mtime_ns < RACY_NS;
+            if index.dir_mtime_ns == dir_mtime_ns && !racy {
+                let report = RefreshReport {
+                    trusted: true,
+                    ..RefreshReport::default()
+                };
+                return Ok((stored.unwrap_or_default(), report));
+            }
+        }
+        let mut report = RefreshReport::default();
+        let entries = rescan(
+            kind,
+            &dir,
+            stored.map(|i| i.entries).unwrap_or_default(),
+            &mut report,
+        )?;
+        let index = Self {
+            schema_version: INDEX_SCHEMA_VERSION,
+            dir_mtime_ns,
+            built_at_ns,
+            entries,
+        };
+        index.write(ws, kind);
+        Ok((index, report))
+    }
+
+    fn read(ws: &Workspace, kind: WorkItemKind) -> Option<Self> {
+        let text = fsx::read_optional(&ws.paths().index(kind)).ok()??;
+        let index: Self = serde_json::from_str(&text).ok()?;
+        (index.schema_version == INDEX_SCHEMA_VERSION).then_some(index)
+    }
+
+    /// Stores the index. A cache that cannot be written is not an error:
+    /// the next reader rebuilds it.
+    fn write(&self, ws: &Workspace, kind: WorkItemKind) {
+        if let Ok(text) = serde_json::to_string(self) {
+            let _ = fsx::write_atomic(&ws.paths().index(kind), text.as_bytes());
+        }
+    }
+
+    /// Replaces or removes one entry after a claim looked at the file, and
+    /// stores the result. The recorded directory mtime is kept, so the next
+    /// refresh still rescans if the directory changed.
+    /// Returns the new position of a replaced entry.
+    pub(super) fn update(
+        &mut self,
+        ws: &Workspace,
+        kind: WorkItemKind,
+        id: &str,
+        entry: Option<Entry>,
+    ) -> Option<usize> {
+        self.entries.retain(|e| e.id() != id);
+        let position = entry.map(|entry| {
+            let at = self.entries.partition_point(|e| e.sort_key() < entry.sort_key());
+            self.entries.insert(at, entry);
+            at
+        });
+        // Our own rename changed the directory; mark the cache racy so the
+        // next reader verifies it with one readdir.
+        self.built_at_ns = self.dir_mtime_ns;
+        self.write(ws, kind);
+        position
+    }
+}
+
+/// One `readdir`; keeps known entries, parses new names, drops vanished ones.
+fn rescan(
+    kind: WorkItemKind,
+    dir: &Path,
+    known: Vec<Entry>,
+    report: &mut RefreshReport,
+) -> Result<Vec<Entry>, QueueError> {
+    let mut known: HashMap<String, Entry> = known.into_iter().map(|e| (e.id().to_string(), e)).collect();
+    let scan = scan_dir(dir)?;
+    let mut entries = Vec::with_capacity(scan.documents.len());
+    for stem in scan.documents {
+        if let Some(entry) = known.remove(&stem) {
+            entries.push(entry);
+            continue;
+        }
+        report.parsed += 1;
+        match read_entry(kind, dir, &stem) {
+            Ok(Some(entry)) => entries.push(entry),
+            Ok(None) => {}
+            Err(reason) => {
+                let name = format!("{stem}.md");
+                if quarantine(dir, &name, &reason)?.is_some() {
+                    report.quarantined.push((name, reason));
+                }
+            }
+        }
+    }
+    entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    Ok(entries)
+}
+
+/// Parses one queued file into an entry. `Ok(None)` if it vanished;
+/// `Err(reason)` if it must be quarantined.
+pub(super) fn read_entry(kind: WorkItemKind, dir: &Path, stem: &str) -> Result<Option<Entry>, String> {
+    let path = dir.join(format!("{stem}.md"));
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return Ok(None);
+    };
+    let text = match fsx::read_optional(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let name = path.display().to_string();
+    let doc = WorkDocument::parse_markdown(Some(kind), &text, &name).map_err(|e| e.summary())?;
+    check_stem(&doc, &path).map_err(|e| e.summary())?;
+    let mtime = meta.modified().map(nanos).unwrap_or(0);
+    Ok(Some(Entry::of(&doc, meta.len(), mtime)))
+}
+
+/// File metadata used to notice in-place edits of an indexed file.
+pub(super) fn file_stamp(path: &Path) -> Option<(u64, i64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().map(nanos).unwrap_or(0)))
+}
+
+impl Entry {
+    /// Whether the file still has the size and mtime recorded.
+    pub(super) fn matches(&self, stamp: (u64, i64)) -> bool {
+        self.same_file(stamp.0, stamp.1)
+    }
+}
+
+fn nanos(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,388 @@
+//! `runs/<run_id>/`: what each stage of a run asked, produced and decided.
+//!
+//! Input: run directories written by the engine (`request.<rid>.json`,
+//! `stage_results/<rid>.json`, `routing.<rid>.json`) and by runners
+//! (stdout, stderr, reports). Output: summaries for `millrace runs`, and
+//! small writers the engine uses for its own files.
+//!
+//! Invariants: reading never fails because one run is damaged (a run whose
+//! stage result cannot be parsed is `malformed` with a note); stage results
+//! tolerate fields this build does not know; run ids are checked before they
+//! become paths.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Workspace;
+use super::fsx::{self, FsError};
+use super::ids::{IdError, check_id};
+
+/// Why a run cannot be shown.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RunError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Fs(#[from] FsError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Id(#[from] IdError),
+
+    /// No such run directory.
+    #[error("run `{0}` not found")]
+    #[diagnostic(code(mill::runs::not_found), help("`millrace runs ls` lists the runs"))]
+    NotFound(String),
+
+    /// Nothing to tail.
+    #[error("run `{0}` has no report, output or stage result to show")]
+    #[diagnostic(
+        code(mill::runs::no_artifact),
+        help("the run may not have finished its first stage")
+    )]
+    NoArtifact(String),
+}
+
+/// Token counts of one stage (or a sum).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub thinking_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl TokenUsage {
+    fn add(&mut self, other: &TokenUsage) {
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.thinking_tokens += other.thinking_tokens;
+        self.total_tokens += other.total_tokens;
+    }
+}
+
+/// A normalized stage result as the engine writes it. Unknown fields are
+/// ignored so older builds can read newer results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageResult {
+    pub run_id: String,
+    pub stage: String,
+    pub terminal_result: String,
+    #[serde(default)]
+    pub plane: Option<String>,
+    #[serde(default)]
+    pub node: Option<String>,
+    #[serde(default)]
+    pub work_item_kind: Option<String>,
+    #[serde(default)]
+    pub work_item_id: Option<String>,
+    #[serde(default)]
+    pub result_class: Option<String>,
+    #[serde(default)]
+    pub failure_class: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub completed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub token_usage: Option<TokenUsage>,
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub runner: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub stdout_path: Option<String>,
+    #[serde(default)]
+    pub stderr_path: Option<String>,
+    #[serde(default)]
+    pub report_artifact: Option<String>,
+}
+
+/// Whether a run's results could all be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Valid,
+    /// No stage result yet.
+    Incomplete,
+    /// A stage result could not be read.
+    Malformed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Valid => "valid",
+            RunStatus::Incomplete => "incomplete",
+            RunStatus::Malformed => "malformed",
+        }
+    }
+}
+
+/// One stage of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StageView {
+    pub request_id: String,
+    /// Relative to the run directory.
+    pub result_path: String,
+    pub result: StageResult,
+    pub duration_seconds: Option<f64>,
+    pub routing_path: Option<String>,
+    pub routing: Option<Value>,
+}
+
+/// A run read back.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunView {
+    pub run_id: String,
+    pub path: PathBuf,
+    pub status: RunStatus,
+    pub plane: Option<String>,
+    pub work_item_kind: Option<String>,
+    pub work_item_id: Option<String>,
+    pub terminal_result: Option<String>,
+    pub failure_class: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub duration_seconds: Option<f64>,
+    pub tokens: Option<TokenUsage>,
+    pub cost_usd: Option<f64>,
+    pub notes: Vec<String>,
+    /// Stages in completion order.
+    pub stages: Vec<StageView>,
+}
+
+/// Every run, oldest first.
+pub fn list(ws: &Workspace) -> Result<Vec<RunView>, RunError> {
+    let dir = ws.paths().runs_dir();
+    let mut runs = Vec::new();
+    for name in fsx::list_names(&dir)? {
+        if check_id("run id", &name).is_err() || !dir.join(&name).is_dir() {
+            continue;
+        }
+        runs.push(read_run(ws, &name)?);
+    }
+    // A run without results yet is placed by the time in its id.
+    runs.sort_by_cached_key(|r| {
+        let at = r.started_at.or_else(|| time_of_id(&r.run_id));
+        (at.is_none(), at, r.run_id.clone())
+    });
+    Ok(runs)
+}
+
+/// The time encoded in a minted id (`run-20261124T101530123-…`).
+pub fn time_of_id(id: &str) -> Option<Timestamp> {
+    let stamp = id.split('-').nth(1)?;
+    let (date_time, millis) = stamp.split_at_checked(15)?;
+    let civil = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%S", date_time).ok()?;
+    let ms: i64 = millis.parse().ok()?;
+    let ts = jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()?;
+    Timestamp::from_millisecond(ts.as_millisecond() + ms).ok()
+}
+
+/// One run.
+pub fn show(ws: &Workspace, run_id: &str) -> Result<RunView, RunError> {
+    check_id("run id", run_id)?;
+    if !ws.paths().run_dir(run_id).is_dir() {
+        return Err(RunError::NotFound(run_id.to_string()));
+    }
+    read_run(ws, run_id)
+}
+
+fn read_run(ws: &Workspace, run_id: &str) -> Result<RunView, RunError> {
+    let path = ws.paths().run_dir(run_id);
+    let results_dir = path.join("stage_results");
+    let mut names: Vec<String> = fsx::list_names(&results_dir)?
+        .into_iter()
+        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    let mut stages = Vec::new();
+    let mut notes = Vec::new();
+    for name in names {
+        let text = fsx::read_optional(&results_dir.join(&name))?.unwrap_or_default();
+        match serde_json::from_str::<StageResult>(&text) {
+            Ok(result) => stages.push(stage_view(&path, &name, result)?),
+            Err(e) => notes.push(format!("stage_results/{name} is malformed: {e}")),
+        }
+    }
+    stages.sort_by(|a, b| {
+        let key = |s: &StageView| (s.result.completed_at, s.result.started_at, s.result_path.clone());
+        key(a).cmp(&key(b))
+    });
+    let status = if !notes.is_empty() {
+        RunStatus::Malformed
+    } else if stages.is_empty() {
+        notes.push("no stage result artifacts found".into());
+        RunStatus::Incomplete
+    } else {
+        RunStatus::Valid
+    };
+    Ok(summarize(run_id, path, status, notes, stages))
+}
+
+fn stage_view(run_dir: &Path, name: &str, result: StageResult) -> Result<StageView, RunError> {
+    let request_id = name.trim_end_matches(".json").to_string();
+    let routing_name = format!("routing.{request_id}.json");
+    let routing_text = fsx::read_optional(&run_dir.join(&routing_name))?;
+    let routing = routing_text
+        .as_deref()
+        .map(|t| serde_json::from_str(t).unwrap_or(Value::String(t.to_string())));
+    let duration_seconds = match (result.started_at, result.completed_at) {
+        (Some(s), Some(c)) => Some(seconds_between(s, c)),
+        _ => None,
+    };
+    Ok(StageView {
+        request_id,
+        result_path: format!("stage_results/{name}"),
+        result,
+        duration_seconds,
+        routing_path: routing.is_some().then_some(routing_name),
+        routing,
+    })
+}
+
+fn summarize(
+    run_id: &str,
+    path: PathBuf,
+    status: RunStatus,
+    notes: Vec<String>,
+    stages: Vec<StageView>,
+) -> RunView {
+    let latest = stages.last().map(|s| &s.result);
+    let started_at = stages.iter().filter_map(|s| s.result.started_at).min();
+    let completed_at = stages.iter().filter_map(|s| s.result.completed_at).max();
+    let mut tokens: Option<TokenUsage> = None;
+    for usage in stages.iter().filter_map(|s| s.result.token_usage.as_ref()) {
+        tokens.get_or_insert_with(TokenUsage::default).add(usage);
+    }
+    let costs: Vec<f64> = stages.iter().filter_map(|s| s.result.cost_usd).collect();
+    RunView {
+        run_id: run_id.to_string(),
+        path,
+        status,
+        plane: latest.and_then(|r| r.plane.clone()),
+        work_item_kind: latest.and_then(|r| r.work_item_kind.clone()),
+        work_item_id: latest.and_then(|r| r.work_item_id.clone()),
+        terminal_result: latest.map(|r| r.terminal_result.clone()),
+        failure_class: latest.and_then(|r| r.failure_class.clone()),
+        started_at,
+        completed_at,
+        duration_seconds: started_at.zip(completed_at).map(|(s, c)| seconds_between(s, c)),
+        tokens,
+        cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
+        notes,
+        stages,
+    }
+}
+
+fn seconds_between(start: Timestamp, end: Timestamp) -> f64 {
+    let nanos = end.as_nanosecond() - start.as_nanosecond();
+    // Precision beyond a millisecond does not matter for display.
+    (nanos / 1_000_000) as f64 / 1000.0
+}
+
+/// The most relevant artifact of a run: the latest stage's report, else its
+/// stdout, else its stderr, else the latest stage result JSON.
+pub fn tail(ws: &Workspace, run_id: &str) -> Result<(PathBuf, String), RunError> {
+    let run = show(ws, run_id)?;
+    let dir = ws.paths().run_dir(run_id);
+    let Some(stage) = run.stages.last() else {
+        return Err(RunError::NoArtifact(run_id.to_string()));
+    };
+    let candidates = [
+        stage.result.report_artifact.as_deref(),
+        stage.result.stdout_path.as_deref(),
+        stage.result.stderr_path.as_deref(),
+        Some(stage.result_path.as_str()),
+    ];
+    for candidate in candidates.into_iter().flatten() {
+        if let Some(path) = resolve_artifact(ws, &dir, candidate) {
+            if let Some(text) = fsx::read_optional(&path)? {
+                return Ok((path, text));
+            }
+        }
+    }
+    Err(RunError::NoArtifact(run_id.to_string()))
+}
+
+/// Resolves an artifact path written by the engine or a runner: absolute,
+/// or relative to the run directory, `millrace-agents/` or the root.
+pub fn resolve_artifact(ws: &Workspace, run_dir: &Path, path: &str) -> Option<PathBuf> {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    [run_dir, ws.agents(), ws.root()]
+        .iter()
+        .map(|base| base.join(p))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A run directory the engine writes into.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates (or reopens) `runs/<run_id>/`.
+    pub fn create(ws: &Workspace, run_id: &str) -> Result<Self, RunError> {
+        check_id("run id", run_id)?;
+        let path = ws.paths().run_dir(run_id);
+        fsx::ensure_dir(&path.join("stage_results"))?;
+        Ok(Self { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `request.<rid>.json`.
+    pub fn request_path(&self, request_id: &str) -> Result<PathBuf, RunError> {
+        check_id("request id", request_id)?;
+        Ok(self.path.join(format!("request.{request_id}.json")))
+    }
+
+    /// `stage_results/<rid>.json`.
+    pub fn stage_result_path(&self, request_id: &str) -> Result<PathBuf, RunError> {
+        check_id("request id", request_id)?;
+        Ok(self.path.join("stage_results").join(format!("{request_id}.json")))
+    }
+
+    /// `routing.<rid>.json`.
+    pub fn routing_path(&self, request_id: &str) -> Result<PathBuf, RunError> {
+        check_id("request id", request_id)?;
+        Ok(self.path.join(format!("routing.{request_id}.json")))
+    }
+
+    pub fn write_request(&self, request_id: &str, value: &impl Serialize) -> Result<PathBuf, RunError> {
+        let path = self.request_path(request_id)?;
+        write_json(&path, value)?;
+        Ok(path)
+    }
+
+    pub fn write_stage_result(&self, request_id: &str, value: &impl Serialize) -> Result<PathBuf, RunError> {
+        let path = self.stage_result_path(request_id)?;
+        write_json(&path, value)?;
+        Ok(path)
+    }
+
+    pub fn write_routing(&self, request_id: &str, value: &impl Serialize) -> Result<PathBuf, RunError> {
+        let path = self.routing_path(request_id)?;
+        write_json(&path, value)?;
+        Ok(path)
+    }
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FsError> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    fsx::write_atomic(path, text.as_bytes())
+}

@@ -1,0 +1,278 @@
+//! The runtime status report behind `millrace status`.
+//!
+//! Input: the snapshot, lock, queues, markers, closure targets, config and
+//! the stored plan's head. Output: one serializable [`StatusReport`].
+//!
+//! Invariants: building the report never compiles, never takes the lock
+//! and never writes; it parses no queued document (depths come from
+//! directory listings), so its cost does not grow with the queue's content;
+//! damaged state is reported in `problems`, never an error.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::closure::{self, ClosureTarget};
+use super::config::Config;
+use super::lock::{self, LockState};
+use super::markers;
+use super::plan_store::{self, Currentness};
+use super::queue::quarantine::{self, Quarantined};
+use super::queue::{plane_kinds, scan};
+use super::snapshot::{ActiveRun, Snapshot};
+use super::{QueueState, Workspace};
+use crate::plan::{Plane, WorkItemKind};
+
+/// Depth and active items of one plane.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PlaneQueue {
+    pub depth: usize,
+    /// Depth per kind (planning has incidents and specs).
+    pub depth_by_kind: BTreeMap<WorkItemKind, usize>,
+    /// Active items as `kind:id`.
+    pub active: Vec<String>,
+}
+
+/// The lock as status shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LockView {
+    pub state: LockState,
+    pub owner_pid: Option<u32>,
+    pub owner_hostname: Option<String>,
+    pub owner_session_id: Option<String>,
+    pub detail: String,
+}
+
+/// The open closure target, if any.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClosureView {
+    pub open_root_spec_id: Option<String>,
+    pub root_idea_id: Option<String>,
+    pub attempts: Option<u32>,
+    pub blocked_by_lineage_work: Option<bool>,
+    pub blocking_work_ids: Vec<String>,
+    pub latest_verdict_path: Option<String>,
+    pub open_count: usize,
+    pub invalid_count: usize,
+}
+
+/// The stored plan as status shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanView {
+    pub plan_id: Option<String>,
+    pub mode: Option<String>,
+    pub compiled_at: Option<String>,
+    pub currentness: Currentness,
+}
+
+/// Everything `status` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusReport {
+    pub workspace: String,
+    pub runtime_mode: String,
+    /// The snapshot says running and a live process holds the lock.
+    pub process_running: bool,
+    pub lock: LockView,
+    pub paused: bool,
+    pub pause_sources: Vec<String>,
+    pub stop_requested: bool,
+    pub mode_id: Option<String>,
+    pub plan: PlanView,
+    pub queues: BTreeMap<Plane, PlaneQueue>,
+    pub active_runs: Vec<ActiveRun>,
+    /// The fuel budget per work item (`runtime.max_stage_runs_per_item`).
+    pub fuel_limit: Option<u32>,
+    /// Status tokens by plane; `None` if the file is missing or invalid.
+    pub status_markers: BTreeMap<Plane, Option<String>>,
+    pub closure: ClosureView,
+    pub quarantined: Vec<Quarantined>,
+    pub last_terminal_result: Option<String>,
+    pub config_version: Option<String>,
+    pub last_reload_outcome: Option<String>,
+    pub last_reload_error: Option<String>,
+    pub tick: u64,
+    pub updated_at: Option<Timestamp>,
+    /// Damaged or unreadable state found while building the report.
+    pub problems: Vec<String>,
+}
+
+/// Builds the report.
+pub fn report(ws: &Workspace) -> StatusReport {
+    let mut problems = Vec::new();
+    let snapshot = Snapshot::load(ws).unwrap_or_else(|e| {
+        problems.push(e.to_string());
+        Snapshot::bootstrap(Timestamp::now())
+    });
+    let config = Config::load(&ws.paths().config())
+        .map_err(|e| problems.push(format!("config: {e}")))
+        .ok();
+    let lock = lock_view(ws, &mut problems);
+    let (queues, quarantined) = queues(ws, &mut problems);
+    let plan = plan_view(ws, config.as_ref());
+    let mut status_markers = BTreeMap::new();
+    for plane in Plane::ALL {
+        let token = markers::read_marker(ws, *plane).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            None
+        });
+        status_markers.insert(*plane, token);
+    }
+    let closure = closure_view(ws, &mut problems);
+    let process_running = snapshot.process_running && lock.state == LockState::Active;
+    StatusReport {
+        workspace: ws.root().display().to_string(),
+        runtime_mode: serde_plain(&snapshot.runtime_mode),
+        process_running,
+        lock,
+        paused: snapshot.paused(),
+        pause_sources: snapshot
+            .pause_sources
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        stop_requested: snapshot.stop_requested,
+        mode_id: snapshot.mode_id.clone(),
+        plan,
+        queues,
+        active_runs: Plane::FOREGROUND_ORDER
+            .iter()
+            .filter_map(|p| snapshot.active_runs.get(p).cloned())
+            .collect(),
+        fuel_limit: config.as_ref().map(|c| c.runtime.max_stage_runs_per_item),
+        status_markers,
+        closure,
+        quarantined,
+        last_terminal_result: snapshot.last_terminal_result.clone(),
+        config_version: snapshot.config_version.clone(),
+        last_reload_outcome: snapshot.last_reload_outcome.as_ref().map(serde_plain),
+        last_reload_error: snapshot.last_reload_error.clone(),
+        tick: snapshot.tick,
+        updated_at: Some(snapshot.updated_at),
+        problems,
+    }
+}
+
+/// The string form of a unit enum serialized by serde.
+fn serde_plain(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn lock_view(ws: &Workspace, problems: &mut Vec<String>) -> LockView {
+    match lock::inspect(ws) {
+        Ok(seen) => LockView {
+            state: seen.state,
+            owner_pid: seen.record.as_ref().map(|r| r.owner_pid),
+            owner_hostname: seen.record.as_ref().map(|r| r.owner_hostname.clone()),
+            owner_session_id: seen.record.as_ref().map(|r| r.owner_session_id.clone()),
+            detail: seen.detail,
+        },
+        Err(e) => {
+            problems.push(e.to_string());
+            LockView {
+                state: LockState::Invalid,
+                owner_pid: None,
+                owner_hostname: None,
+                owner_session_id: None,
+                detail: e.to_string(),
+            }
+        }
+    }
+}
+
+fn queues(ws: &Workspace, problems: &mut Vec<String>) -> (BTreeMap<Plane, PlaneQueue>, Vec<Quarantined>) {
+    let mut out = BTreeMap::new();
+    let mut quarantined = Vec::new();
+    for plane in Plane::ALL {
+        let mut view = PlaneQueue::default();
+        for kind in plane_kinds(*plane) {
+            for state in [QueueState::Queued, QueueState::Active] {
+                let dir = ws.paths().queue_dir(*kind, state);
+                let listing = scan::scan_dir(&dir).and_then(|s| {
+                    let described = quarantine::describe(*kind, state, &dir, &s.quarantined)?;
+                    Ok((s, described))
+                });
+                let (scan, described) = match listing {
+                    Ok(found) => found,
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        continue;
+                    }
+                };
+                quarantined.extend(described);
+                if state == QueueState::Queued {
+                    view.depth += scan.documents.len();
+                    view.depth_by_kind.insert(*kind, scan.documents.len());
+                } else {
+                    let mut ids = scan.documents;
+                    ids.sort();
+                    view.active
+                        .extend(ids.into_iter().map(|id| format!("{kind}:{id}")));
+                }
+            }
+        }
+        out.insert(*plane, view);
+    }
+    (out, quarantined)
+}
+
+fn plan_view(ws: &Workspace, config: Option<&Config>) -> PlanView {
+    let head = plan_store::load_head(ws);
+    let currentness = match (&head, config) {
+        (Ok(None), _) => Currentness::Missing,
+        (Err(detail), _) => Currentness::Invalid {
+            detail: detail.clone(),
+        },
+        (Ok(Some(head)), Some(config)) => plan_store::judge(ws, &head.inputs, &config.plan_settings()),
+        (Ok(Some(_)), None) => Currentness::Stale {
+            reasons: vec!["config: millrace.toml is invalid".into()],
+        },
+    };
+    let head = head.ok().flatten();
+    PlanView {
+        plan_id: head.as_ref().map(|h| h.plan_id.clone()),
+        mode: head.as_ref().map(|h| h.mode.clone()),
+        compiled_at: head.and_then(|h| h.compiled_at),
+        currentness,
+    }
+}
+
+fn closure_view(ws: &Workspace, problems: &mut Vec<String>) -> ClosureView {
+    let all = match closure::list(ws) {
+        Ok(all) => all,
+        Err(e) => {
+            problems.push(e.to_string());
+            return ClosureView::default();
+        }
+    };
+    let mut view = ClosureView::default();
+    let mut open: Vec<ClosureTarget> = Vec::new();
+    for target in all {
+        match target {
+            Ok(t) if t.closure_open => open.push(t),
+            Ok(_) => {}
+            Err(e) => {
+                view.invalid_count += 1;
+                problems.push(e.to_string());
+            }
+        }
+    }
+    view.open_count = open.len();
+    if let [target] = open.as_slice() {
+        view.open_root_spec_id = Some(target.root_spec_id.clone());
+        view.root_idea_id = Some(target.root_idea_id.clone());
+        view.attempts = Some(target.attempts);
+        view.blocked_by_lineage_work = Some(target.closure_blocked_by_lineage_work);
+        view.blocking_work_ids = target.blocking_work_ids.clone();
+        view.latest_verdict_path = target.latest_verdict_path.clone();
+    } else if open.len() > 1 {
+        problems.push(format!(
+            "{} closure targets are open; at most one may be",
+            open.len()
+        ));
+    }
+    view
+}
