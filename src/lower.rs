@@ -447,6 +447,44 @@ mod tests {
     }
 
     #[test]
+    fn stage_defaults_sit_below_every_binding_and_fixed_makes_them_final() {
+        let text = "stage suite {\n    plane execution\n    entrypoint \"entrypoints/execution/checker.md\"\n    runner command\n    timeout 900\n    fixed runner\n    outcomes {\n        PASS: success\n        BLOCKED: blocked | recoverable_failure\n    }\n}\nloop execution.suite {\n    plane execution\n    entry task -> suite\n    suite {\n        PASS -> finish done\n        BLOCKED -> finish blocked\n    }\n    terminal done: success\n    terminal blocked: blocked\n}\nmode suite extends default_codex {\n    execution = execution.suite\n    timeout * = 60\n}\n";
+        let (p, s) = program(text);
+        let plan = lower(&p, &s, "suite", &PlanSettings::default()).unwrap();
+        let suite = node(&plan, Plane::Execution, "suite");
+        assert_eq!(
+            suite.runner, "command",
+            "the wildcard runner binding does not touch a fixed runner"
+        );
+        assert_eq!(
+            suite.timeout_seconds, 60,
+            "a mode binding wins over the stage default"
+        );
+    }
+
+    #[test]
+    fn hand_edited_ids_and_cross_loop_routes_are_refused() {
+        let (p, s) = program("");
+        let plan = lower(&p, &s, "default_codex", &PlanSettings::default()).unwrap();
+        let mut renamed = plan.clone();
+        renamed.plan_id = "plan-default_codex-000000000000".into();
+        assert!(matches!(
+            Plan::from_json(&renamed.to_json()),
+            Err(crate::plan::PlanLoadError::FingerprintMismatch)
+        ));
+        let planning_node = plan.node_named(Plane::Planning, "planner").unwrap();
+        let mut crossed = plan.clone();
+        if let Some(row) = crossed.branches.get_mut(BranchId(0)) {
+            row.dest = Dest::Node(planning_node);
+        }
+        crossed.seal();
+        assert!(matches!(
+            Plan::from_json(&crossed.to_json()),
+            Err(crate::plan::PlanLoadError::Dangling { .. })
+        ));
+    }
+
+    #[test]
     fn tampered_plans_are_refused() {
         let (p, s) = program("");
         let plan = lower(&p, &s, "learning_codex", &PlanSettings::default()).unwrap();

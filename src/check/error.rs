@@ -167,6 +167,22 @@ pub enum CheckError {
         span: SourceSpan,
     },
 
+    /// A marker derived from a name (`<STAGE>_RUNNING`, a terminal's upper-
+    /// cased name) that is not a valid marker.
+    #[error("the marker derived from `{name}`, `{derived}`, is not a valid marker")]
+    #[diagnostic(
+        code(mill::check::invalid_marker),
+        help("declare one explicitly: `{keyword} {suggestion}`")
+    )]
+    InvalidDerivedMarker {
+        name: String,
+        derived: String,
+        keyword: &'static str,
+        suggestion: String,
+        #[label(primary, "derives an invalid marker")]
+        span: SourceSpan,
+    },
+
     /// An outcome with several result classes other than the failure pair.
     #[error("outcome `{outcome}` allows several result classes")]
     #[diagnostic(
@@ -208,22 +224,24 @@ pub enum CheckError {
 
     // ---- loops ----
     /// A node runs a stage kind of another plane.
-    #[error("node `{node}` runs stage `{stage}` of the {stage_plane} plane in a {loop_plane} loop")]
+    #[error("node `{node}` runs stage `{stage}` (plane {stage_plane}) in a loop whose plane is {loop_plane}")]
     #[diagnostic(
         code(mill::check::plane_mismatch),
-        help("use a {loop_plane} stage kind, or move the node to a {stage_plane} loop")
+        help(
+            "run a stage kind of plane {loop_plane} here, or move the node to a loop of plane {stage_plane}"
+        )
     )]
     StagePlaneMismatch {
         node: String,
         stage: String,
         stage_plane: String,
         loop_plane: String,
-        #[label(primary, "{stage_plane} stage")]
+        #[label(primary, "stage of plane {stage_plane}")]
         span: SourceSpan,
     },
 
     /// An entry for a kind of work item that another plane handles.
-    #[error("a {loop_plane} loop cannot take `{kind}` work items; they belong to the {kind_plane} plane")]
+    #[error("`{kind}` work items belong to plane {kind_plane}, but this loop's plane is {loop_plane}")]
     #[diagnostic(code(mill::check::entry_plane_mismatch), help("{help}"))]
     EntryPlaneMismatch {
         kind: String,
@@ -292,7 +310,7 @@ pub enum CheckError {
     },
 
     /// A loop with more than one closure pass.
-    #[error("loop `{owner}` declares more than one closure pass")]
+    #[error("{owner} declares more than one closure pass")]
     #[diagnostic(code(mill::check::duplicate_closure), help("keep one `closure` block"))]
     DuplicateClosure {
         owner: String,
@@ -302,15 +320,18 @@ pub enum CheckError {
         first: SourceSpan,
     },
 
-    /// A counter with limit 0 can never be taken.
-    #[error("counter `{name}` has limit 0")]
+    /// A counter limit outside 1..=10000: 0 can never be taken, and a huge
+    /// limit is a cycle in all but name.
+    #[error("counter `{name}` has limit {limit}; limits run from 1 to {max}")]
     #[diagnostic(
         code(mill::check::invalid_limit),
-        help("use a limit of at least 1, or remove the counter")
+        help("use a limit between 1 and {max}, or remove the counter")
     )]
     InvalidLimit {
         name: String,
-        #[label(primary, "limit 0")]
+        limit: u64,
+        max: u32,
+        #[label(primary, "out of range")]
         span: SourceSpan,
     },
 
@@ -338,6 +359,21 @@ pub enum CheckError {
     InvalidResume {
         node: String,
         #[label(primary, "excluded here")]
+        span: SourceSpan,
+    },
+
+    /// A route, resume default or entry that leads to the closure node: it
+    /// runs only as the closure pass, for a closure target, never for a work
+    /// item.
+    #[error("`{node}` is the closure node of loop `{owner}`; it runs only as the closure pass")]
+    #[diagnostic(
+        code(mill::check::closure_node_target),
+        help("route to another node; the runtime starts `{node}` itself when the lineage's backlog drains")
+    )]
+    ClosureNodeTarget {
+        node: String,
+        owner: String,
+        #[label(primary, "leads to the closure node")]
         span: SourceSpan,
     },
 
@@ -379,13 +415,16 @@ pub enum CheckError {
     },
 
     /// A loop bound to a plane it was not written for.
-    #[error("loop `{loop_name}` is a {loop_plane} loop, bound to the {plane} plane")]
-    #[diagnostic(code(mill::check::loop_plane_mismatch), help("bind a {plane} loop here"))]
+    #[error("loop `{loop_name}` has plane {loop_plane} but is bound to plane {plane}")]
+    #[diagnostic(
+        code(mill::check::loop_plane_mismatch),
+        help("bind a loop whose plane is {plane} here")
+    )]
     LoopPlaneMismatch {
         loop_name: String,
         loop_plane: String,
         plane: String,
-        #[label(primary, "{loop_plane} loop")]
+        #[label(primary, "plane {loop_plane}")]
         span: SourceSpan,
     },
 

@@ -200,8 +200,10 @@ fn check_reachability(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
         }
     }
     let mut used = vec![false; l.counters.len()];
+    // A counter is used when something counts it; resetting alone bounds
+    // nothing.
     for arc in g.edge_weights() {
-        arc.guard.iter().chain(&arc.resets).for_each(|c| used[*c] = true);
+        arc.guard.iter().for_each(|c| used[*c] = true);
     }
     for (c, counter) in l.counters.iter().enumerate() {
         if !used[c] {

@@ -52,6 +52,9 @@ pub struct Stage {
     pub role: Option<Role>,
     /// Settings modes and nodes may not override, with where each was fixed.
     pub fixed: Vec<(Overridable, Span)>,
+    /// The stage kind's own runner, model, effort and timeout (lowest
+    /// precedence; final for settings it fixes).
+    pub defaults: NodeSettings,
 }
 
 impl Stage {

@@ -56,7 +56,8 @@ pub(super) fn check_loop(
             });
         }
     }
-    let entries = check_entries(decl, &owner, plane, &nodes, diags);
+    let closure_index = closure_decl.map(|(_, index)| index);
+    let entries = check_entries(decl, &owner, plane, &nodes, closure_index, diags);
     if entries.is_empty() && decl.entries.is_empty() {
         missing::<()>(
             &owner,
@@ -264,9 +265,11 @@ fn check_counters(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec<
             });
             continue;
         }
-        if c.limit.value == 0 {
+        if c.limit.value == 0 || c.limit.value > u64::from(MAX_LIMIT) {
             diags.push(CheckError::InvalidLimit {
                 name: c.name.text.clone(),
+                limit: c.limit.value,
+                max: MAX_LIMIT,
                 span: c.limit.span.into(),
             });
         }
@@ -283,6 +286,9 @@ fn check_counters(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec<
     }
     counters
 }
+
+/// The largest counter limit: beyond it a counter bounds nothing useful.
+const MAX_LIMIT: u32 = 10_000;
 
 struct ConfigKey;
 
@@ -337,7 +343,11 @@ fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> (Ve
                 check_marker(marker, diags);
                 marker.text.clone()
             }
-            None => t.name.text.to_uppercase(),
+            None => {
+                let derived = t.name.text.to_uppercase();
+                super::stages::check_derived_marker(&t.name, &derived, "writes", diags);
+                derived
+            }
         };
         let opens_incident = match &t.opens {
             Some(what) if what.text == "incident" => true,
@@ -373,6 +383,7 @@ fn check_entries(
     owner: &str,
     plane: Option<Plane>,
     nodes: &[Node],
+    closure: Option<usize>,
     diags: &mut Diagnostics,
 ) -> Vec<(WorkItemKind, usize)> {
     let mut entries: Vec<(WorkItemKind, usize)> = Vec::new();
@@ -408,6 +419,11 @@ fn check_entries(
             continue;
         }
         match nodes.iter().position(|n| n.name == e.node.text) {
+            Some(index) if Some(index) == closure => diags.push(CheckError::ClosureNodeTarget {
+                node: e.node.text.clone(),
+                owner: owner.trim_start_matches("loop ").trim_matches('`').into(),
+                span: e.node.span.into(),
+            }),
             Some(index) => entries.push((kind, index)),
             None => unknown_node(&e.node, owner, nodes, diags),
         }

@@ -150,8 +150,12 @@ impl Resolver<'_, '_> {
             }
         }
         self.bind_settings(decl, &mut flat);
-        self.bind_concurrency(decl, &mut flat);
-        self.bind_triggers(decl, &mut flat);
+        // A poisoned mode lacks planes through no fault of these statements;
+        // checking them would only repeat the loop's own errors.
+        if !flat.poisoned {
+            self.bind_concurrency(decl, &mut flat);
+            self.bind_triggers(decl, &mut flat);
+        }
         flat
     }
 

@@ -1,6 +1,7 @@
 //! The global name tables: which declaration of each stage, loop, mode and
 //! alias wins. A later layer (workspace) replaces an earlier one (shipped);
-//! two declarations in one layer are an error.
+//! two declarations in one layer are an error. Modes and aliases share one
+//! namespace, so a workspace mode may replace a shipped alias.
 
 use super::CheckError;
 use crate::diag::{Diagnostics, Layer, Sources, Span};
@@ -14,19 +15,27 @@ pub(super) struct Defs<'a> {
     pub aliases: Vec<&'a AliasDecl>,
 }
 
-struct Entry<'a, T> {
+/// A name in the shared namespace of modes and aliases.
+#[derive(Clone, Copy)]
+enum ModeName<'a> {
+    Mode(&'a ModeDecl),
+    Alias(&'a AliasDecl),
+}
+
+struct Entry<V> {
     name: String,
     span: Span,
     layer: Layer,
-    decl: &'a T,
+    value: V,
 }
 
-struct Table<'a, T> {
+/// One namespace: names to the winning value.
+struct Table<V> {
     kind: &'static str,
-    entries: Vec<Entry<'a, T>>,
+    entries: Vec<Entry<V>>,
 }
 
-impl<'a, T> Table<'a, T> {
+impl<V> Table<V> {
     fn new(kind: &'static str) -> Self {
         Self {
             kind,
@@ -34,12 +43,12 @@ impl<'a, T> Table<'a, T> {
         }
     }
 
-    fn define(&mut self, name: &Name, layer: Layer, decl: &'a T, diags: &mut Diagnostics) {
+    fn define(&mut self, name: &Name, layer: Layer, value: V, diags: &mut Diagnostics) {
         let entry = Entry {
             name: name.text.clone(),
             span: name.span,
             layer,
-            decl,
+            value,
         };
         match self.entries.iter_mut().find(|e| e.name == name.text) {
             Some(existing) if existing.layer < layer => *existing = entry,
@@ -53,17 +62,15 @@ impl<'a, T> Table<'a, T> {
         }
     }
 
-    fn decls(self) -> Vec<&'a T> {
-        self.entries.into_iter().map(|e| e.decl).collect()
+    fn values(self) -> impl Iterator<Item = V> {
+        self.entries.into_iter().map(|e| e.value)
     }
 }
 
 pub(super) fn collect<'a>(sources: &Sources, asts: &'a [Ast], diags: &mut Diagnostics) -> Defs<'a> {
     let mut stages = Table::new("stage");
     let mut loops = Table::new("loop");
-    // Modes and aliases share one namespace.
-    let mut modes: Table<'a, ModeDecl> = Table::new("mode");
-    let mut aliases: Table<'a, AliasDecl> = Table::new("mode or alias");
+    let mut modes = Table::new("mode or alias");
     for ast in asts {
         let layer = ast
             .file
@@ -71,27 +78,27 @@ pub(super) fn collect<'a>(sources: &Sources, asts: &'a [Ast], diags: &mut Diagno
             .unwrap_or(Layer::Workspace);
         for item in &ast.items {
             match item {
-                Item::Stage(d) => d.name.iter().for_each(|n| stages.define(n, layer, d, diags)),
+                Item::Stage(d) => d.name.iter().for_each(|n| stages.define(n, layer, &**d, diags)),
                 Item::Loop(d) => d.name.iter().for_each(|n| loops.define(n, layer, d, diags)),
-                Item::Mode(d) => d.name.iter().for_each(|n| modes.define(n, layer, d, diags)),
-                Item::Alias(d) => aliases.define(&d.name, layer, d, diags),
+                Item::Mode(d) => d
+                    .name
+                    .iter()
+                    .for_each(|n| modes.define(n, layer, ModeName::Mode(d), diags)),
+                Item::Alias(d) => modes.define(&d.name, layer, ModeName::Alias(d), diags),
             }
         }
     }
-    for alias in &aliases.entries {
-        if let Some(mode) = modes.entries.iter().find(|m| m.name == alias.name) {
-            diags.push(CheckError::DuplicateDefinition {
-                kind: "mode or alias",
-                name: alias.name.clone(),
-                span: alias.span.into(),
-                first: mode.span.into(),
-            });
+    let mut defs = Defs {
+        stages: stages.values().collect(),
+        loops: loops.values().collect(),
+        modes: Vec::new(),
+        aliases: Vec::new(),
+    };
+    for name in modes.values() {
+        match name {
+            ModeName::Mode(d) => defs.modes.push(d),
+            ModeName::Alias(d) => defs.aliases.push(d),
         }
     }
-    Defs {
-        stages: stages.decls(),
-        loops: loops.decls(),
-        modes: modes.decls(),
-        aliases: aliases.decls(),
-    }
+    defs
 }

@@ -132,7 +132,7 @@ fn resolve_branch(
 
 fn resolve_dest(d: &ast::Dest, l: &Loop, scope: &RouteScope<'_>, diags: &mut Diagnostics) -> Option<Dest> {
     match d {
-        ast::Dest::Node(name) => node(name, l, scope, diags).map(Dest::Node),
+        ast::Dest::Node(name) => target_node(name, l, scope, diags).map(Dest::Node),
         ast::Dest::Finish(name) => match l.terminals.iter().position(|t| t.name == name.text) {
             Some(t) => Some(Dest::Finish(t)),
             None => {
@@ -153,7 +153,7 @@ fn resolve_dest(d: &ast::Dest, l: &Loop, scope: &RouteScope<'_>, diags: &mut Dia
             default,
             except,
         } => {
-            let default_index = node(default, l, scope, diags);
+            let default_index = target_node(default, l, scope, diags);
             let excluded: Vec<usize> = except.iter().filter_map(|n| node(n, l, scope, diags)).collect();
             let default_index = default_index?;
             if excluded.contains(&default_index) {
@@ -174,6 +174,21 @@ fn resolve_dest(d: &ast::Dest, l: &Loop, scope: &RouteScope<'_>, diags: &mut Dia
             })
         }
     }
+}
+
+/// A node a route may lead to: any node but the closure node, which only
+/// the runtime starts (as the closure pass).
+fn target_node(name: &Name, l: &Loop, scope: &RouteScope<'_>, diags: &mut Diagnostics) -> Option<usize> {
+    let found = node(name, l, scope, diags)?;
+    if l.closure.as_ref().is_some_and(|c| c.node == found) {
+        diags.push(CheckError::ClosureNodeTarget {
+            node: name.text.clone(),
+            owner: l.name.clone(),
+            span: name.span.into(),
+        });
+        return None;
+    }
+    Some(found)
 }
 
 fn node(name: &Name, l: &Loop, scope: &RouteScope<'_>, diags: &mut Diagnostics) -> Option<usize> {

@@ -43,7 +43,21 @@ pub(super) fn check_stage(decl: &StageDecl, diags: &mut Diagnostics) -> (Stage, 
             check_marker(marker, diags);
             marker.text.clone()
         }
-        None => format!("{}_RUNNING", name.to_uppercase()),
+        None => {
+            // The derived marker must be a marker too (a stage `_x` would
+            // give `_X_RUNNING`).
+            let derived = format!("{}_RUNNING", name.to_uppercase());
+            check_derived_marker(
+                &Name {
+                    text: name.clone(),
+                    span,
+                },
+                &derived,
+                "running",
+                diags,
+            );
+            derived
+        }
     };
     let outcomes = check_outcomes(decl, &name, span, diags);
     let role = decl
@@ -69,6 +83,7 @@ pub(super) fn check_stage(decl: &StageDecl, diags: &mut Diagnostics) -> (Stage, 
         accepts: decl.accepts.iter().map(|n| n.text.clone()).collect(),
         role,
         fixed,
+        defaults: check_defaults(decl, diags),
     };
     // A stage whose plane or outcomes are unusable would only cause
     // follow-on errors in every loop that runs it.
@@ -135,6 +150,32 @@ fn check_outcomes(
     outcomes
 }
 
+/// The stage kind's own binding defaults.
+fn check_defaults(decl: &StageDecl, diags: &mut Diagnostics) -> super::hir::NodeSettings {
+    let d = &decl.defaults;
+    if let Some(t) = d.timeout.filter(|t| t.value == 0) {
+        diags.push(CheckError::InvalidValue {
+            what: "a timeout",
+            span: t.span.into(),
+        });
+    }
+    super::hir::NodeSettings {
+        runner: d
+            .runner
+            .as_ref()
+            .filter(|r| super::loops::check_runner(r, diags))
+            .map(|r| r.text.clone()),
+        model: d.model.as_ref().map(|m| m.value.clone()),
+        effort: d
+            .effort
+            .as_ref()
+            .and_then(|e| vocab::<crate::plan::Effort>(e, "effort", crate::plan::Effort::NAMES, diags)),
+        timeout: d.timeout.map(|t| t.value),
+        entrypoint: None,
+        attach: Vec::new(),
+    }
+}
+
 /// Reads a word from a closed vocabulary, reporting `unknown_value` with a
 /// suggestion otherwise.
 pub(super) fn vocab<T: std::str::FromStr>(
@@ -176,29 +217,63 @@ pub(super) fn missing<T>(
     None
 }
 
-/// Markers are printed as `### NAME`: upper case, digits and `_`.
-pub(super) fn check_marker(name: &Name, diags: &mut Diagnostics) -> bool {
-    let text = &name.text;
-    let ok = text.starts_with(|c: char| c.is_ascii_uppercase())
+/// Markers are printed as `### NAME`: upper case, digits and `_`, starting
+/// with a letter.
+pub(super) fn is_marker(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_uppercase())
         && text
             .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The nearest valid marker to some text.
+fn marker_like(text: &str) -> String {
+    let upper: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = upper.trim_start_matches(|c: char| !c.is_ascii_uppercase());
+    if trimmed.is_empty() {
+        "MARKER".into()
+    } else {
+        trimmed.into()
+    }
+}
+
+/// Reports a written marker that is not one.
+pub(super) fn check_marker(name: &Name, diags: &mut Diagnostics) -> bool {
+    let ok = is_marker(&name.text);
     if !ok {
-        let suggestion: String = text
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let suggestion = marker_like(&name.text);
         diags.push(CheckError::InvalidMarker {
-            name: text.clone(),
+            name: name.text.clone(),
             suggestion,
             span: name.span.into(),
         });
     }
     ok
+}
+
+/// Reports a marker derived from `name` (with `keyword` to declare one).
+pub(super) fn check_derived_marker(
+    name: &Name,
+    derived: &str,
+    keyword: &'static str,
+    diags: &mut Diagnostics,
+) {
+    if !is_marker(derived) {
+        diags.push(CheckError::InvalidDerivedMarker {
+            name: name.text.clone(),
+            derived: derived.into(),
+            keyword,
+            suggestion: marker_like(derived),
+            span: name.span.into(),
+        });
+    }
 }

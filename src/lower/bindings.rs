@@ -27,17 +27,18 @@ pub(super) fn resolve(
 ) -> Result<Resolved, LowerError> {
     let stage = &program.stages[node.stage];
     let fixed = |field: Overridable| stage.fixed_span(field).is_some();
+    let (own, d) = (&node.settings, &stage.defaults);
     let mut r = Resolved {
-        entrypoint: node
-            .settings
-            .entrypoint
+        entrypoint: own.entrypoint.clone().unwrap_or_else(|| stage.entrypoint.clone()),
+        attached_skills: own.attach.clone(),
+        runner: own
+            .runner
             .clone()
-            .unwrap_or_else(|| stage.entrypoint.clone()),
-        attached_skills: node.settings.attach.clone(),
-        runner: node.settings.runner.clone().unwrap_or_default(),
-        model: node.settings.model.clone(),
-        effort: node.settings.effort,
-        timeout_seconds: node.settings.timeout.unwrap_or(0),
+            .or_else(|| d.runner.clone())
+            .unwrap_or_default(),
+        model: own.model.clone().or_else(|| d.model.clone()),
+        effort: own.effort.or(d.effort),
+        timeout_seconds: own.timeout.or(d.timeout).unwrap_or(0),
     };
     // Mode bindings by specificity (wildcard, stage, node), each in
     // declaration order, base mode first.

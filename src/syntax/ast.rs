@@ -34,7 +34,8 @@ pub struct Ast {
 
 #[derive(Clone, Debug)]
 pub enum Item {
-    Stage(StageDecl),
+    // Boxed: a stage declaration is much larger than the other items.
+    Stage(Box<StageDecl>),
     Loop(LoopDecl),
     Mode(ModeDecl),
     Alias(AliasDecl),
@@ -57,6 +58,9 @@ pub struct StageDecl {
     pub accepts: Vec<Name>,
     pub role: Option<Name>,
     pub fixed: Vec<Name>,
+    /// The stage kind's own runner, model, effort and timeout defaults
+    /// (`attach` and `entrypoint` are not used here).
+    pub defaults: NodeSettings,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -136,7 +136,7 @@ impl Build<'_> {
         let mut items = Vec::new();
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::stage_decl => items.push(Item::Stage(self.stage_decl(p))),
+                Rule::stage_decl => items.push(Item::Stage(Box::new(self.stage_decl(p)))),
                 Rule::loop_decl => items.push(Item::Loop(self.loop_decl(p))),
                 Rule::mode_decl => items.push(Item::Mode(self.mode_decl(p))),
                 Rule::alias_decl => {
@@ -227,6 +227,26 @@ impl Build<'_> {
                     }
                 }
                 Rule::fixed_stmt => decl.fixed.extend(self.list_names(p)),
+                Rule::runner_setting => {
+                    if seen.first("runner", span, self.diags) {
+                        decl.defaults.runner = self.value(p, Rule::ident).map(|v| self.name(v));
+                    }
+                }
+                Rule::model_setting => {
+                    if seen.first("model", span, self.diags) {
+                        decl.defaults.model = self.value(p, Rule::string).map(|v| self.string(v));
+                    }
+                }
+                Rule::effort_setting => {
+                    if seen.first("effort", span, self.diags) {
+                        decl.defaults.effort = self.value(p, Rule::ident).map(|v| self.name(v));
+                    }
+                }
+                Rule::timeout_setting => {
+                    if seen.first("timeout", span, self.diags) {
+                        decl.defaults.timeout = self.value(p, Rule::integer).map(|v| self.int(v));
+                    }
+                }
                 Rule::stmt_error => self.stmt_error(p, Block::Stage),
                 other => self.internal(other, "a stage"),
             }

@@ -56,7 +56,7 @@ pub enum SyntaxError {
 
     /// An integer that does not fit.
     #[error("number `{text}` is too large")]
-    #[diagnostic(code(mill::syntax::invalid_number), help("use a value below 2^32"))]
+    #[diagnostic(code(mill::syntax::invalid_number), help("numbers must fit in 64 bits"))]
     InvalidNumber {
         text: String,
         #[label(primary, "too large")]

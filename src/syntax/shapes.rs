@@ -13,6 +13,10 @@ pub(super) const STAGE_KEYWORDS: &[&str] = &[
     "accepts",
     "role",
     "fixed",
+    "runner",
+    "model",
+    "effort",
+    "timeout",
 ];
 pub(super) const LOOP_KEYWORDS: &[&str] = &["plane", "entry", "counter", "terminal", "closure"];
 pub(super) const NODE_KEYWORDS: &[&str] = &["runner", "model", "effort", "timeout", "entrypoint", "attach"];
