@@ -221,6 +221,9 @@ pub struct Snapshot {
     pub last_reload_error: Option<String>,
     #[serde(default)]
     pub started_at: Option<Timestamp>,
+    /// When a quota pause may lift (the harness said when it resets).
+    #[serde(default)]
+    pub governance_resume_at: Option<Timestamp>,
     pub updated_at: Timestamp,
     #[serde(default)]
     pub tick: u64,
@@ -254,6 +257,7 @@ impl Snapshot {
             last_reload_outcome: None,
             last_reload_error: None,
             started_at: None,
+            governance_resume_at: None,
             updated_at: now,
             tick: 0,
         }
