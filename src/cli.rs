@@ -7,6 +7,7 @@
 //! (`| head`) ends a command quietly; every read command accepts `--json`.
 
 mod args;
+pub mod compile;
 mod config;
 mod doctor;
 mod init;
@@ -91,6 +92,11 @@ pub fn main() -> ExitCode {
 
 /// Renders one error with its code and help, without a backtrace.
 pub fn render_report(report: &miette::Report, color: bool) -> String {
+    render_diagnostic(report.as_ref(), color)
+}
+
+/// Renders one diagnostic that carries no source excerpt.
+pub fn render_diagnostic(diagnostic: &dyn miette::Diagnostic, color: bool) -> String {
     let theme = if color {
         miette::GraphicalTheme::unicode()
     } else {
@@ -100,8 +106,8 @@ pub fn render_report(report: &miette::Report, color: bool) -> String {
         .with_links(false)
         .with_width(100);
     let mut out = String::new();
-    if handler.render_report(&mut out, report.as_ref()).is_err() {
-        out = format!("error: {report}\n");
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        out = format!("error: {diagnostic}\n");
     }
     out
 }
@@ -115,6 +121,8 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
             print(&String::from_utf8_lossy(&buffer))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compile(command) => compile::run(command, cx),
+        Command::Modes(command) => compile::modes(command, cx),
         Command::Init => init::run(cx),
         Command::Config(command) => config::run(command, cx),
         Command::Queue(command) => queue::run(command, cx),

@@ -17,9 +17,11 @@
 
 mod render;
 mod sources;
+mod suggest;
 
 pub use render::{RenderOptions, render_human, render_json};
 pub use sources::{FileId, Layer, Location, SourceFile, Sources, Span};
+pub use suggest::{did_you_mean, edit_distance};
 
 use miette::{Diagnostic, Severity};
 

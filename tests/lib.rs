@@ -2,4 +2,6 @@
 //! per file). Each module covers one area.
 #![allow(clippy::unwrap_used)]
 
+mod compile;
+mod ui;
 mod workspace;

@@ -41,9 +41,12 @@ pub fn render_human<'a>(
         .without_syntax_highlighting();
     let mut out = String::new();
     for diag in diags {
+        let (labels, notes) = split_labels(diag.as_ref(), sources);
         let wrapped = WithSource {
             inner: diag.as_ref(),
             sources,
+            labels,
+            notes,
         };
         if handler.render_report(&mut out, &wrapped).is_err() {
             out.push_str(&format!("{}: {}\n", code_of(diag.as_ref()), diag));
@@ -96,10 +99,63 @@ fn diag_json(diag: &dyn Diagnostic, sources: &Sources) -> Value {
     value
 }
 
+/// Splits a diagnostic's labels into those in the primary label's file and
+/// notes for labels in other files: one miette snippet shows one file.
+fn split_labels(diag: &dyn Diagnostic, sources: &Sources) -> (Vec<LabeledSpan>, Vec<Note>) {
+    let labels: Vec<LabeledSpan> = diag.labels().map(|l| l.collect()).unwrap_or_default();
+    if sources.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let primary = labels
+        .iter()
+        .find(|l| l.primary())
+        .or(labels.first())
+        .map(|l| sources.file_of(l.offset() as u32));
+    let (same, other): (Vec<_>, Vec<_>) = labels
+        .into_iter()
+        .partition(|l| Some(sources.file_of(l.offset() as u32)) == primary);
+    let notes = other
+        .into_iter()
+        .map(|l| Note {
+            text: l.label().unwrap_or("see here").to_string(),
+            span: *l.inner(),
+        })
+        .collect();
+    (same, notes)
+}
+
+/// A label from another file, shown as its own snippet after the error.
+#[derive(Debug)]
+struct Note {
+    text: String,
+    span: miette::SourceSpan,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Note {}
+
+impl Diagnostic for Note {
+    fn severity(&self) -> Option<Severity> {
+        Some(Severity::Advice)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
+            None, self.span,
+        ))))
+    }
+}
+
 /// Supplies the shared source text to a diagnostic that only carries spans.
 struct WithSource<'a> {
     inner: &'a dyn Diagnostic,
     sources: &'a Sources,
+    labels: Vec<LabeledSpan>,
+    notes: Vec<Note>,
 }
 
 impl fmt::Debug for WithSource<'_> {
@@ -137,14 +193,19 @@ impl Diagnostic for WithSource<'_> {
         }
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.sources.is_empty() {
+        if self.labels.is_empty() {
             None
         } else {
-            self.inner.labels()
+            Some(Box::new(self.labels.iter().cloned()))
         }
     }
     fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
-        self.inner.related()
+        let notes = self.notes.iter().map(|n| n as &dyn Diagnostic);
+        match self.inner.related() {
+            Some(related) => Some(Box::new(related.chain(notes))),
+            None if self.notes.is_empty() => None,
+            None => Some(Box::new(notes)),
+        }
     }
     fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
         self.inner.diagnostic_source()

@@ -151,18 +151,20 @@ pub(super) fn dest_text(plan: &Plan, dest: &Dest) -> String {
 }
 
 fn concurrency(plan: &Plan) -> String {
-    if plan.concurrency.is_serial() {
-        return "serial".into();
-    }
     let groups = |gs: &Vec<Vec<super::Plane>>| {
         gs.iter()
             .map(|g| g.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("+"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    format!(
-        "exclusive {}; concurrent {}",
-        groups(&plan.concurrency.exclusive),
-        groups(&plan.concurrency.concurrent)
-    )
+    let c = &plan.concurrency;
+    let mut text = if c.is_serial() {
+        "serial".to_string()
+    } else {
+        format!("concurrent {}", groups(&c.concurrent))
+    };
+    if !c.exclusive.is_empty() {
+        text.push_str(&format!("; exclusive {}", groups(&c.exclusive)));
+    }
+    text
 }

@@ -69,7 +69,9 @@ impl Plan {
             detail: e.to_string(),
         })?;
         plan.validate()?;
-        if plan.compute_fingerprint() != plan.fingerprint {
+        let fingerprint = plan.compute_fingerprint();
+        let id = format!("plan-{}-{}", plan.mode, fingerprint.get(..12).unwrap_or(""));
+        if fingerprint != plan.fingerprint || id != plan.plan_id {
             return Err(PlanLoadError::FingerprintMismatch);
         }
         Ok(plan)
@@ -81,6 +83,7 @@ impl Plan {
         self.validate_stages()?;
         self.validate_nodes()?;
         self.validate_edges_and_branches()?;
+        self.validate_routes_stay_in_loop()?;
         self.validate_rest()
     }
 
@@ -192,21 +195,70 @@ impl Plan {
         Ok(())
     }
 
-    fn validate_rest(&self) -> Result<(), PlanLoadError> {
-        for t in self.terminals.iter() {
-            ensure(self.loops.contains(t.loop_id), || {
-                format!("terminal `{}` names a missing loop", t.name)
-            })?;
+    /// Every declared outcome of a node is routed, and every route leads to
+    /// nodes, terminals and counters of the node's own loop.
+    fn validate_routes_stay_in_loop(&self) -> Result<(), PlanLoadError> {
+        for (id, n) in self.nodes.enumerate() {
+            let l = &self.loops[n.loop_id];
+            let routed: Vec<_> = n.edges.iter().map(|e| self.edges[e].outcome).collect();
+            for outcome in self.stages[n.stage].outcomes.iter() {
+                ensure(routed.contains(&outcome), || {
+                    format!(
+                        "node `{}` does not route `{}`",
+                        n.name, self.outcomes[outcome].name
+                    )
+                })?;
+            }
+            for e in n.edges.iter() {
+                let mut branch = self.edges[e].branch;
+                loop {
+                    let b = &self.branches[branch];
+                    let inside = match &b.dest {
+                        Dest::Node(t) => l.nodes.contains(*t),
+                        Dest::Finish(t) => l.terminals.contains(*t),
+                        Dest::Resume(r) => {
+                            l.nodes.contains(r.default) && r.allowed.iter().all(|t| l.nodes.contains(*t))
+                        }
+                    };
+                    let guard_inside = b.guard.is_none_or(|g| l.counters.contains(g.counter));
+                    ensure(inside && guard_inside, || {
+                        format!("a route of node {} leaves its loop", id.0)
+                    })?;
+                    match b.guard {
+                        Some(g) => branch = g.otherwise,
+                        None => break,
+                    }
+                }
+                for c in &self.edges[e].resets {
+                    ensure(l.counters.contains(*c), || {
+                        format!("a route of node {} resets another loop's counter", id.0)
+                    })?;
+                }
+            }
         }
-        for c in self.counters.iter() {
-            ensure(self.loops.contains(c.loop_id), || {
-                format!("counter `{}` names a missing loop", c.name)
-            })?;
+        Ok(())
+    }
+
+    fn validate_rest(&self) -> Result<(), PlanLoadError> {
+        for (id, t) in self.terminals.enumerate() {
+            let owned = self
+                .loops
+                .get(t.loop_id)
+                .is_some_and(|l| l.terminals.contains(id));
+            ensure(owned, || format!("terminal `{}` is outside its loop", t.name))?;
+        }
+        for (id, c) in self.counters.enumerate() {
+            let owned = self.loops.get(c.loop_id).is_some_and(|l| l.counters.contains(id));
+            ensure(owned, || format!("counter `{}` is outside its loop", c.name))?;
         }
         for t in &self.triggers {
             let ok = self.stages.contains(t.source_stage)
                 && self.stages.contains(t.target_stage)
-                && t.outcomes.iter().all(|o| self.outcomes.contains(*o));
+                && t.outcomes.iter().all(|o| {
+                    self.outcomes
+                        .get(*o)
+                        .is_some_and(|row| row.stage == t.source_stage)
+                });
             ensure(ok, || {
                 format!("trigger `{}` names a missing stage or outcome", t.rule_id)
             })?;

@@ -103,6 +103,34 @@ pub struct WorkItemRef {
     pub id: String,
 }
 
+/// Where a work item comes from: its closure family and its sources.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lineage {
+    #[serde(default)]
+    pub root_spec_id: Option<String>,
+    #[serde(default)]
+    pub root_idea_id: Option<String>,
+    /// A task's `Spec-ID`.
+    #[serde(default)]
+    pub spec_id: Option<String>,
+    /// An incident's `Source-Task-ID`.
+    #[serde(default)]
+    pub source_task_id: Option<String>,
+    /// An incident's `Source-Spec-ID`.
+    #[serde(default)]
+    pub source_spec_id: Option<String>,
+}
+
+/// A runtime-owned post-stage error and its report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeErrorRef {
+    pub code: String,
+    /// Workspace-relative path of `runtime_error_report.md`.
+    pub report_path: String,
+}
+
 /// One plane's run in progress.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +162,22 @@ pub struct ActiveRun {
     /// Times a stage of this run was interrupted (crash, stop, signal).
     #[serde(default)]
     pub interruptions: u32,
+    /// The work item's lineage, captured at claim, so incidents and closure
+    /// decisions never re-read documents.
+    #[serde(default)]
+    pub lineage: Lineage,
+    /// Stage runs per node name (the `attempt` a stage request carries).
+    #[serde(default)]
+    pub node_runs: BTreeMap<String, u32>,
+    /// An operator asked to requeue this item once its running stage stops.
+    #[serde(default)]
+    pub retry_requested: Option<String>,
+    /// A runtime-owned error handed to the repair node now running.
+    #[serde(default)]
+    pub runtime_error: Option<RuntimeErrorRef>,
+    /// The stage-result file of the previous stage, workspace-relative.
+    #[serde(default)]
+    pub last_stage_result: Option<String>,
     /// When the current node started.
     pub active_since: Timestamp,
     /// When the run (the work item's journey) started.
@@ -177,6 +221,9 @@ pub struct Snapshot {
     pub last_reload_error: Option<String>,
     #[serde(default)]
     pub started_at: Option<Timestamp>,
+    /// When a quota pause may lift (the harness said when it resets).
+    #[serde(default)]
+    pub governance_resume_at: Option<Timestamp>,
     pub updated_at: Timestamp,
     #[serde(default)]
     pub tick: u64,
@@ -210,6 +257,7 @@ impl Snapshot {
             last_reload_outcome: None,
             last_reload_error: None,
             started_at: None,
+            governance_resume_at: None,
             updated_at: now,
             tick: 0,
         }

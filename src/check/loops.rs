@@ -1,0 +1,521 @@
+//! Checking loops: plane, nodes and their stage kinds, entries, counters,
+//! terminals, the closure pass and node settings. Routes are in `routes`.
+
+use super::CheckError;
+use super::hir::{Closure, Counter, Loop, Node, NodeSettings, Stage, Terminal};
+use super::paths::check_path;
+use super::routes::{RouteScope, check_routes};
+use super::stages::{check_marker, missing, vocab};
+use crate::diag::{Diagnostics, did_you_mean};
+use crate::plan::{
+    COUNTER_CONFIG_KEYS, ClosureTrigger, CounterScope, Effort, Overridable, Plane, RUNNERS, ResultClass,
+    WorkItemKind,
+};
+use crate::syntax::ast::{LoopDecl, Name, NodeDecl};
+
+/// Checks a loop; `None` if it is too broken to analyse or bind.
+pub(super) fn check_loop(
+    decl: &LoopDecl,
+    stages: &[Stage],
+    poisoned: &[usize],
+    diags: &mut Diagnostics,
+) -> Option<Loop> {
+    let errors = diags.error_count();
+    let name = decl.name.as_ref()?;
+    let owner = format!("loop `{}`", name.text);
+    let plane = match &decl.plane {
+        Some(p) => vocab::<Plane>(p, "plane", Plane::NAMES, diags),
+        None => missing(
+            &owner,
+            "plane",
+            "add `plane execution|planning|learning`",
+            name.span,
+            diags,
+        ),
+    };
+    let counters = check_counters(decl, &owner, diags);
+    let (terminals, bad_terminals) = check_terminals(decl, &owner, diags);
+    let (node_decls, closure_decl) = all_nodes(decl, &owner, diags);
+    // Unresolved nodes stay as placeholders so indices line up with the
+    // declarations and the other nodes' routes can still be checked.
+    let mut nodes = Vec::new();
+    let mut sound = true;
+    for node in &node_decls {
+        let resolved = resolve_node(node, plane, stages, poisoned, diags);
+        sound &= resolved.is_some();
+        nodes.push(resolved.unwrap_or_else(|| placeholder(node)));
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        if let Some(first) = nodes[..i].iter().find(|n| n.name == node.name) {
+            diags.push(CheckError::DuplicateName {
+                kind: "node",
+                name: node.name.clone(),
+                owner: owner.clone(),
+                span: node.span.into(),
+                first: first.span.into(),
+            });
+        }
+    }
+    let closure_index = closure_decl.map(|(_, index)| index);
+    let entries = check_entries(decl, &owner, plane, &nodes, closure_index, diags);
+    if entries.is_empty() && decl.entries.is_empty() {
+        missing::<()>(
+            &owner,
+            "entry",
+            "add `entry <work item kind> -> <node>`",
+            name.span,
+            diags,
+        );
+    }
+    let closure = closure_decl
+        .filter(|(_, index)| nodes[*index].stage != UNRESOLVED)
+        .and_then(|(c, index)| check_closure(c, index, &nodes, &counters, stages, &owner, diags));
+    let mut checked = Loop {
+        name: name.text.clone(),
+        span: name.span,
+        plane: plane.unwrap_or(Plane::Execution),
+        nodes,
+        terminals,
+        counters,
+        entries,
+        closure,
+    };
+    let scope = RouteScope {
+        owner: &owner,
+        stages,
+        bad_terminals: &bad_terminals,
+    };
+    for (index, node_decl) in node_decls.iter().enumerate() {
+        if checked.nodes[index].stage != UNRESOLVED {
+            checked.nodes[index].routes = check_routes(node_decl, index, &checked, &scope, diags);
+        }
+    }
+    mark_closure_counter(&mut checked, diags);
+    (sound && plane.is_some() && diags.error_count() == errors).then_some(checked)
+}
+
+/// Loop nodes followed by the closure node, if any.
+fn all_nodes<'a>(
+    decl: &'a LoopDecl,
+    owner: &str,
+    diags: &mut Diagnostics,
+) -> (
+    Vec<&'a NodeDecl>,
+    Option<(&'a super::super::syntax::ast::ClosureDecl, usize)>,
+) {
+    let mut nodes: Vec<&NodeDecl> = decl.nodes.iter().collect();
+    let mut closure = None;
+    for (i, c) in decl.closures.iter().enumerate() {
+        if i > 0 {
+            diags.push(CheckError::DuplicateClosure {
+                owner: owner.into(),
+                span: c.span.into(),
+                first: decl.closures[0].span.into(),
+            });
+            continue;
+        }
+        closure = Some((c, nodes.len()));
+        nodes.push(&c.node);
+    }
+    (nodes, closure)
+}
+
+/// The stage index of a node whose stage did not resolve.
+pub(super) const UNRESOLVED: usize = usize::MAX;
+
+fn placeholder(decl: &NodeDecl) -> Node {
+    let name = decl.name.as_ref().map(|n| n.text.clone()).unwrap_or_default();
+    let span = decl.name.as_ref().map(|n| n.span).unwrap_or(decl.span);
+    Node {
+        name,
+        span,
+        stage: UNRESOLVED,
+        routes: Vec::new(),
+        settings: NodeSettings::default(),
+    }
+}
+
+fn resolve_node(
+    decl: &NodeDecl,
+    plane: Option<Plane>,
+    stages: &[Stage],
+    poisoned: &[usize],
+    diags: &mut Diagnostics,
+) -> Option<Node> {
+    let name = decl.name.as_ref()?;
+    let stage_name = decl.stage.as_ref().unwrap_or(name);
+    let Some(index) = stages.iter().position(|s| s.name == stage_name.text) else {
+        let help = did_you_mean(&stage_name.text, stages.iter().map(|s| s.name.as_str()))
+            .map(|s| format!("did you mean `{s}`?"))
+            .or_else(|| {
+                Some(format!(
+                    "declare `stage {} {{ ... }}`, or name a stage: `{}: <stage> {{`",
+                    stage_name.text, name.text
+                ))
+            });
+        diags.push(CheckError::UnknownStage {
+            name: stage_name.text.clone(),
+            span: stage_name.span.into(),
+            help,
+        });
+        return None;
+    };
+    if poisoned.contains(&index) {
+        return None;
+    }
+    let stage = &stages[index];
+    if let Some(plane) = plane {
+        if stage.plane != plane {
+            diags.push(CheckError::StagePlaneMismatch {
+                node: name.text.clone(),
+                stage: stage.name.clone(),
+                stage_plane: stage.plane.to_string(),
+                loop_plane: plane.to_string(),
+                span: stage_name.span.into(),
+            });
+        }
+    }
+    let settings = check_settings(decl, stage, diags);
+    Some(Node {
+        name: name.text.clone(),
+        span: name.span,
+        stage: index,
+        routes: Vec::new(),
+        settings,
+    })
+}
+
+fn check_settings(decl: &NodeDecl, stage: &Stage, diags: &mut Diagnostics) -> NodeSettings {
+    let s = &decl.settings;
+    let mut fixed = |what: Overridable, span: crate::diag::Span| {
+        if let Some(fixed) = stage.fixed_span(what) {
+            diags.push(CheckError::FixedOverride {
+                stage: stage.name.clone(),
+                field: what.to_string(),
+                span: span.into(),
+                fixed: fixed.into(),
+            });
+        }
+    };
+    s.runner.iter().for_each(|n| fixed(Overridable::Runner, n.span));
+    s.model.iter().for_each(|m| fixed(Overridable::Model, m.span));
+    s.effort.iter().for_each(|n| fixed(Overridable::Effort, n.span));
+    s.timeout.iter().for_each(|t| fixed(Overridable::Timeout, t.span));
+    s.entrypoint
+        .iter()
+        .for_each(|e| fixed(Overridable::Entrypoint, e.span));
+    s.attach.iter().for_each(|a| fixed(Overridable::Skills, a.span));
+    if let Some(t) = s.timeout.filter(|t| t.value == 0) {
+        diags.push(CheckError::InvalidValue {
+            what: "a timeout",
+            span: t.span.into(),
+        });
+    }
+    if let Some(e) = &s.entrypoint {
+        check_path(e, "entrypoints", ".md", diags);
+    }
+    for a in &s.attach {
+        check_path(a, "skills", ".md", diags);
+    }
+    NodeSettings {
+        runner: s
+            .runner
+            .as_ref()
+            .filter(|r| check_runner(r, diags))
+            .map(|r| r.text.clone()),
+        model: s.model.as_ref().map(|m| m.value.clone()),
+        effort: s
+            .effort
+            .as_ref()
+            .and_then(|e| vocab::<Effort>(e, "effort", Effort::NAMES, diags)),
+        timeout: s.timeout.map(|t| t.value),
+        entrypoint: s.entrypoint.as_ref().map(|e| e.value.clone()),
+        attach: s.attach.iter().map(|a| a.value.clone()).collect(),
+    }
+}
+
+/// Runner names come from a fixed list built into the runtime.
+pub(super) fn check_runner(name: &Name, diags: &mut Diagnostics) -> bool {
+    vocab::<RunnerName>(name, "runner", RUNNERS, diags).is_some()
+}
+
+struct RunnerName;
+
+impl std::str::FromStr for RunnerName {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        if RUNNERS.contains(&s) {
+            Ok(RunnerName)
+        } else {
+            Err(())
+        }
+    }
+}
+
+fn check_counters(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec<Counter> {
+    let mut counters: Vec<Counter> = Vec::new();
+    for c in &decl.counters {
+        if let Some(first) = counters.iter().find(|x| x.name == c.name.text) {
+            diags.push(CheckError::DuplicateName {
+                kind: "counter",
+                name: c.name.text.clone(),
+                owner: owner.into(),
+                span: c.name.span.into(),
+                first: first.span.into(),
+            });
+            continue;
+        }
+        if c.limit.value == 0 || c.limit.value > u64::from(MAX_LIMIT) {
+            diags.push(CheckError::InvalidLimit {
+                name: c.name.text.clone(),
+                limit: c.limit.value,
+                max: MAX_LIMIT,
+                span: c.limit.span.into(),
+            });
+        }
+        let config_key = c.config.as_ref().and_then(|key| {
+            vocab::<ConfigKey>(key, "configuration key", COUNTER_CONFIG_KEYS, diags).map(|_| key.text.clone())
+        });
+        counters.push(Counter {
+            name: c.name.text.clone(),
+            span: c.name.span,
+            limit: u32::try_from(c.limit.value).unwrap_or(u32::MAX),
+            config_key,
+            scope: CounterScope::Item,
+        });
+    }
+    counters
+}
+
+/// The largest counter limit: beyond it a counter bounds nothing useful.
+const MAX_LIMIT: u32 = 10_000;
+
+struct ConfigKey;
+
+impl std::str::FromStr for ConfigKey {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        if COUNTER_CONFIG_KEYS.contains(&s) {
+            Ok(ConfigKey)
+        } else {
+            Err(())
+        }
+    }
+}
+
+const TERMINAL_CLASSES: &[&str] = &["success", "followup_needed", "escalate_planning", "blocked"];
+
+/// The loop's terminals and the indices of those whose class is unknown
+/// (routes to them are not class-checked, to avoid follow-on errors).
+fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> (Vec<Terminal>, Vec<usize>) {
+    let mut terminals: Vec<Terminal> = Vec::new();
+    let mut bad = Vec::new();
+    for t in &decl.terminals {
+        if let Some(first) = terminals.iter().find(|x| x.name == t.name.text) {
+            diags.push(CheckError::DuplicateName {
+                kind: "terminal",
+                name: t.name.text.clone(),
+                owner: owner.into(),
+                span: t.name.span.into(),
+                first: first.span.into(),
+            });
+            continue;
+        }
+        let class = vocab::<ResultClass>(&t.class, "terminal class", TERMINAL_CLASSES, diags);
+        let class = class.filter(|c| {
+            let ok = *c != ResultClass::RecoverableFailure;
+            if !ok {
+                let help = Some(format!(
+                    "a terminal's class is one of: {}",
+                    TERMINAL_CLASSES.join(", ")
+                ));
+                diags.push(CheckError::UnknownValue {
+                    what: "terminal class",
+                    name: t.class.text.clone(),
+                    span: t.class.span.into(),
+                    help,
+                });
+            }
+            ok
+        });
+        let writes = match &t.writes {
+            Some(marker) => {
+                check_marker(marker, diags);
+                marker.text.clone()
+            }
+            None => {
+                let derived = t.name.text.to_uppercase();
+                super::stages::check_derived_marker(&t.name, &derived, "writes", diags);
+                derived
+            }
+        };
+        let opens_incident = match &t.opens {
+            Some(what) if what.text == "incident" => true,
+            Some(what) => {
+                let help = Some("a terminal can only `opens incident`".into());
+                diags.push(CheckError::UnknownValue {
+                    what: "`opens` target",
+                    name: what.text.clone(),
+                    span: what.span.into(),
+                    help,
+                });
+                false
+            }
+            None => false,
+        };
+        if class.is_none() {
+            bad.push(terminals.len());
+        }
+        terminals.push(Terminal {
+            name: t.name.text.clone(),
+            span: t.name.span,
+            class: class.unwrap_or(ResultClass::Blocked),
+            writes,
+            opens_incident,
+            emits: t.emits.iter().map(|e| e.text.clone()).collect(),
+        });
+    }
+    (terminals, bad)
+}
+
+fn check_entries(
+    decl: &LoopDecl,
+    owner: &str,
+    plane: Option<Plane>,
+    nodes: &[Node],
+    closure: Option<usize>,
+    diags: &mut Diagnostics,
+) -> Vec<(WorkItemKind, usize)> {
+    let mut entries: Vec<(WorkItemKind, usize)> = Vec::new();
+    let mut seen: Vec<(WorkItemKind, crate::diag::Span)> = Vec::new();
+    for e in &decl.entries {
+        let Some(kind) = vocab::<WorkItemKind>(&e.kind, "work item kind", WorkItemKind::NAMES, diags) else {
+            continue;
+        };
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == kind) {
+            diags.push(CheckError::DuplicateName {
+                kind: "entry",
+                name: kind.to_string(),
+                owner: owner.into(),
+                span: e.kind.span.into(),
+                first: (*first).into(),
+            });
+            continue;
+        }
+        seen.push((kind, e.kind.span));
+        if let Some(plane) = plane.filter(|p| *p != kind.plane()) {
+            let fitting: Vec<&str> = WorkItemKind::ALL
+                .iter()
+                .filter(|k| k.plane() == plane)
+                .map(|k| k.as_str())
+                .collect();
+            diags.push(CheckError::EntryPlaneMismatch {
+                kind: kind.to_string(),
+                kind_plane: kind.plane().to_string(),
+                loop_plane: plane.to_string(),
+                help: format!("a {plane} loop takes: {}", fitting.join(", ")),
+                span: e.kind.span.into(),
+            });
+            continue;
+        }
+        match nodes.iter().position(|n| n.name == e.node.text) {
+            Some(index) if Some(index) == closure => diags.push(CheckError::ClosureNodeTarget {
+                node: e.node.text.clone(),
+                owner: owner.trim_start_matches("loop ").trim_matches('`').into(),
+                span: e.node.span.into(),
+            }),
+            Some(index) => entries.push((kind, index)),
+            None => unknown_node(&e.node, owner, nodes, diags),
+        }
+    }
+    entries
+}
+
+pub(super) fn unknown_node(name: &Name, owner: &str, nodes: &[Node], diags: &mut Diagnostics) {
+    let help = did_you_mean(&name.text, nodes.iter().map(|n| n.name.as_str()))
+        .map(|s| format!("did you mean `{s}`?"));
+    diags.push(CheckError::UnknownNode {
+        name: name.text.clone(),
+        owner: owner.trim_start_matches("loop ").trim_matches('`').into(),
+        span: name.span.into(),
+        help,
+    });
+}
+
+fn check_closure(
+    decl: &crate::syntax::ast::ClosureDecl,
+    index: usize,
+    nodes: &[Node],
+    counters: &[Counter],
+    stages: &[Stage],
+    owner: &str,
+    diags: &mut Diagnostics,
+) -> Option<Closure> {
+    let trigger = vocab::<ClosureTrigger>(&decl.trigger, "closure trigger", ClosureTrigger::NAMES, diags)?;
+    let node = nodes
+        .get(index)
+        .filter(|n| decl.node.name.as_ref().is_some_and(|d| d.text == n.name))?;
+    let stage = &stages[node.stage];
+    if stage.role != Some(crate::plan::Role::Closure) {
+        let span = decl.node.stage.as_ref().map(|s| s.span).unwrap_or(node.span);
+        diags.push(CheckError::NotAClosureStage {
+            node: node.name.clone(),
+            stage: stage.name.clone(),
+            span: span.into(),
+        });
+    }
+    let counter = match &decl.counter {
+        Some(name) => match counters.iter().position(|c| c.name == name.text) {
+            Some(i) => Some(i),
+            None => {
+                let help = did_you_mean(&name.text, counters.iter().map(|c| c.name.as_str()))
+                    .map(|s| format!("did you mean `{s}`?"));
+                diags.push(CheckError::UnknownCounter {
+                    name: name.text.clone(),
+                    owner: owner.trim_start_matches("loop ").trim_matches('`').into(),
+                    span: name.span.into(),
+                    help,
+                });
+                return None;
+            }
+        },
+        None => None,
+    };
+    // Label the closure by its head (`closure x when y [count z]`), not by
+    // its whole block.
+    let head_end = decl
+        .counter
+        .as_ref()
+        .map(|c| c.span)
+        .unwrap_or(decl.trigger.span)
+        .end;
+    let span = crate::diag::Span::new(decl.span.start, head_end);
+    Some(Closure {
+        node: index,
+        trigger,
+        counter,
+        span,
+    })
+}
+
+/// The closure's counter follows the closure target, not a work item; it may
+/// not also guard routes.
+fn mark_closure_counter(l: &mut Loop, diags: &mut Diagnostics) {
+    let Some(counter) = l.closure.as_ref().and_then(|c| c.counter) else {
+        return;
+    };
+    let closure_span = l.closure.as_ref().map(|c| c.span).unwrap_or_default();
+    for node in &l.nodes {
+        for route in &node.routes {
+            if let Some(span) = super::routes::counter_use(route, counter) {
+                diags.push(CheckError::CounterScopeConflict {
+                    name: l.counters[counter].name.clone(),
+                    span: span.into(),
+                    closure: closure_span.into(),
+                });
+                return;
+            }
+        }
+    }
+    l.counters[counter].scope = CounterScope::Target;
+}

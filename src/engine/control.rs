@@ -1,0 +1,177 @@
+//! Ownership changes and operator commands.
+
+use serde_json::json;
+
+use super::effect::Effect;
+use super::input::Control;
+use super::step::Step;
+use crate::plan::Plane;
+use crate::workspace::QueueState;
+use crate::workspace::snapshot::{PauseSource, RequestKind, RuntimeMode};
+
+impl Step<'_> {
+    /// Takes ownership. Active runs are kept and continue at their node; a
+    /// stop requested before is cleared (it belonged to the last process).
+    pub(super) fn boot(&mut self, session: String, mode: RuntimeMode) {
+        let resumed: Vec<_> = self
+            .state
+            .active_runs
+            .values()
+            .map(|r| json!({"plane": r.plane, "node": r.node, "run_id": r.run_id}))
+            .collect();
+        self.state.process_running = true;
+        self.state.owner_session = Some(session.clone());
+        self.state.runtime_mode = mode;
+        self.state.stop_requested = false;
+        self.state.started_at = Some(self.now);
+        self.state.mode_id = Some(self.plan.mode.clone());
+        self.state.plan_id = Some(self.plan.plan_id.clone());
+        self.event("runtime_started", json!({"session": session, "plan_id": self.plan.plan_id, "mode": self.plan.mode, "resumed_runs": resumed}));
+    }
+
+    /// Gives up ownership. Active runs stay, so the next start resumes them
+    /// where they are (never rerouted to recovery).
+    pub(super) fn shutdown(&mut self) {
+        self.state.process_running = false;
+        self.state.owner_session = None;
+        self.state.stop_requested = false;
+        self.event(
+            "runtime_stopped",
+            json!({"active_runs": self.state.active_runs.len()}),
+        );
+    }
+
+    pub(super) fn control(&mut self, command: Control) {
+        match command {
+            Control::Pause => {
+                let applied = self.state.add_pause(PauseSource::Operator);
+                self.event(
+                    "runtime_paused",
+                    json!({"source": "operator", "applied": applied}),
+                );
+            }
+            Control::Resume => {
+                let applied = self.state.remove_pause(PauseSource::Operator);
+                let still = self
+                    .state
+                    .pause_sources
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>();
+                self.event(
+                    "runtime_resumed",
+                    json!({"source": "operator", "applied": applied, "still_paused_by": still}),
+                );
+            }
+            Control::Stop => {
+                self.state.stop_requested = true;
+                self.event("runtime_stop_requested", json!({"now": false}));
+            }
+            Control::StopNow => {
+                self.state.stop_requested = true;
+                self.kill_pending();
+                self.event("runtime_stop_requested", json!({"now": true}));
+            }
+            Control::RetryActive { plane, reason } => self.retry_active(plane, &reason),
+            Control::ClearStaleState { reason } => self.clear_stale_state(&reason),
+        }
+    }
+
+    fn kill_pending(&mut self) {
+        let planes: Vec<Plane> = self
+            .state
+            .active_runs
+            .values()
+            .filter(|r| r.pending_request_id.is_some())
+            .map(|r| r.plane)
+            .collect();
+        for plane in planes {
+            self.effects.push(Effect::Kill { plane });
+        }
+    }
+
+    fn retry_active(&mut self, plane: Option<Plane>, reason: &str) {
+        let candidates: Vec<Plane> = match plane {
+            Some(p) => self
+                .state
+                .active_runs
+                .contains_key(&p)
+                .then_some(p)
+                .into_iter()
+                .collect(),
+            None => self.state.active_runs.keys().copied().collect(),
+        };
+        let [plane] = candidates[..] else {
+            let why = if candidates.is_empty() {
+                "no_active_run"
+            } else {
+                "several_active_planes"
+            };
+            self.event(
+                "retry_active_skipped",
+                json!({"reason": why, "requested_plane": plane}),
+            );
+            return;
+        };
+        let Some(run) = self.state.active_runs.get_mut(&plane) else {
+            return;
+        };
+        if run.request_kind == RequestKind::ClosureTarget {
+            self.event(
+                "retry_active_skipped",
+                json!({"reason": "closure_run_not_retryable", "plane": plane}),
+            );
+            return;
+        }
+        if run.pending_request_id.is_some() {
+            // The running harness is killed first; its result triggers the
+            // requeue (see `finished`).
+            run.retry_requested = Some(reason.to_string());
+            self.effects.push(Effect::Kill { plane });
+            return;
+        }
+        self.requeue(plane, reason);
+    }
+
+    /// Puts a plane's item back in its queue and drops the run.
+    pub(super) fn requeue(&mut self, plane: Plane, reason: &str) {
+        if let Some(run) = self.end_run(plane, QueueState::Queued, Some(reason.to_string())) {
+            let item = run.work_item.map(|w| format!("{} {}", w.kind, w.id));
+            self.event(
+                "work_item_requeued",
+                json!({"plane": plane, "work_item": item, "reason": reason}),
+            );
+        }
+        self.marker(plane, "IDLE");
+    }
+
+    fn clear_stale_state(&mut self, reason: &str) {
+        let planes: Vec<Plane> = self.state.active_runs.keys().copied().collect();
+        for plane in planes {
+            let pending = self
+                .state
+                .active_runs
+                .get(&plane)
+                .is_some_and(|r| r.pending_request_id.is_some());
+            if pending {
+                if let Some(run) = self.state.active_runs.get_mut(&plane) {
+                    run.retry_requested = Some(reason.to_string());
+                }
+                self.effects.push(Effect::Kill { plane });
+            } else if self
+                .state
+                .active_runs
+                .get(&plane)
+                .is_some_and(|r| r.work_item.is_some())
+            {
+                self.requeue(plane, reason);
+            } else {
+                self.drop_run(plane);
+                self.marker(plane, "IDLE");
+            }
+        }
+        self.state.pause_sources.clear();
+        self.state.stop_requested = false;
+        self.event("stale_state_cleared", json!({"reason": reason}));
+    }
+}

@@ -1,0 +1,314 @@
+//! A stage reported: route its outcome through the plan and apply the
+//! decision (next node, or the terminal's effect on the work item or the
+//! closure target). Also interruptions and runtime-owned errors.
+
+use serde_json::json;
+
+use super::documents::{Handoff, handoff_incident, learning_request, runtime_error_report};
+use super::effect::{ClosureOutcome, Effect};
+use super::input::RuntimeError;
+use super::route::{Routed, Target, route};
+use super::step::Step;
+use crate::plan::{Plane, ResultClass, TerminalId};
+use crate::runners::{FailureClass, StageResult};
+use crate::workspace::QueueState;
+use crate::workspace::snapshot::{ActiveRun, PauseSource, RequestKind, RuntimeErrorRef};
+
+impl Step<'_> {
+    /// A stage an earlier process started never reported: run it again.
+    pub(super) fn interrupted(&mut self, plane: Plane, reason: &str) {
+        let Some(run) = self.state.active_runs.get_mut(&plane) else {
+            return;
+        };
+        if let Some(request) = run.pending_request_id.take() {
+            run.interruptions += 1;
+            let data = json!({"plane": plane, "run_id": run.run_id, "node": run.node, "request_id": request, "reason": reason});
+            self.event("stage_interrupted", data);
+        }
+    }
+
+    pub(super) fn finished(&mut self, result: &StageResult, result_path: &str) {
+        let plane = result.plane;
+        let Some(run) = self.state.active_runs.get_mut(&plane) else {
+            self.event(
+                "stage_result_ignored",
+                json!({"request_id": result.request_id, "reason": "no active run"}),
+            );
+            return;
+        };
+        if run.run_id != result.run_id
+            || run.pending_request_id.as_deref() != Some(result.request_id.as_str())
+        {
+            let data = json!({"request_id": result.request_id, "reason": "not the pending stage of its run"});
+            self.event("stage_result_ignored", data);
+            return;
+        }
+        run.pending_request_id = None;
+        run.last_stage_result = Some(result_path.to_string());
+        if let Some(reason) = run.retry_requested.take() {
+            self.requeue(plane, &reason);
+            return;
+        }
+        if result.retries_same_stage() {
+            self.same_stage_again(plane, result);
+            return;
+        }
+        run.runtime_error = None;
+        run.failure_class = result.failure_class.map(|f| f.as_str().to_string());
+        let run = run.clone();
+        self.state.last_terminal_result = Some(result.terminal_result.clone());
+        self.state.last_stage_result_path = Some(result_path.to_string());
+        let Some(node) = self.node_of(&run) else {
+            let reason = format!(
+                "plan {} has no node `{}` on the {plane} plane",
+                self.plan.plan_id, run.node
+            );
+            self.block_run(plane, "BLOCKED", &reason);
+            return;
+        };
+        let routed = match route(
+            self.plan,
+            node,
+            &result.terminal_result,
+            &result.metadata,
+            &run.counters,
+        ) {
+            Ok(routed) => routed,
+            Err(e) => {
+                self.block_run(plane, "BLOCKED", &e.to_string());
+                return;
+            }
+        };
+        self.marker(plane, &result.terminal_result);
+        self.fire_triggers(&run, result, result_path);
+        let reason = reason_for(&run, result, &routed);
+        self.record(&run, result, &routed, &reason);
+        match routed.target {
+            Target::Node(next) => {
+                let stage = self.plan.stage_of(next).name.clone();
+                if let Some(r) = self.state.active_runs.get_mut(&plane) {
+                    r.node = self.plan.nodes[next].name.clone();
+                    r.stage = stage;
+                    r.counters = routed.counters;
+                    r.active_since = self.now;
+                }
+                if !self.held() && self.may_start(plane) {
+                    self.dispatch(plane);
+                }
+            }
+            Target::Finish(t) => self.finish_run(&run, t, result, result_path, &reason),
+        }
+    }
+
+    /// A killed or quota-stopped stage: the node stays; quota also pauses.
+    fn same_stage_again(&mut self, plane: Plane, result: &StageResult) {
+        if let Some(run) = self.state.active_runs.get_mut(&plane) {
+            run.interruptions += 1;
+        }
+        if result.failure_class == Some(FailureClass::QuotaExhausted) {
+            self.state.add_pause(PauseSource::UsageGovernance);
+            self.state.governance_resume_at = result.quota_reset_at;
+            let data =
+                json!({"plane": plane, "request_id": result.request_id, "resets_at": result.quota_reset_at});
+            self.event("usage_quota_exhausted", data);
+        } else {
+            self.event(
+                "stage_interrupted",
+                json!({"plane": plane, "request_id": result.request_id, "reason": "killed"}),
+            );
+        }
+    }
+
+    fn fire_triggers(&mut self, run: &ActiveRun, result: &StageResult, result_path: &str) {
+        let Some(learning) = self.plan.loop_for(Plane::Learning) else {
+            return;
+        };
+        let _ = learning;
+        let node = self.node_of(run);
+        let Some(outcome) = node.and_then(|n| {
+            self.plan
+                .outcome_named(self.plan.nodes[n].stage, &result.terminal_result)
+        }) else {
+            return;
+        };
+        for t in &self.plan.triggers {
+            let source = &self.plan.stages[t.source_stage];
+            if t.source_plane != run.plane || source.name != run.stage || !t.outcomes.contains(&outcome) {
+                continue;
+            }
+            let target = self.plan.stages[t.target_stage].name.clone();
+            let request = learning_request(t, &target, run, result, result_path, self.now);
+            let data = json!({"rule_id": t.rule_id, "learning_request_id": request.learning_request_id, "target_stage": target});
+            self.effects.push(Effect::WriteLearningRequest {
+                request: Box::new(request),
+            });
+            self.event("learning_request_enqueued", data);
+        }
+    }
+
+    fn record(&mut self, run: &ActiveRun, result: &StageResult, routed: &Routed, reason: &str) {
+        let target = match routed.target {
+            Target::Node(n) => json!({"node": self.plan.nodes[n].name}),
+            Target::Finish(t) => {
+                json!({"terminal": self.plan.terminals[t].name, "class": self.plan.terminals[t].class})
+            }
+        };
+        let record = json!({
+            "request_id": result.request_id, "run_id": run.run_id, "plane": run.plane, "node": run.node,
+            "outcome": result.terminal_result, "result_class": result.result_class,
+            "failure_class": result.failure_class, "target": target, "reason": reason,
+            "counted": routed.counted, "exhausted": routed.exhausted, "resumed_by": routed.resumed_by,
+            "counters": routed.counters, "plan_id": self.plan.plan_id, "decided_at": self.now,
+        });
+        self.effects.push(Effect::RecordRouting {
+            run_id: run.run_id.clone(),
+            request_id: result.request_id.clone(),
+            record: record.clone(),
+        });
+        self.event("router_decision", record);
+    }
+
+    /// The work item (or closure pass) reached a terminal.
+    fn finish_run(
+        &mut self,
+        run: &ActiveRun,
+        t: TerminalId,
+        result: &StageResult,
+        result_path: &str,
+        reason: &str,
+    ) {
+        let terminal = self.plan.terminals[t].clone();
+        let plane = run.plane;
+        if terminal.opens_incident {
+            let h = Handoff {
+                run,
+                result,
+                result_path,
+                terminal: &terminal.name,
+                reason,
+                now: self.now,
+            };
+            let incident = handoff_incident(&h);
+            self.event(
+                "handoff_incident_enqueued",
+                json!({"incident_id": incident.incident_id, "from": run.run_id}),
+            );
+            self.effects.push(Effect::WriteIncident {
+                incident: Box::new(incident),
+            });
+        }
+        if run.request_kind == RequestKind::ClosureTarget {
+            self.finish_closure(run, terminal.class, &terminal.writes);
+            return;
+        }
+        let (to, token) = match terminal.class {
+            ResultClass::Success => (QueueState::Done, "IDLE".to_string()),
+            _ => (QueueState::Blocked, terminal.writes.clone()),
+        };
+        let note = (to == QueueState::Blocked)
+            .then(|| format!("finished at terminal `{}` ({reason})", terminal.name));
+        self.end_run(plane, to, note);
+        self.marker(plane, &token);
+        let item = run
+            .work_item
+            .as_ref()
+            .map(|w| json!({"kind": w.kind, "id": w.id}));
+        self.event(
+            "work_item_finished",
+            json!({"plane": plane, "work_item": item, "terminal": terminal.name, "class": terminal.class}),
+        );
+    }
+
+    fn finish_closure(&mut self, run: &ActiveRun, class: ResultClass, writes: &str) {
+        let root = run.closure_root_spec_id.clone().unwrap_or_default();
+        self.drop_run(Plane::Planning);
+        if class == ResultClass::Success {
+            self.effects.push(Effect::CloseTarget {
+                root_spec_id: root.clone(),
+                outcome: ClosureOutcome::Passed,
+                run_id: Some(run.run_id.clone()),
+                now: self.now,
+            });
+            self.marker(Plane::Planning, "IDLE");
+            self.marker(Plane::Execution, "IDLE");
+            self.event(
+                "closure_passed",
+                json!({"root_spec_id": root, "run_id": run.run_id}),
+            );
+        } else {
+            self.marker(Plane::Planning, writes);
+            self.event(
+                "closure_not_passed",
+                json!({"root_spec_id": root, "run_id": run.run_id, "class": class}),
+            );
+        }
+    }
+
+    /// Applying a stage's decision failed: hand the error to the loop's
+    /// repair node (once), or block the item.
+    pub(super) fn apply_failed(&mut self, result: &StageResult, result_path: &str, error: &RuntimeError) {
+        let plane = result.plane;
+        let Some(mut run) = self.state.active_runs.get(&plane).cloned() else {
+            return;
+        };
+        run.pending_request_id = None;
+        let repair = self.plan.loop_for(plane).and_then(|l| self.plan.loops[l].repair);
+        let repair = repair.filter(|n| {
+            run.request_kind != RequestKind::ClosureTarget && self.plan.nodes[*n].name != run.node
+        });
+        let repair_name = repair.map(|n| self.plan.nodes[n].name.clone());
+        let text = runtime_error_report(
+            &run,
+            repair_name.as_deref(),
+            result,
+            result_path,
+            &error.code,
+            &error.message,
+            self.now,
+        );
+        self.effects.push(Effect::WriteRuntimeErrorReport {
+            run_id: run.run_id.clone(),
+            text,
+        });
+        let report_path = format!("millrace-agents/runs/{}/runtime_error_report.md", run.run_id);
+        let data =
+            json!({"plane": plane, "code": error.code, "message": error.message, "repair": repair_name});
+        self.event("runtime_post_stage_error", data);
+        match repair {
+            Some(node) => {
+                run.node = self.plan.nodes[node].name.clone();
+                run.stage = self.plan.stage_of(node).name.clone();
+                run.runtime_error = Some(RuntimeErrorRef {
+                    code: error.code.clone(),
+                    report_path,
+                });
+                run.failure_class = Some(error.code.clone());
+                run.active_since = self.now;
+                self.state.active_runs.insert(plane, run);
+                self.marker(plane, "BLOCKED");
+                if !self.held() && self.may_start(plane) {
+                    self.dispatch(plane);
+                }
+            }
+            None => {
+                self.state.active_runs.insert(plane, run);
+                self.block_run(plane, "BLOCKED", &format!("{}: {}", error.code, error.message));
+            }
+        }
+    }
+}
+
+/// A short, stable explanation of a routing decision.
+fn reason_for(run: &ActiveRun, result: &StageResult, routed: &Routed) -> String {
+    let mut reason = format!("{}:{}", run.node, result.terminal_result);
+    for spent in &routed.exhausted {
+        reason.push_str(&format!(" ({spent} exhausted)"));
+    }
+    if let Some((key, value)) = &routed.resumed_by {
+        reason.push_str(&format!(" (resume {key}={value})"));
+    }
+    if let Some(failure) = result.failure_class {
+        reason.push_str(&format!(" [{}]", failure.as_str()));
+    }
+    reason
+}

@@ -1,0 +1,181 @@
+//! The pure transition: `(plan, rules, state, input) -> (state, effects)`.
+//! Shared helpers live here; each kind of input has its own file.
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::effect::Effect;
+use super::input::Input;
+use crate::plan::{NodeId, Plan, Plane};
+use crate::workspace::QueueState;
+use crate::workspace::snapshot::{ActiveRun, Snapshot};
+
+/// Runtime settings the engine enforces (from `millrace.toml`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rules {
+    /// The fuel budget: stage runs one work item may use.
+    pub max_stage_runs_per_item: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            max_stage_runs_per_item: 40,
+        }
+    }
+}
+
+/// Applies one input to a copy of the state.
+pub fn step(plan: &Plan, rules: &Rules, state: &Snapshot, input: Input) -> (Snapshot, Vec<Effect>) {
+    let mut s = Step {
+        plan,
+        rules,
+        state: state.clone(),
+        effects: Vec::new(),
+        now: Timestamp::UNIX_EPOCH,
+    };
+    match input {
+        Input::Boot { now, session, mode } => s.at(now).boot(session, mode),
+        Input::Shutdown { now } => s.at(now).shutdown(),
+        Input::Control { now, command } => s.at(now).control(command),
+        Input::Tick { now, world } => s.at(now).tick(&world),
+        Input::Claimed { now, plane, item } => s.at(now).claimed(plane, item),
+        Input::Finished {
+            now,
+            result,
+            result_path,
+        } => s.at(now).finished(&result, &result_path),
+        Input::ApplyFailed {
+            now,
+            result,
+            result_path,
+            error,
+        } => s.at(now).apply_failed(&result, &result_path, &error),
+        Input::Interrupted { now, plane, reason } => s.at(now).interrupted(plane, &reason),
+    }
+    s.state.updated_at = s.now;
+    s.state.tick += 1;
+    (s.state, s.effects)
+}
+
+/// One transition under construction.
+pub(super) struct Step<'a> {
+    pub plan: &'a Plan,
+    pub rules: &'a Rules,
+    pub state: Snapshot,
+    pub effects: Vec<Effect>,
+    pub now: Timestamp,
+}
+
+impl Step<'_> {
+    fn at(&mut self, now: Timestamp) -> &mut Self {
+        self.now = now;
+        self
+    }
+
+    pub fn event(&mut self, event_type: &str, data: serde_json::Value) {
+        self.effects.push(Effect::event(event_type, data));
+    }
+
+    /// Writes a plane's status marker (state and file).
+    pub fn marker(&mut self, plane: Plane, token: &str) {
+        if self.state.status_markers.get(&plane).map(String::as_str) != Some(token) {
+            self.state.status_markers.insert(plane, token.to_string());
+            self.effects.push(Effect::WriteMarker {
+                plane,
+                token: token.to_string(),
+            });
+        }
+    }
+
+    /// The plan node an active run sits at, if the plan still has it.
+    pub fn node_of(&self, run: &ActiveRun) -> Option<NodeId> {
+        self.plan.node_named(run.plane, &run.node)
+    }
+
+    /// Whether a stage may start on `plane` given the stages pending on the
+    /// other planes and the plan's concurrency policy.
+    pub fn may_start(&self, plane: Plane) -> bool {
+        let busy = self
+            .state
+            .active_runs
+            .values()
+            .filter(|r| r.plane != plane && r.pending_request_id.is_some());
+        let serial = self.plan.concurrency.is_serial();
+        busy.map(|r| r.plane)
+            .all(|other| !serial && self.plan.concurrency.may_overlap(plane, other))
+    }
+
+    /// Whether dispatch is held: paused, or a stop is requested.
+    pub fn held(&self) -> bool {
+        self.state.paused() || self.state.stop_requested
+    }
+
+    /// Marks the plane's next stage pending and asks the driver to start it,
+    /// unless the item's fuel is spent (then the item is blocked).
+    pub fn dispatch(&mut self, plane: Plane) {
+        let max = self.rules.max_stage_runs_per_item;
+        let Some(run) = self.state.active_runs.get_mut(&plane) else {
+            return;
+        };
+        if run.pending_request_id.is_some() {
+            return;
+        }
+        if run.stage_runs >= max {
+            let used = run.stage_runs;
+            let data = json!({"plane": plane, "run_id": run.run_id, "node": run.node, "stage_runs": used});
+            let detail =
+                format!("fuel exhausted: {used} stage runs (runtime.max_stage_runs_per_item = {max})");
+            self.event("work_item_fuel_exhausted", data);
+            self.block_run(plane, "FUEL_EXHAUSTED", &detail);
+            return;
+        }
+        run.stage_runs += 1;
+        *run.node_runs.entry(run.node.clone()).or_insert(0) += 1;
+        let request_id = format!("{}-{:03}", run.run_id.replacen("run-", "req-", 1), run.stage_runs);
+        run.pending_request_id = Some(request_id);
+        run.active_since = self.now;
+        let running = self
+            .state
+            .active_runs
+            .get(&plane)
+            .and_then(|r| self.node_of(r))
+            .map(|n| self.plan.stage_of(n).running.clone());
+        if let Some(running) = running {
+            self.marker(plane, &running);
+        }
+        self.effects.push(Effect::Dispatch { plane });
+    }
+
+    /// Removes a plane's run; the plane goes idle when nothing else runs.
+    pub fn drop_run(&mut self, plane: Plane) -> Option<ActiveRun> {
+        self.state.active_runs.remove(&plane)
+    }
+
+    /// Moves the run's work item (if any) and drops the run.
+    pub fn end_run(&mut self, plane: Plane, to: QueueState, reason: Option<String>) -> Option<ActiveRun> {
+        let run = self.drop_run(plane)?;
+        if let Some(item) = &run.work_item {
+            self.effects.push(Effect::MoveItem {
+                kind: item.kind,
+                id: item.id.clone(),
+                to,
+                reason,
+            });
+        }
+        Some(run)
+    }
+
+    /// Blocks the run's item with a reason the operator will see; the plane
+    /// shows `### <token>`.
+    pub fn block_run(&mut self, plane: Plane, token: &str, reason: &str) {
+        if let Some(run) = self.end_run(plane, QueueState::Blocked, Some(reason.to_string())) {
+            let item = run.work_item.as_ref().map(|w| format!("{} {}", w.kind, w.id));
+            self.event(
+                "work_item_blocked",
+                json!({"plane": plane, "run_id": run.run_id, "work_item": item, "reason": reason}),
+            );
+        }
+        self.marker(plane, token);
+    }
+}

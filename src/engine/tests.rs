@@ -1,0 +1,650 @@
+//! Scenario tests of the pure engine: scripted outcomes in, stage sequences
+//! and queue states out.
+
+use serde_json::json;
+
+use super::sim::{Answer, Item, Sim};
+use super::*;
+use crate::plan::WorkItemKind::{Incident, Spec, Task};
+use crate::runners::FailureClass;
+use crate::workspace::QueueState;
+use crate::workspace::snapshot::Lineage;
+
+fn lineage(root: &str) -> Lineage {
+    Lineage {
+        root_spec_id: Some(root.into()),
+        root_idea_id: Some(root.into()),
+        spec_id: Some(root.into()),
+        ..Default::default()
+    }
+}
+
+fn trace(sim: &Sim) -> Vec<&str> {
+    sim.trace
+        .iter()
+        .map(|s| s.split('/').nth(1).unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn a_task_runs_builder_checker_updater() {
+    let mut sim = Sim::new("default_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" => "CHECKER_PASS",
+            _ => "UPDATE_COMPLETE",
+        })
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(50);
+    assert_eq!(trace(&sim), ["builder", "checker", "updater"]);
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Done));
+    assert!(sim.state.active_runs.is_empty());
+    assert_eq!(sim.state.status_markers[&crate::plan::Plane::Execution], "IDLE");
+}
+
+#[test]
+fn fix_cycles_run_out_into_recovery_then_block() {
+    let mut sim = Sim::new("default_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" | "doublechecker" => "FIX_NEEDED",
+            "fixer" => "FIXER_COMPLETE",
+            _ => "BLOCKED",
+        })
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(50);
+    assert_eq!(
+        trace(&sim),
+        [
+            "builder",
+            "checker",
+            "fixer",
+            "doublechecker",
+            "fixer",
+            "doublechecker",
+            "troubleshooter",
+            "troubleshooter",
+            "consultant"
+        ]
+    );
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Blocked));
+}
+
+#[test]
+fn the_troubleshooter_resumes_where_its_result_says() {
+    let mut sim = Sim::new("default_codex", |node, attempt, _| match (node, attempt) {
+        ("builder", 0) => Answer::of("BLOCKED"),
+        ("builder", _) => Answer::of("BUILDER_COMPLETE"),
+        ("troubleshooter", _) => {
+            let mut a = Answer::of("TROUBLESHOOT_COMPLETE");
+            a.metadata.insert("resume_stage".into(), json!("checker"));
+            a
+        }
+        ("checker", _) => Answer::of("CHECKER_PASS"),
+        _ => Answer::of("UPDATE_COMPLETE"),
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(50);
+    assert_eq!(trace(&sim), ["builder", "troubleshooter", "checker", "updater"]);
+}
+
+#[test]
+fn without_a_resume_target_the_troubleshooter_resumes_at_the_default() {
+    let mut sim = Sim::new("default_codex", |node, attempt, _| match (node, attempt) {
+        ("builder", 0) => Answer::of("BLOCKED"),
+        ("builder", _) => Answer::of("BUILDER_COMPLETE"),
+        ("troubleshooter", _) => Answer::of("TROUBLESHOOT_COMPLETE"),
+        ("checker", _) => Answer::of("CHECKER_PASS"),
+        _ => Answer::of("UPDATE_COMPLETE"),
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(50);
+    assert_eq!(
+        trace(&sim),
+        ["builder", "troubleshooter", "builder", "checker", "updater"]
+    );
+}
+
+#[test]
+fn the_consultant_escalates_to_planning_and_planning_sends_new_work_back() {
+    let mut sim = Sim::new("default_codex", |node, _, item| match (node, item) {
+        ("builder", Some("t1")) => Answer::of("BLOCKED"),
+        ("builder", _) => Answer::of("BUILDER_COMPLETE"),
+        ("troubleshooter", _) => Answer::of("BLOCKED"),
+        ("consultant", _) => Answer::of("NEEDS_PLANNING"),
+        ("auditor", _) => Answer::of("AUDITOR_COMPLETE"),
+        ("planner", _) => Answer::of("PLANNER_COMPLETE"),
+        ("manager", _) => {
+            let mut a = Answer::of("MANAGER_COMPLETE");
+            a.writes.push(Item {
+                kind: Task,
+                id: "t2".into(),
+                state: QueueState::Queued,
+                lineage: lineage("spec-a"),
+                root_spec: false,
+            });
+            a
+        }
+        ("checker", _) => Answer::of("CHECKER_PASS"),
+        _ => Answer::of("UPDATE_COMPLETE"),
+    });
+    sim.add(Task, "t1", lineage("spec-a"), false);
+    sim.run(100);
+    assert_eq!(
+        trace(&sim),
+        [
+            "builder",
+            "troubleshooter",
+            "troubleshooter",
+            "consultant", // t1 escalates
+            "auditor",
+            "planner",
+            "manager", // the handoff incident
+            "builder",
+            "checker",
+            "updater", // the new task
+        ]
+    );
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Blocked));
+    assert_eq!(sim.state_of("t2"), Some(QueueState::Done));
+    let incident = sim
+        .items
+        .iter()
+        .find(|i| i.kind == Incident)
+        .expect("a handoff incident was filed");
+    assert!(incident.id.starts_with("incident-t1-"));
+    assert_eq!(
+        incident.lineage.root_spec_id.as_deref(),
+        Some("spec-a"),
+        "the incident keeps the lineage"
+    );
+    assert_eq!(incident.state, QueueState::Done);
+}
+
+fn campaign(arbiter: impl Fn(u32) -> &'static str + 'static) -> Sim {
+    let mut sim = Sim::new("default_codex", move |node, attempt, item| match node {
+        "planner" => Answer::of("PLANNER_COMPLETE"),
+        "auditor" => Answer::of("AUDITOR_COMPLETE"),
+        "manager" => {
+            let mut a = Answer::of("MANAGER_COMPLETE");
+            let prefix = item.unwrap_or("x");
+            for n in 1..=2 {
+                let id = format!("{prefix}-t{n}");
+                a.writes.push(Item {
+                    kind: Task,
+                    id,
+                    state: QueueState::Queued,
+                    lineage: lineage("idea-x"),
+                    root_spec: false,
+                });
+            }
+            a
+        }
+        "builder" => Answer::of("BUILDER_COMPLETE"),
+        "checker" => Answer::of("CHECKER_PASS"),
+        "updater" => Answer::of("UPDATE_COMPLETE"),
+        "arbiter" => Answer::of(arbiter(attempt)),
+        _ => Answer::of("BLOCKED"),
+    });
+    sim.add(Spec, "idea-x", lineage("idea-x"), true);
+    sim.run(200);
+    sim
+}
+
+#[test]
+fn a_spec_is_planned_built_and_closed() {
+    let sim = campaign(|_| "ARBITER_COMPLETE");
+    assert_eq!(
+        trace(&sim),
+        [
+            "planner", "manager", "builder", "checker", "updater", "builder", "checker", "updater", "arbiter"
+        ]
+    );
+    assert_eq!(sim.targets["idea-x"], (false, 1));
+    assert!(sim.events.iter().any(|e| e == "closed idea-x Passed"));
+}
+
+#[test]
+fn a_closure_gap_opens_remediation_that_runs_before_the_next_pass() {
+    let sim = campaign(|attempt| {
+        if attempt == 0 {
+            "REMEDIATION_NEEDED"
+        } else {
+            "ARBITER_COMPLETE"
+        }
+    });
+    let t = trace(&sim);
+    let arbiter_runs: Vec<usize> = t
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n == "arbiter")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(arbiter_runs.len(), 2);
+    let between = &t[arbiter_runs[0] + 1..arbiter_runs[1]];
+    assert_eq!(
+        between[..3],
+        ["auditor", "planner", "manager"],
+        "remediation goes through planning"
+    );
+    assert!(
+        between.contains(&"builder"),
+        "and its tasks run before the next closure pass"
+    );
+    assert!(sim.items.iter().any(|i| i.id.starts_with("arbiter-gap-idea-x-")));
+    assert_eq!(sim.targets["idea-x"], (false, 2));
+}
+
+#[test]
+fn a_closure_that_never_passes_stops_after_its_attempts() {
+    let sim = campaign(|_| "BLOCKED");
+    let passes = trace(&sim).iter().filter(|n| **n == "arbiter").count();
+    assert_eq!(passes, 3, "closure_attempts limit 3");
+    assert_eq!(sim.targets["idea-x"], (false, 3));
+    assert!(sim.events.iter().any(|e| e == "closed idea-x AttemptsExhausted"));
+}
+
+#[test]
+fn fuel_runs_out_before_a_loop_can_burn_forever() {
+    let mut sim = Sim::new("default_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" | "doublechecker" => "FIX_NEEDED",
+            "fixer" => "FIXER_COMPLETE",
+            _ => "BLOCKED",
+        })
+    });
+    sim.rules.max_stage_runs_per_item = 4;
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(50);
+    assert_eq!(trace(&sim).len(), 4);
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Blocked));
+    assert!(sim.events.iter().any(|e| e == "work_item_fuel_exhausted"));
+    assert_eq!(
+        sim.state.status_markers[&crate::plan::Plane::Execution],
+        "FUEL_EXHAUSTED"
+    );
+}
+
+#[test]
+fn a_killed_stage_runs_again_at_the_same_node() {
+    let mut sim = Sim::new("default_codex", |node, attempt, _| match (node, attempt) {
+        ("builder", 0) => {
+            let mut a = Answer::of("BLOCKED");
+            a.failure = Some(FailureClass::Killed);
+            a
+        }
+        ("builder", _) => Answer::of("BUILDER_COMPLETE"),
+        ("checker", _) => Answer::of("CHECKER_PASS"),
+        _ => Answer::of("UPDATE_COMPLETE"),
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(50);
+    assert_eq!(
+        trace(&sim),
+        ["builder", "builder", "checker", "updater"],
+        "never rerouted to recovery"
+    );
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Done));
+}
+
+#[test]
+fn a_crash_mid_stage_resumes_the_same_node_and_counts_it() {
+    let mut sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
+    sim.add(Task, "t1", Lineage::default(), false);
+    // Claim and dispatch by hand, then "crash" before the stage reports.
+    let now = sim.now;
+    let world = World {
+        claimable: [crate::plan::Plane::Execution].into(),
+        next_run_id: "run-x".into(),
+        ..World::default()
+    };
+    let (state, effects) = step(&sim.plan, &sim.rules, &sim.state, Input::Tick { now, world });
+    assert!(matches!(effects[..], [Effect::Claim { .. }]));
+    let item = ClaimedItem {
+        kind: Task,
+        id: "t1".into(),
+        run_id: "run-x".into(),
+        lineage: Lineage::default(),
+        target_stage: None,
+        opens_target: false,
+    };
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Claimed {
+            now,
+            plane: crate::plan::Plane::Execution,
+            item,
+        },
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::Dispatch { .. })));
+    assert!(
+        state.active_runs[&crate::plan::Plane::Execution]
+            .pending_request_id
+            .is_some()
+    );
+    // The next process boots, learns the stage never reported, runs it again.
+    let (state, _) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Interrupted {
+            now,
+            plane: crate::plan::Plane::Execution,
+            reason: "crash".into(),
+        },
+    );
+    let run = &state.active_runs[&crate::plan::Plane::Execution];
+    assert_eq!(
+        (
+            run.node.as_str(),
+            run.interruptions,
+            run.pending_request_id.is_none()
+        ),
+        ("builder", 1, true)
+    );
+    let world = World {
+        next_run_id: "run-y".into(),
+        ..World::default()
+    };
+    let (state, effects) = step(&sim.plan, &sim.rules, &state, Input::Tick { now, world });
+    assert!(
+        matches!(effects[..], [Effect::WriteMarker { .. }, Effect::Dispatch { .. }])
+            || effects.iter().any(|e| matches!(e, Effect::Dispatch { .. }))
+    );
+    assert_eq!(state.active_runs[&crate::plan::Plane::Execution].node, "builder");
+}
+
+#[test]
+fn pause_holds_dispatch_and_resume_releases_it() {
+    let mut sim = Sim::new("default_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" => "CHECKER_PASS",
+            _ => "UPDATE_COMPLETE",
+        })
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    let now = sim.now;
+    sim.input(Input::Control {
+        now,
+        command: Control::Pause,
+    });
+    sim.run(10);
+    assert!(sim.trace.is_empty(), "nothing runs while paused");
+    sim.input(Input::Control {
+        now,
+        command: Control::Resume,
+    });
+    sim.run(50);
+    assert_eq!(trace(&sim), ["builder", "checker", "updater"]);
+}
+
+#[test]
+fn stop_now_kills_the_running_stage_and_stop_drains_to_exit() {
+    let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
+    let now = sim.now;
+    let item = ClaimedItem {
+        kind: Task,
+        id: "t1".into(),
+        run_id: "run-x".into(),
+        lineage: Lineage::default(),
+        target_stage: None,
+        opens_target: false,
+    };
+    let (state, _) = step(
+        &sim.plan,
+        &sim.rules,
+        &sim.state,
+        Input::Claimed {
+            now,
+            plane: crate::plan::Plane::Execution,
+            item,
+        },
+    );
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Control {
+            now,
+            command: Control::StopNow,
+        },
+    );
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Kill {
+            plane: crate::plan::Plane::Execution
+        }
+    )));
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Tick {
+            now,
+            world: World::default(),
+        },
+    );
+    assert!(
+        effects.iter().all(|e| !matches!(e, Effect::Exit)),
+        "a stage is still pending"
+    );
+    let (state, _) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Interrupted {
+            now,
+            plane: crate::plan::Plane::Execution,
+            reason: "killed".into(),
+        },
+    );
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Tick {
+            now,
+            world: World::default(),
+        },
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::Exit)));
+    let (state, _) = step(&sim.plan, &sim.rules, &state, Input::Shutdown { now });
+    assert!(
+        !state.stop_requested && !state.process_running,
+        "the next start is not wedged"
+    );
+    assert_eq!(
+        state.active_runs[&crate::plan::Plane::Execution].node,
+        "builder",
+        "and resumes the item"
+    );
+}
+
+#[test]
+fn retry_active_requeues_the_item() {
+    let sim = Sim::new("default_codex", |_, _, _| Answer::of("BLOCKED"));
+    let now = sim.now;
+    let item = ClaimedItem {
+        kind: Task,
+        id: "t1".into(),
+        run_id: "run-x".into(),
+        lineage: Lineage::default(),
+        target_stage: None,
+        opens_target: false,
+    };
+    let (state, _) = step(
+        &sim.plan,
+        &sim.rules,
+        &sim.state,
+        Input::Claimed {
+            now,
+            plane: crate::plan::Plane::Execution,
+            item,
+        },
+    );
+    let retry = Control::RetryActive {
+        plane: None,
+        reason: "operator".into(),
+    };
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Control { now, command: retry },
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Kill { .. })),
+        "the running stage is killed first"
+    );
+    let run = &state.active_runs[&crate::plan::Plane::Execution];
+    let result = super::sim::result_for(
+        &sim.plan,
+        run,
+        run.pending_request_id.as_deref().unwrap(),
+        &Answer::of("BLOCKED"),
+        now,
+    );
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::Finished {
+            now,
+            result: Box::new(result),
+            result_path: "r".into(),
+        },
+    );
+    assert!(state.active_runs.is_empty());
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::MoveItem {
+            to: QueueState::Queued,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn learning_triggers_file_requests_and_learning_runs_beside_execution() {
+    let mut sim = Sim::new("learning_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" => "FIX_NEEDED",
+            "fixer" => "FIXER_COMPLETE",
+            "doublechecker" => "DOUBLECHECK_PASS",
+            "updater" => "UPDATE_COMPLETE",
+            "curator" => "CURATOR_COMPLETE",
+            _ => "BLOCKED",
+        })
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(100);
+    assert!(sim.events.iter().any(|e| e == "learning_request_enqueued"));
+    let request = sim
+        .items
+        .iter()
+        .find(|i| i.kind == crate::plan::WorkItemKind::LearningRequest)
+        .unwrap();
+    assert_eq!(request.state, QueueState::Done);
+    assert!(
+        sim.trace.contains(&"learning/curator".to_string()),
+        "{:?}",
+        sim.trace
+    );
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Done));
+}
+
+#[test]
+fn a_failed_completion_goes_to_the_repair_node_once() {
+    let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
+    let now = sim.now;
+    let item = ClaimedItem {
+        kind: Task,
+        id: "t1".into(),
+        run_id: "run-x".into(),
+        lineage: Lineage::default(),
+        target_stage: None,
+        opens_target: false,
+    };
+    let (state, _) = step(
+        &sim.plan,
+        &sim.rules,
+        &sim.state,
+        Input::Claimed {
+            now,
+            plane: crate::plan::Plane::Execution,
+            item,
+        },
+    );
+    let run = state.active_runs[&crate::plan::Plane::Execution].clone();
+    let result = super::sim::result_for(
+        &sim.plan,
+        &run,
+        run.pending_request_id.as_deref().unwrap(),
+        &Answer::of("BUILDER_COMPLETE"),
+        now,
+    );
+    let error = RuntimeError {
+        code: "execution_post_stage_apply_failed".into(),
+        message: "disk full".into(),
+    };
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::ApplyFailed {
+            now,
+            result: Box::new(result),
+            result_path: "r".into(),
+            error,
+        },
+    );
+    let run = &state.active_runs[&crate::plan::Plane::Execution];
+    assert_eq!(run.node, "troubleshooter");
+    assert_eq!(
+        run.runtime_error.as_ref().map(|e| e.code.as_str()),
+        Some("execution_post_stage_apply_failed")
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::WriteRuntimeErrorReport { .. }))
+    );
+    // The same failure on the repair node itself blocks the item instead.
+    let result = super::sim::result_for(
+        &sim.plan,
+        run,
+        run.pending_request_id.as_deref().unwrap(),
+        &Answer::of("TROUBLESHOOT_COMPLETE"),
+        now,
+    );
+    let error = RuntimeError {
+        code: "execution_post_stage_apply_failed".into(),
+        message: "disk full".into(),
+    };
+    let (state, effects) = step(
+        &sim.plan,
+        &sim.rules,
+        &state,
+        Input::ApplyFailed {
+            now,
+            result: Box::new(result),
+            result_path: "r".into(),
+            error,
+        },
+    );
+    assert!(state.active_runs.is_empty());
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::MoveItem {
+            to: QueueState::Blocked,
+            ..
+        }
+    )));
+}
