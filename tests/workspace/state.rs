@@ -31,6 +31,11 @@ fn active_run(plane: Plane, kind: WorkItemKind, id: &str) -> ActiveRun {
         failure_class: None,
         pending_request_id: Some(ids::new_request_id()),
         interruptions: 0,
+        lineage: Default::default(),
+        node_runs: Default::default(),
+        retry_requested: None,
+        runtime_error: None,
+        last_stage_result: None,
         active_since: now,
         started_at: now,
     }
