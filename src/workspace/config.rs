@@ -159,8 +159,33 @@ pub struct RecoveryLimits {
 impl PlanSettings {
     /// sha256 (hex) of the canonical JSON of these settings: compact, keys
     /// in declaration order, maps sorted (they are `BTreeMap`s).
+    ///
+    /// This is the value a compile records in `PlanInputs::config` and the
+    /// one currentness compares against, so both sides must use it.
     pub fn fingerprint(&self) -> String {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         crate::plan::sha256_hex(&bytes)
+    }
+
+    /// The recovery limits keyed by their config key
+    /// (`recovery.max_fix_cycles`, ...), as counters name them.
+    pub fn counter_limits(&self) -> BTreeMap<String, u32> {
+        let r = &self.recovery;
+        [
+            ("recovery.max_fix_cycles", r.max_fix_cycles),
+            (
+                "recovery.max_troubleshoot_attempts_before_consult",
+                r.max_troubleshoot_attempts_before_consult,
+            ),
+            ("recovery.max_mechanic_attempts", r.max_mechanic_attempts),
+            (
+                "recovery.max_consultant_invocations",
+                r.max_consultant_invocations,
+            ),
+            ("recovery.max_closure_attempts", r.max_closure_attempts),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 }

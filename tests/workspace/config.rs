@@ -277,3 +277,17 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn counter_limits_cover_every_counter_config_key() {
+    let settings = Config::parse("[recovery]\nmax_fix_cycles = 7\n", "m")
+        .unwrap()
+        .plan_settings();
+    let limits = settings.counter_limits();
+    let keys: Vec<&str> = limits.keys().map(String::as_str).collect();
+    let mut expected = millrace::plan::COUNTER_CONFIG_KEYS.to_vec();
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(limits["recovery.max_fix_cycles"], 7);
+    assert_eq!(limits["recovery.max_closure_attempts"], 3);
+}
