@@ -81,6 +81,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> FsResult<()> {
     sync_dir(dir)
 }
 
+/// [`write_atomic`] with the content streamed by `fill` into a buffered
+/// writer, so a large document is never held in memory whole.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
+) -> FsResult<()> {
+    let dir = parent_of(path)?;
+    ensure_dir(dir)?;
+    let (temp, mut file) = create_temp(dir, path)?;
+    let written = {
+        let mut out = io::BufWriter::new(&mut file);
+        fill(&mut out).and_then(|()| out.flush())
+    };
+    if let Err(e) = written.and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("write", &temp, e));
+    }
+    drop(file);
+    if let Err(e) = fs::rename(&temp, path) {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("replace", path, e));
+    }
+    sync_dir(dir)
+}
+
 /// Creates `path` with `bytes` atomically, failing with [`FsError::Exists`]
 /// if it is already there. Readers never see a partial file: the content is
 /// written and fsynced under a temporary name, then hard-linked into place.
@@ -270,18 +296,24 @@ pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
 }
 
-fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> FsResult<PathBuf> {
+/// A new temporary file next to `path`, open for writing.
+fn create_temp(dir: &Path, path: &Path) -> FsResult<(PathBuf, File)> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!(
         ".{name}.tmp-{}-{:08x}",
         std::process::id(),
         fastrand::u32(..)
     ));
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&temp)
         .map_err(|e| FsError::io("create", &temp, e))?;
+    Ok((temp, file))
+}
+
+fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> FsResult<PathBuf> {
+    let (temp, mut file) = create_temp(dir, path)?;
     if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
         drop(file);
         let _ = fs::remove_file(&temp);

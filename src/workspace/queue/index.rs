@@ -19,7 +19,6 @@
 //! - the cache is only an accelerator: losing or corrupting it costs one
 //!   full rebuild, never correctness.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -184,9 +183,9 @@ impl QueueIndex {
     /// Stores the index. A cache that cannot be written is not an error:
     /// the next reader rebuilds it.
     fn write(&self, ws: &Workspace, kind: WorkItemKind) {
-        if let Ok(text) = serde_json::to_string(self) {
-            let _ = fsx::write_atomic(&ws.paths().index(kind), text.as_bytes());
-        }
+        let _ = fsx::write_atomic_with(&ws.paths().index(kind), |out| {
+            serde_json::to_writer(out, self).map_err(std::io::Error::from)
+        });
     }
 
     /// Replaces or removes one entry after a claim looked at the file, and
@@ -218,22 +217,29 @@ impl QueueIndex {
 fn rescan(
     kind: WorkItemKind,
     dir: &Path,
-    known: Vec<Entry>,
+    mut entries: Vec<Entry>,
     report: &mut RefreshReport,
 ) -> Result<Vec<Entry>, QueueError> {
-    let mut known: HashMap<String, Entry> = known.into_iter().map(|e| (e.id().to_string(), e)).collect();
     let scan = scan_dir(dir)?;
-    let mut entries = Vec::with_capacity(scan.documents.len());
-    for (stem, inode) in scan.documents.into_iter().zip(scan.inodes) {
-        // Same name, same inode: the file was not replaced (an editor or
-        // agent that rewrites by rename gets a new inode and is re-read).
-        if let Some(entry) = known.remove(&stem).filter(|e| e.7 == inode) {
-            entries.push(entry);
+    let mut names: Vec<(String, u64)> = scan.documents.into_iter().zip(scan.inodes).collect();
+    names.sort_unstable();
+    // Keep a known entry only if its name is still there with the same
+    // inode: a file rewritten by rename (editors, agents) gets a new inode
+    // and is read again. Sorted merges keep the memory to the two lists.
+    entries.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+    entries.retain(|e| {
+        names
+            .binary_search_by(|(name, _)| name.as_str().cmp(e.id()))
+            .is_ok_and(|i| names.get(i).is_some_and(|(_, inode)| *inode == e.7))
+    });
+    let mut fresh = Vec::new();
+    for (stem, _) in &names {
+        if entries.binary_search_by(|e| e.id().cmp(stem)).is_ok() {
             continue;
         }
         report.parsed += 1;
-        match read_entry(kind, dir, &stem) {
-            Ok(Some(entry)) => entries.push(entry),
+        match read_entry(kind, dir, stem) {
+            Ok(Some(entry)) => fresh.push(entry),
             Ok(None) => {}
             Err(reason) => {
                 let name = format!("{stem}.md");
@@ -243,6 +249,7 @@ fn rescan(
             }
         }
     }
+    entries.extend(fresh);
     entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     Ok(entries)
 }
