@@ -21,6 +21,7 @@ mod documents;
 mod effect;
 mod finish;
 mod input;
+pub mod monitor;
 pub mod route;
 mod schedule;
 mod step;

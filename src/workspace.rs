@@ -23,6 +23,7 @@ pub mod events;
 pub mod fsx;
 pub mod ids;
 pub mod init;
+pub mod journal;
 pub mod layout;
 pub mod lock;
 pub mod mailbox;

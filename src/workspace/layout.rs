@@ -140,6 +140,11 @@ impl Paths {
         self.state_dir().join("runtime_snapshot.json")
     }
 
+    /// The redo log of a transition being applied.
+    pub fn journal(&self) -> PathBuf {
+        self.state_dir().join("journal.json")
+    }
+
     pub fn status_marker(&self, plane: Plane) -> PathBuf {
         self.state_dir().join(format!("{}_status.md", plane.as_str()))
     }

@@ -1,0 +1,197 @@
+//! The basic monitor: one human line per runtime event worth watching
+//! (`run daemon --monitor basic`, `--monitor-log`). Pure rendering; the
+//! driver writes the lines.
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// A short, distinctive handle for a run id: its random suffix.
+pub fn run_handle(run_id: &str) -> &str {
+    run_id
+        .rsplit('-')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(run_id)
+}
+
+fn s<'a>(data: &'a Value, key: &str) -> &'a str {
+    data.get(key).and_then(Value::as_str).unwrap_or("-")
+}
+
+fn work(data: &Value) -> String {
+    match data.get("work_item") {
+        Some(Value::Object(w)) => format!(
+            " work={}:{}",
+            w.get("kind").and_then(Value::as_str).unwrap_or("?"),
+            w.get("id").and_then(Value::as_str).unwrap_or("?")
+        ),
+        Some(Value::String(w)) => format!(" work={}", w.replace(' ', ":")),
+        _ => String::new(),
+    }
+}
+
+/// The monitor line for an event, or `None` for events it does not show.
+pub fn line(at: Timestamp, event_type: &str, data: &Value) -> Option<String> {
+    let body = match event_type {
+        "runtime_started" => format!(
+            "runtime started mode={} plan={}",
+            s(data, "mode"),
+            s(data, "plan_id")
+        ),
+        "runtime_stopped" => "runtime stopped".to_string(),
+        "runtime_paused" => format!("paused source={}", s(data, "source")),
+        "runtime_resumed" => format!("resumed source={}", s(data, "source")),
+        "runtime_stop_requested" => {
+            let now = data.get("now").and_then(Value::as_bool).unwrap_or(false);
+            format!("stop requested{}", if now { " (now)" } else { "" })
+        }
+        "work_item_claimed" => format!(
+            "claim {} {}:{} run={} at {}",
+            s(data, "plane"),
+            s(data, "kind"),
+            s(data, "id"),
+            run_handle(s(data, "run_id")),
+            s(data, "node")
+        ),
+        "stage_started" => format!(
+            "stage start {}/{} run={}{} attempt={}",
+            s(data, "plane"),
+            s(data, "node"),
+            run_handle(s(data, "run_id")),
+            work(data),
+            data.get("attempt").and_then(Value::as_u64).unwrap_or(0)
+        ),
+        "stage_completed" => {
+            let tokens = data
+                .get("total_tokens")
+                .and_then(Value::as_u64)
+                .map(|t| format!(" tokens={t}"))
+                .unwrap_or_default();
+            let failure = data
+                .get("failure_class")
+                .and_then(Value::as_str)
+                .map(|f| format!(" failure={f}"))
+                .unwrap_or_default();
+            format!(
+                "stage done {}/{} run={} result={} dur={:.1}s{tokens}{failure}",
+                s(data, "plane"),
+                s(data, "node"),
+                run_handle(s(data, "run_id")),
+                s(data, "outcome"),
+                data.get("duration_seconds")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0)
+            )
+        }
+        "router_decision" => route_line(data),
+        "work_item_blocked" => format!(
+            "blocked {}{} reason={}",
+            s(data, "plane"),
+            work(data),
+            s(data, "reason")
+        ),
+        "work_item_requeued" => format!(
+            "requeued {}{} reason={}",
+            s(data, "plane"),
+            work(data),
+            s(data, "reason")
+        ),
+        "handoff_incident_enqueued" => format!(
+            "incident {} filed from run={}",
+            s(data, "incident_id"),
+            run_handle(s(data, "from"))
+        ),
+        "learning_request_enqueued" => {
+            format!(
+                "learning request {} -> {} rule={}",
+                s(data, "learning_request_id"),
+                s(data, "target_stage"),
+                s(data, "rule_id")
+            )
+        }
+        "closure_pass_started" => format!(
+            "closure pass {} attempt={}/{}",
+            s(data, "root_spec_id"),
+            data.get("attempt").and_then(Value::as_u64).unwrap_or(0),
+            data.get("limit").and_then(Value::as_u64).unwrap_or(0)
+        ),
+        "closure_passed" => format!("closure passed {}", s(data, "root_spec_id")),
+        "closure_not_passed" => format!(
+            "closure not passed {} class={}",
+            s(data, "root_spec_id"),
+            s(data, "class")
+        ),
+        "closure_attempts_exhausted" => {
+            format!("closure gave up {} after its attempts", s(data, "root_spec_id"))
+        }
+        "stage_interrupted" => format!(
+            "interrupted {} {} ({})",
+            s(data, "plane"),
+            s(data, "node"),
+            s(data, "reason")
+        ),
+        "work_item_fuel_exhausted" => format!(
+            "fuel exhausted {} run={}",
+            s(data, "plane"),
+            run_handle(s(data, "run_id"))
+        ),
+        "runtime_post_stage_error" => format!(
+            "runtime error {} {} -> {}",
+            s(data, "plane"),
+            s(data, "code"),
+            s(data, "repair")
+        ),
+        "runtime_idle" => "idle".to_string(),
+        "usage_governance_paused" => format!("governance pause {}", s(data, "detail")),
+        "usage_governance_resumed" => "governance resume".to_string(),
+        "usage_quota_exhausted" => format!("quota exhausted; paused until {}", s(data, "resets_at")),
+        "lock_taken_over" => format!(
+            "took over a dead owner's lock (pid {})",
+            data.get("pid").and_then(Value::as_u64).unwrap_or(0)
+        ),
+        _ => return None,
+    };
+    let t = at.strftime("%H:%M:%S");
+    Some(format!("[{t}] {body}"))
+}
+
+fn route_line(data: &Value) -> String {
+    let plane = s(data, "plane");
+    let reason = s(data, "reason");
+    match data.get("target") {
+        Some(t) if t.get("node").is_some() => format!("route {plane} -> {} reason={reason}", s(t, "node")),
+        Some(t) => format!(
+            "route {plane} done at {} ({}) reason={reason}",
+            s(t, "terminal"),
+            s(t, "class")
+        ),
+        None => format!("route {plane} reason={reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_the_lines_an_operator_watches() {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let start = line(at, "stage_started", &json!({"plane": "execution", "node": "builder", "run_id": "run-20261124T101530123-3fa9c2d1", "work_item": {"kind": "task", "id": "t1"}, "attempt": 0})).unwrap();
+        assert!(
+            start.ends_with("stage start execution/builder run=3fa9c2d1 work=task:t1 attempt=0"),
+            "{start}"
+        );
+        let route = line(
+            at,
+            "router_decision",
+            &json!({"plane": "execution", "reason": "checker:FIX_NEEDED", "target": {"node": "fixer"}}),
+        )
+        .unwrap();
+        assert!(route.ends_with("route execution -> fixer reason=checker:FIX_NEEDED"));
+        let done = line(at, "router_decision", &json!({"plane": "execution", "reason": "r", "target": {"terminal": "update_complete", "class": "success"}})).unwrap();
+        assert!(done.contains("done at update_complete (success)"));
+        assert!(line(at, "something_internal", &json!({})).is_none());
+        assert!(start.starts_with('['));
+    }
+}
