@@ -103,6 +103,7 @@ pub fn run(ws: &Workspace) -> DoctorReport {
     closure_targets(&mut checks);
     let config = config(&mut checks);
     plan(&mut checks, config.as_ref());
+    journal(&mut checks);
     mailbox_and_events(&mut checks);
     let mut findings = checks.findings;
     findings.sort_by(|a, b| {
@@ -451,6 +452,27 @@ fn plan(c: &mut Checks<'_>, config: Option<&Config>) {
             message,
             "millrace compile validate",
         );
+    }
+}
+
+/// A journal left behind means a transition was interrupted; the next
+/// start replays it. An unreadable one needs a human.
+fn journal(c: &mut Checks<'_>) {
+    let path = c.ws.paths().journal();
+    match super::journal::read::<serde_json::Value>(c.ws) {
+        Ok(None) => {}
+        Ok(Some(_)) => c.warning(
+            "mill::doctor::journal_pending",
+            Some(&path),
+            "an interrupted transition is recorded; the next start applies it".into(),
+            "millrace run daemon",
+        ),
+        Err(e) => c.error(
+            "mill::doctor::journal_invalid",
+            Some(&path),
+            e.to_string(),
+            "inspect the file, then remove it",
+        ),
     }
 }
 

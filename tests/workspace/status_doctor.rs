@@ -344,3 +344,19 @@ fn plan_currentness_is_judged_from_recorded_inputs() {
     assert_eq!(code, Some(1));
     assert!(codes(&doctor_text).contains(&"mill::doctor::plan_invalid".to_string()));
 }
+
+#[test]
+fn doctor_reports_an_interrupted_transition() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    millrace::workspace::journal::write(&w, &serde_json::json!({"effects": []})).unwrap();
+    let (code, text) = doctor(&ws);
+    assert_eq!(code, Some(0));
+    assert_eq!(codes(&text), ["mill::doctor::journal_pending"]);
+    std::fs::write(w.paths().journal(), "{torn").unwrap();
+    let (code, text) = doctor(&ws);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&text), ["mill::doctor::journal_invalid"]);
+    millrace::workspace::journal::clear(&w).unwrap();
+    assert_eq!(doctor(&ws).0, Some(0));
+}
