@@ -17,8 +17,8 @@ mod settings;
 
 use std::collections::BTreeMap;
 
+pub use crate::plan::{PlanSettings, StageOverride};
 pub use error::LowerError;
-pub use settings::{PlanSettings, StageOverride};
 
 use crate::check::hir::{self, Program};
 use crate::diag::{Sources, Span, did_you_mean};
@@ -46,7 +46,7 @@ pub fn lower(
             help,
         });
     };
-    settings.validate(program)?;
+    settings::validate(settings, program)?;
     let mut emit = Emit::new(program, sources, mode, settings);
     for (plane, loop_index) in &mode.planes {
         emit.add_loop(*plane, &program.loops[*loop_index])?;
@@ -154,11 +154,8 @@ impl<'a> Emit<'a> {
         let terminal_base = self.plan.terminals.len();
         let counter_base = self.plan.counters.len();
         for counter in &l.counters {
-            let limit = counter
-                .config_key
-                .as_ref()
-                .and_then(|k| self.settings.counter_limits.get(k))
-                .copied();
+            let limits = self.settings.counter_limits();
+            let limit = counter.config_key.as_ref().and_then(|k| limits.get(k)).copied();
             self.plan.counters.push(CounterRow {
                 name: counter.name.clone(),
                 loop_id,
@@ -399,9 +396,7 @@ mod tests {
     fn counter_limits_come_from_settings() {
         let (p, s) = program("");
         let mut settings = PlanSettings::default();
-        settings
-            .counter_limits
-            .insert("recovery.max_fix_cycles".into(), 5);
+        settings.recovery.max_fix_cycles = 5;
         let plan = lower(&p, &s, "default_codex", &settings).unwrap();
         let l = plan.loop_for(Plane::Execution).unwrap();
         let fix = plan.counter_named(l, "fix_cycles").unwrap();

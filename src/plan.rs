@@ -19,6 +19,7 @@ mod dump;
 mod ids;
 mod load;
 mod model;
+mod settings;
 mod vocab;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,7 @@ pub use ids::{
 };
 pub use load::PlanLoadError;
 pub use model::*;
+pub use settings::{PlanSettings, RecoveryLimits, StageOverride};
 pub use vocab::*;
 
 /// The plan format version this build reads and writes.

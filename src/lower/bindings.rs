@@ -106,7 +106,7 @@ fn apply_config(
     };
     check(Overridable::Runner, o.runner.is_some())?;
     check(Overridable::Model, o.model.is_some())?;
-    check(Overridable::Effort, o.effort.is_some())?;
+    check(Overridable::Effort, o.model_reasoning_effort.is_some())?;
     check(Overridable::Timeout, o.timeout_seconds.is_some())?;
     if let Some(v) = &o.runner {
         r.runner = v.clone();
@@ -114,7 +114,7 @@ fn apply_config(
     if let Some(v) = &o.model {
         r.model = Some(v.clone());
     }
-    if let Some(v) = o.effort {
+    if let Some(v) = o.model_reasoning_effort {
         r.effort = Some(v);
     }
     if let Some(v) = o.timeout_seconds {

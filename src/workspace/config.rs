@@ -14,10 +14,7 @@ mod checks;
 mod load;
 mod schema;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-
-use serde::Serialize;
 
 pub use checks::{PI_RESERVED_FLAGS, is_outcome_token};
 pub use load::ProblemKind;
@@ -99,10 +96,23 @@ impl Config {
 
     /// The settings that shape a compiled plan, with their fingerprint.
     pub fn plan_settings(&self) -> PlanSettings {
+        let stages = self
+            .stages
+            .iter()
+            .map(|(name, c)| {
+                let o = StageOverride {
+                    runner: c.runner.clone(),
+                    model: c.model.clone(),
+                    model_reasoning_effort: c.model_reasoning_effort,
+                    timeout_seconds: c.timeout_seconds,
+                };
+                (name.clone(), o)
+            })
+            .collect();
         PlanSettings {
             default_mode: self.runtime.default_mode.clone(),
             default_runner: self.runners.default_runner.clone(),
-            stages: self.stages.clone(),
+            stages,
             recovery: RecoveryLimits {
                 max_fix_cycles: self.recovery.max_fix_cycles,
                 max_troubleshoot_attempts_before_consult: self
@@ -137,55 +147,4 @@ impl Config {
     }
 }
 
-/// The part of the configuration a compiled plan depends on.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PlanSettings {
-    pub default_mode: String,
-    pub default_runner: String,
-    pub stages: BTreeMap<String, StageConfig>,
-    pub recovery: RecoveryLimits,
-}
-
-/// The `[recovery]` limits the compiler bakes into counters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RecoveryLimits {
-    pub max_fix_cycles: u32,
-    pub max_troubleshoot_attempts_before_consult: u32,
-    pub max_mechanic_attempts: u32,
-    pub max_consultant_invocations: u32,
-    pub max_closure_attempts: u32,
-}
-
-impl PlanSettings {
-    /// sha256 (hex) of the canonical JSON of these settings: compact, keys
-    /// in declaration order, maps sorted (they are `BTreeMap`s).
-    ///
-    /// This is the value a compile records in `PlanInputs::config` and the
-    /// one currentness compares against, so both sides must use it.
-    pub fn fingerprint(&self) -> String {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        crate::plan::sha256_hex(&bytes)
-    }
-
-    /// The recovery limits keyed by their config key
-    /// (`recovery.max_fix_cycles`, ...), as counters name them.
-    pub fn counter_limits(&self) -> BTreeMap<String, u32> {
-        let r = &self.recovery;
-        [
-            ("recovery.max_fix_cycles", r.max_fix_cycles),
-            (
-                "recovery.max_troubleshoot_attempts_before_consult",
-                r.max_troubleshoot_attempts_before_consult,
-            ),
-            ("recovery.max_mechanic_attempts", r.max_mechanic_attempts),
-            (
-                "recovery.max_consultant_invocations",
-                r.max_consultant_invocations,
-            ),
-            ("recovery.max_closure_attempts", r.max_closure_attempts),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-}
+pub use crate::plan::{PlanSettings, RecoveryLimits, StageOverride};
