@@ -10,11 +10,10 @@ use super::{
 };
 use crate::check::hir::Program;
 use crate::diag::{Diagnostics, Layer, RenderOptions, Sources, render_human, render_json};
-use crate::lower::{LowerError, PlanSettings, lower};
-use crate::plan::{DrawFormat, Plan, draw};
-
-/// The mode compiled when none is named.
-pub const DEFAULT_MODE: &str = "default_codex";
+use crate::lower::{LowerError, lower};
+use crate::plan::{DrawFormat, Plan, PlanInputs, PlanSettings, draw};
+use crate::workspace::config::Config;
+use crate::workspace::{Workspace, plan_store};
 
 /// Everything one compile produced.
 pub struct Compiled {
@@ -32,15 +31,20 @@ pub struct UnreadableFile {
     pub reason: String,
 }
 
-/// Parses and checks the shipped loops plus `files` (in the order given).
-pub fn compile_files(files: &[PathBuf]) -> Result<Compiled, UnreadableFile> {
+/// Parses and checks the shipped loops, then the workspace's own loops (if
+/// any), then `files`, in that order.
+pub fn compile_files(ws: Option<&Workspace>, files: &[PathBuf]) -> Result<Compiled, UnreadableFile> {
     let mut sources = Sources::new();
     crate::check::add_builtin_sources(&mut sources);
+    if let Some(ws) = ws {
+        for name in workspace_loop_files(ws) {
+            let path = ws.paths().loops_dir().join(&name);
+            let text = read(&path)?;
+            sources.add(format!("loops/{name}"), text, Layer::Workspace);
+        }
+    }
     for path in files {
-        let text = std::fs::read_to_string(path).map_err(|e| UnreadableFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = read(path)?;
         sources.add(display_path(path), text, Layer::Workspace);
     }
     let mut diags = Diagnostics::new();
@@ -51,6 +55,26 @@ pub fn compile_files(files: &[PathBuf]) -> Result<Compiled, UnreadableFile> {
         diags,
         program,
     })
+}
+
+fn read(path: &Path) -> Result<String, UnreadableFile> {
+    std::fs::read_to_string(path).map_err(|e| UnreadableFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// `millrace-agents/loops/*.mill`, sorted by name.
+fn workspace_loop_files(ws: &Workspace) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(ws.paths().loops_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".mill") && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
 }
 
 /// A path as the user will recognize it: relative to the current directory
@@ -64,27 +88,141 @@ fn display_path(path: &Path) -> String {
     shown.display().to_string()
 }
 
+/// The initialized workspace the command runs in, if any (compiling works
+/// without one).
+fn workspace(cx: &Context) -> Option<Workspace> {
+    Workspace::open(cx.cli_workspace.as_deref()).ok()
+}
+
+/// The plan-shaping settings: the workspace's `millrace.toml`, or defaults.
+fn settings(ws: Option<&Workspace>) -> Result<PlanSettings, Failure> {
+    match ws {
+        Some(ws) => Ok(Config::load(&ws.paths().config())?.plan_settings()),
+        None => Ok(PlanSettings::default()),
+    }
+}
+
+/// Records what a workspace plan was compiled from, so currentness can be
+/// judged by a stat of each input.
+pub fn record_inputs(ws: &Workspace, plan: &mut Plan, sources: &Sources, settings: &PlanSettings) {
+    let mut inputs = PlanInputs {
+        config: settings.fingerprint(),
+        ..PlanInputs::default()
+    };
+    for (_, file) in sources.files() {
+        inputs
+            .sources
+            .push(match file.name.strip_prefix("builtin:loops/") {
+                Some(rel) => plan_store::builtin_input(rel, &file.text),
+                None => plan_store::input_file(ws, &file.name),
+            });
+    }
+    let mut assets: Vec<String> = Vec::new();
+    for node in plan.nodes.iter() {
+        let stage = &plan.stages[node.stage];
+        assets.push(node.entrypoint.clone());
+        assets.extend(stage.skills.iter().cloned());
+        assets.extend(node.attached_skills.iter().cloned());
+    }
+    assets.sort();
+    assets.dedup();
+    inputs.assets = assets.iter().map(|a| plan_store::input_file(ws, a)).collect();
+    inputs.fingerprint = plan_store::inputs_fingerprint(&inputs);
+    plan.inputs = inputs;
+    plan.compiled_at = Some(jiff::Timestamp::now().to_string());
+}
+
+/// Compiles `mode` (default: the workspace's `runtime.default_mode`) in a
+/// workspace and writes the plan and its diagnostics into `state/`. On
+/// failure the last good plan stays in place.
+pub fn compile_workspace(ws: &Workspace, mode: Option<&str>) -> Result<WorkspaceCompile, Failure> {
+    let settings = settings(Some(ws))?;
+    let compiled = compile_files(Some(ws), &[])?;
+    let mode = mode.unwrap_or(&settings.default_mode).to_string();
+    let lowered = compiled.program.as_ref().map(|program| {
+        lower(program, &compiled.sources, &mode, &settings).map(|mut plan| {
+            record_inputs(ws, &mut plan, &compiled.sources, &settings);
+            plan
+        })
+    });
+    if let Some(Ok(plan)) = &lowered {
+        plan_store::save_plan(ws, plan)?;
+    }
+    let report = diagnostics_json(&compiled, &mode, lowered.as_ref());
+    plan_store::save_diagnostics(ws, &report)?;
+    Ok(WorkspaceCompile {
+        compiled,
+        mode,
+        lowered,
+    })
+}
+
+/// The outcome of [`compile_workspace`].
+pub struct WorkspaceCompile {
+    pub compiled: Compiled,
+    pub mode: String,
+    /// `None` when the sources did not check.
+    pub lowered: Option<Result<Plan, LowerError>>,
+}
+
+/// The JSON form of a compile's outcome (`--format json` and
+/// `state/compile_diagnostics.json`).
+fn diagnostics_json(
+    compiled: &Compiled,
+    mode: &str,
+    lowered: Option<&Result<Plan, LowerError>>,
+) -> serde_json::Value {
+    let mut list = render_json(compiled.diags.iter(), &compiled.sources);
+    let plan = lowered.and_then(|l| l.as_ref().ok());
+    let lower_error = lowered.and_then(|l| l.as_ref().err());
+    if let (Some(e), Some(array)) = (lower_error, list.as_array_mut()) {
+        array.push(
+            json!({"code": crate::diag::code_of(e), "severity": "error", "message": e.to_string(),
+            "help": miette::Diagnostic::help(e).map(|h| h.to_string())}),
+        );
+    }
+    let errors = compiled.diags.error_count() + usize::from(lower_error.is_some());
+    json!({
+        "schema_version": 1, "kind": "compile_diagnostics", "ok": plan.is_some(), "mode": mode,
+        "plan_id": plan.map(|p| &p.plan_id), "errors": errors, "warnings": compiled.diags.warning_count(),
+        "diagnostics": list, "emitted_at": jiff::Timestamp::now().to_string(),
+    })
+}
+
 pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
     match command {
         CompileCommand::Validate(args) => {
-            let compiled = compile_files(&args.files)?;
-            let mode = args.mode.as_deref().unwrap_or(DEFAULT_MODE);
-            validate(
-                compiled,
-                mode,
-                &PlanSettings::default(),
-                args.format,
-                args.deny_warnings,
-                cx,
-            )
+            let ws = workspace(cx);
+            // Files named on the command line are checked, never written into
+            // a workspace; without files, a workspace compile writes its plan.
+            match (&ws, args.files.is_empty()) {
+                (Some(ws), true) => {
+                    let outcome = compile_workspace(ws, args.mode.as_deref())?;
+                    let mode = outcome.mode.clone();
+                    report(
+                        outcome.compiled,
+                        &mode,
+                        outcome.lowered,
+                        args.format,
+                        args.deny_warnings,
+                        cx,
+                    )
+                }
+                _ => {
+                    let settings = settings(ws.as_ref())?;
+                    let compiled = compile_files(ws.as_ref(), &args.files)?;
+                    let mode = args.mode.clone().unwrap_or_else(|| settings.default_mode.clone());
+                    let lowered = compiled
+                        .program
+                        .as_ref()
+                        .map(|p| lower(p, &compiled.sources, &mode, &settings));
+                    report(compiled, &mode, lowered, args.format, args.deny_warnings, cx)
+                }
+            }
         }
         CompileCommand::Show(args) => {
             let plan = compile_mode(args.mode.as_deref(), cx)?;
-            if args.json {
-                print(&plan.to_json())?;
-            } else {
-                print(&plan.dump())?;
-            }
+            print(&if args.json { plan.to_json() } else { plan.dump() })?;
             Ok(ExitCode::SUCCESS)
         }
         CompileCommand::Graph(args) => {
@@ -99,9 +237,12 @@ pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
     }
 }
 
-/// Compiles one mode or fails with the rendered diagnostics.
+/// Compiles one mode in memory (workspace loops and settings included) or
+/// fails with the rendered diagnostics.
 fn compile_mode(mode: Option<&str>, cx: &Context) -> Result<Plan, Failure> {
-    let compiled = compile_files(&[])?;
+    let ws = workspace(cx);
+    let settings = settings(ws.as_ref())?;
+    let compiled = compile_files(ws.as_ref(), &[])?;
     let Some(program) = &compiled.program else {
         eprint!(
             "{}",
@@ -112,8 +253,8 @@ fn compile_mode(mode: Option<&str>, cx: &Context) -> Result<Plan, Failure> {
     Ok(lower(
         program,
         &compiled.sources,
-        mode.unwrap_or(DEFAULT_MODE),
-        &PlanSettings::default(),
+        mode.unwrap_or(&settings.default_mode),
+        &settings,
     )?)
 }
 
@@ -128,47 +269,34 @@ fn options(cx: &Context) -> RenderOptions {
     }
 }
 
-/// Reports every diagnostic and, when the sources are clean, lowers `mode`.
-pub fn validate(
+/// Reports every diagnostic and the outcome of lowering.
+fn report(
     compiled: Compiled,
     mode: &str,
-    settings: &PlanSettings,
+    lowered: Option<Result<Plan, LowerError>>,
     format: DiagFormat,
     deny_warnings: bool,
     cx: &Context,
 ) -> Outcome {
-    let Compiled {
-        sources,
-        diags,
-        program,
-    } = compiled;
-    let lowered: Option<Result<Plan, LowerError>> =
-        program.as_ref().map(|p| lower(p, &sources, mode, settings));
-    let errors = diags.error_count() + usize::from(matches!(lowered, Some(Err(_))));
-    let warnings = diags.warning_count();
-    let ok = errors == 0 && !(deny_warnings && warnings > 0);
-    let plan = lowered.as_ref().and_then(|l| l.as_ref().ok());
+    let errors = compiled.diags.error_count() + usize::from(matches!(lowered, Some(Err(_))));
+    let warnings = compiled.diags.warning_count();
+    let ok = errors == 0 && lowered.is_some() && !(deny_warnings && warnings > 0);
     match format {
         DiagFormat::Json => {
-            let mut list = render_json(diags.iter(), &sources);
-            if let (Some(Err(e)), Some(array)) = (&lowered, list.as_array_mut()) {
-                array.push(
-                    json!({"code": crate::diag::code_of(e), "severity": "error", "message": e.to_string(),
-                    "help": miette::Diagnostic::help(e).map(|h| h.to_string())}),
-                );
-            }
-            print_json(&json!({
-                "ok": ok, "mode": mode, "plan_id": plan.map(|p| &p.plan_id),
-                "errors": errors, "warnings": warnings, "diagnostics": list,
-            }))?;
+            let mut value = diagnostics_json(&compiled, mode, lowered.as_ref());
+            value["ok"] = json!(ok);
+            print_json(&value)?;
         }
         DiagFormat::Human => {
-            eprint!("{}", render_human(diags.iter(), &sources, options(cx)));
+            eprint!(
+                "{}",
+                render_human(compiled.diags.iter(), &compiled.sources, options(cx))
+            );
             if let Some(Err(e)) = &lowered {
                 eprint!("{}", super::render_diagnostic(e, cx.color));
             }
             let summary = summary(errors, warnings);
-            match plan {
+            match lowered.as_ref().and_then(|l| l.as_ref().ok()) {
                 Some(plan) if ok => print(&format!(
                     "ok: mode {} compiled to {}{summary}\n",
                     plan.mode, plan.plan_id
@@ -191,7 +319,9 @@ fn summary(errors: usize, warnings: usize) -> String {
 }
 
 pub(super) fn modes(command: ModesCommand, cx: &Context) -> Outcome {
-    let compiled = compile_files(&[])?;
+    let ws = workspace(cx);
+    let settings = settings(ws.as_ref())?;
+    let compiled = compile_files(ws.as_ref(), &[])?;
     let Some(program) = &compiled.program else {
         eprint!(
             "{}",
@@ -202,13 +332,12 @@ pub(super) fn modes(command: ModesCommand, cx: &Context) -> Outcome {
     match command {
         ModesCommand::List(flag) => list_modes(program, flag.json),
         ModesCommand::Show(args) => {
-            let plan = lower(program, &compiled.sources, &args.mode, &PlanSettings::default())?;
+            let plan = lower(program, &compiled.sources, &args.mode, &settings)?;
             let alias_of = program.aliases.get(&args.mode).cloned();
             show_mode(&plan, alias_of, args.json)
         }
     }
 }
-
 fn list_modes(program: &Program, json: bool) -> Outcome {
     let mut modes: Vec<&crate::check::hir::Mode> = program.modes.iter().collect();
     modes.sort_by(|a, b| a.name.cmp(&b.name));
