@@ -18,6 +18,7 @@
 
 mod control;
 mod documents;
+pub mod driver;
 mod effect;
 mod finish;
 mod input;

@@ -15,13 +15,14 @@ use crate::workspace::snapshot::{ActiveRun, Snapshot};
 pub struct Rules {
     /// The fuel budget: stage runs one work item may use.
     pub max_stage_runs_per_item: u32,
+    /// Start a run's next stage as soon as the previous one is routed (the
+    /// daemon); `run once` sets this off so exactly one stage runs.
+    pub chain_stages: bool,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Self {
-            max_stage_runs_per_item: 40,
-        }
+        Self { max_stage_runs_per_item: 40, chain_stages: true }
     }
 }
 

@@ -67,8 +67,11 @@ pub struct ClosureTarget {
     #[serde(default)]
     pub last_arbiter_run_id: Option<String>,
     /// Closure passes run so far (bounded by `recovery.max_closure_attempts`).
-    #[serde(default)]
+        #[serde(default)]
     pub attempts: u32,
+    /// Why the target closed: `passed`, or `attempts_exhausted`.
+    #[serde(default)]
+    pub closed_reason: Option<String>,
 }
 
 impl ClosureTarget {
@@ -94,6 +97,7 @@ impl ClosureTarget {
             closed_at: None,
             last_arbiter_run_id: None,
             attempts: 0,
+            closed_reason: None,
         })
     }
 

@@ -483,6 +483,26 @@ impl<'w> Queues<'w> {
             })
     }
 
+        /// Whether `claim(plane, root)` would find something, without claiming:
+    /// the first indexed entry (in claim order) of the plane's kinds whose
+    /// root matches, whose file is still there and whose dependencies are
+    /// done. A quarantine-worthy file is left for the claim to handle.
+    pub fn peek(&self, plane: Plane, root: Option<&str>) -> Result<bool, QueueError> {
+        for kind in plane_kinds(plane) {
+            let (index, _) = QueueIndex::refresh(self.ws, *kind)?;
+            let dir = self.ws.paths().queue_dir(*kind, QueueState::Queued);
+            let found = index.entries().iter().any(|e| {
+                root.is_none_or(|r| e.root() == Some(r))
+                    && dir.join(format!("{}.md", e.id())).is_file()
+                    && self.dependencies_done(e)
+            });
+            if found {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Queued items of a kind in claim order (refreshing the index), with
     /// whether each is eligible now (dependencies done).
     pub fn queued_in_order(&self, kind: WorkItemKind) -> Result<Vec<(Entry, bool)>, QueueError> {

@@ -1,0 +1,277 @@
+//! The runtime around the pure engine: it owns the workspace for a while,
+//! turns the world into inputs, applies effects, and runs stages.
+//!
+//! Input: an initialized [`Workspace`], a loaded [`Plan`] (compiled by the
+//! caller: the engine never compiles), [`Rules`] and a [`StageRunner`].
+//! Output: work done in the workspace, runtime events, monitor lines.
+//!
+//! Invariants:
+//! - one owner per workspace: the lock is held from `open` to `close`, and
+//!   a dead owner's lock on this host is taken over (and logged);
+//! - every transition is committed as: journal, durable effects, snapshot,
+//!   journal removed, then actions; a crash anywhere is repaired at the next
+//!   `open` by replaying the journal (effects are idempotent);
+//! - a stage starts only after its pending request is persisted, and its
+//!   result is written to the run directory before it is routed, so a crash
+//!   either re-runs the stage at the same node or routes the saved result.
+
+mod apply;
+mod commit;
+mod dispatch;
+mod intake;
+mod observe;
+mod run;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+pub use dispatch::{Completion, StageRunner};
+pub use run::{RunOptions, RunSummary};
+
+use super::{step, Input, Rules};
+use crate::plan::{Plan, Plane, WorkItemKind};
+use crate::runners::StageRunRequest;
+use crate::workspace::events::EventLog;
+use crate::workspace::snapshot::{RuntimeMode, Snapshot};
+use crate::workspace::{ids, lock, QueueState, Workspace};
+
+/// Why the runtime cannot start or go on.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EngineError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] lock::LockError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Snapshot(#[from] crate::workspace::snapshot::SnapshotError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(#[from] crate::workspace::journal::JournalError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Events(#[from] crate::workspace::events::EventError),
+
+    /// A state file could not be written; the runtime stops rather than run
+    /// on state it cannot persist.
+    #[error("cannot persist runtime state: {detail}")]
+    #[diagnostic(code(mill::engine::persist_failed), help("check free disk space and permissions of `millrace-agents/state/`"))]
+    Persist { detail: String },
+
+    /// The tokio runtime or signal handling could not start.
+    #[error("cannot start the runtime's event loop: {detail}")]
+    #[diagnostic(code(mill::engine::event_loop), help("this is an environment problem; retry, and report it if it persists"))]
+    EventLoop { detail: String },
+}
+
+/// Where monitor lines go.
+#[derive(Default)]
+pub struct Monitor {
+    pub stdout: bool,
+    pub log: Option<std::fs::File>,
+}
+
+impl Monitor {
+    fn write(&mut self, at: Timestamp, event_type: &str, data: &serde_json::Value) {
+        let Some(line) = super::monitor::line(at, event_type, data) else { return };
+        if self.stdout {
+            // A closed stdout must not stop the runtime.
+            let _ = crate::cli::print(&format!("{line}\n"));
+        }
+        if let Some(file) = &mut self.log {
+            use std::io::Write;
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
+
+/// A stage running in this process.
+struct Running {
+    request: StageRunRequest,
+    cancel: watch::Sender<bool>,
+}
+
+/// The runtime of one process.
+pub struct Runtime {
+    ws: Workspace,
+    plan: Plan,
+    rules: Rules,
+    state: Snapshot,
+    events: EventLog,
+    session: String,
+    monitor: Monitor,
+    runner: Arc<dyn StageRunner>,
+    running: BTreeMap<Plane, Running>,
+    completions: (mpsc::UnboundedSender<Completion>, mpsc::UnboundedReceiver<Completion>),
+    /// Extra `millrace.toml` facts dispatch needs.
+    settings: DispatchSettings,
+        exit: bool,
+    /// Stages finished by this process, in order (for summaries).
+    finished: Vec<String>,
+    /// The ideas inbox's mtime at the last scan.
+    ideas_seen: Option<std::time::SystemTime>,
+    /// A `reload_config` command arrived.
+    reload_requested: bool,
+}
+
+/// What the driver needs from `millrace.toml` besides the plan.
+#[derive(Clone, Debug)]
+pub struct DispatchSettings {
+    pub idle_sleep: std::time::Duration,
+    pub watch_ideas: bool,
+    pub mode: RuntimeMode,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self { idle_sleep: std::time::Duration::from_secs(1), watch_ideas: true, mode: RuntimeMode::Daemon }
+    }
+}
+
+impl Runtime {
+    /// Takes ownership of the workspace and brings its state up to date:
+    /// replays an interrupted transition, routes results left on disk by a
+    /// dead process, marks stages it never finished as interrupted, and
+    /// returns orphaned claims to their queues.
+    pub fn open(
+        ws: Workspace,
+        plan: Plan,
+        rules: Rules,
+        runner: Arc<dyn StageRunner>,
+        settings: DispatchSettings,
+        monitor: Monitor,
+    ) -> Result<Self, EngineError> {
+        let session = ids::new_session_id();
+        let acquired = lock::acquire(&ws, &session)?;
+        let events = EventLog::open(&ws)?;
+        let state = Snapshot::load(&ws)?;
+        let mut rt = Runtime {
+            ws,
+            plan,
+            rules,
+            state,
+            events,
+            session,
+            monitor,
+            runner,
+            running: BTreeMap::new(),
+            completions: mpsc::unbounded_channel(),
+            settings,
+                        exit: false,
+            finished: Vec::new(),
+            ideas_seen: None,
+            reload_requested: false,
+        };
+        if let Some(dead) = acquired.takeover {
+            rt.emit("lock_taken_over", json!({"pid": dead.owner_pid, "host": dead.owner_hostname, "session": dead.owner_session_id}));
+        }
+        rt.replay_journal()?;
+        rt.recover_pending()?;
+        let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
+        rt.commit(Input::Boot { now, session, mode })?;
+        rt.return_orphans()?;
+        Ok(rt)
+    }
+
+    /// Gives up ownership; active runs stay where they are and resume at the
+    /// next start.
+    pub fn close(mut self) -> Result<Vec<String>, EngineError> {
+        for running in self.running.values() {
+            let _ = running.cancel.send(true);
+        }
+        self.commit(Input::Shutdown { now: Timestamp::now() })?;
+        lock::release(&self.ws, &self.session)?;
+        Ok(std::mem::take(&mut self.finished))
+    }
+
+    pub fn state(&self) -> &Snapshot {
+        &self.state
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Appends a runtime event and writes its monitor line.
+    fn emit(&mut self, event_type: &str, data: serde_json::Value) {
+        let at = Timestamp::now();
+        self.monitor.write(at, event_type, &data);
+        // The event log is diagnostic: a failed append must not stop work.
+        let _ = self.events.append(event_type, data);
+    }
+
+    /// Stages whose request was persisted but which never reported: route
+    /// the result if it reached the disk, else run the stage again.
+    fn recover_pending(&mut self) -> Result<(), EngineError> {
+        let pending: Vec<(Plane, String, String)> = self
+            .state
+            .active_runs
+            .values()
+            .filter_map(|r| r.pending_request_id.clone().map(|q| (r.plane, r.run_id.clone(), q)))
+            .collect();
+        for (plane, run_id, request_id) in pending {
+            match self.saved_result(&run_id, &request_id) {
+                Some((result, path)) => self.finish(result, path)?,
+                None => {
+                    let reason = "the process that ran it stopped before it reported".to_string();
+                    self.commit(Input::Interrupted { now: Timestamp::now(), plane, reason })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A stage result already written to the run directory.
+    fn saved_result(&self, run_id: &str, request_id: &str) -> Option<(crate::runners::StageResult, String)> {
+        let path = self.ws.paths().run_dir(run_id).join("stage_results").join(format!("{request_id}.json"));
+        let text = std::fs::read_to_string(&path).ok()?;
+        let result = serde_json::from_str(&text).ok()?;
+        Some((result, self.relative(&path)))
+    }
+
+    /// A path as the engine records it: relative to the workspace root.
+    fn relative(&self, path: &std::path::Path) -> String {
+        path.strip_prefix(self.ws.root()).unwrap_or(path).display().to_string()
+    }
+
+    /// Items in an `active/` directory that no run claims: a process stopped
+    /// between moving them and recording the run. Nothing ran on them, so
+    /// they go back to their queue.
+    fn return_orphans(&mut self) -> Result<(), EngineError> {
+                let ws = self.ws.clone();
+        let queues = crate::workspace::queue::Queues::new(&ws);
+        for kind in [WorkItemKind::Task, WorkItemKind::Spec, WorkItemKind::Incident, WorkItemKind::LearningRequest] {
+            let Ok(active) = queues.active(kind) else { continue };
+            for id in active {
+                let claimed = self.state.active_runs.values().any(|r| r.work_item.as_ref().is_some_and(|w| w.kind == kind && w.id == id));
+                if claimed {
+                    continue;
+                }
+                let reason = "claimed by a process that stopped before recording the run";
+                match queues.transition(kind, &id, QueueState::Active, QueueState::Queued) {
+                    Ok(_) => self.emit("orphan_returned", json!({"kind": kind, "id": id, "reason": reason})),
+                    Err(e) => self.emit("orphan_return_failed", json!({"kind": kind, "id": id, "error": e.to_string()})),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The absolute path of a workspace-relative one.
+    fn absolute(&self, relative: &str) -> PathBuf {
+        self.ws.root().join(relative)
+    }
+
+    /// Runs the pure step against the current state without applying it
+    /// (for tests and inspection).
+    pub fn preview(&self, input: Input) -> (Snapshot, Vec<super::Effect>) {
+        step(&self.plan, &self.rules, &self.state, input)
+    }
+}

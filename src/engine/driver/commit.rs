@@ -1,0 +1,120 @@
+//! Committing one transition: journal, durable effects, snapshot, journal
+//! removed, then actions.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::super::{runtime_error_code, step, Effect, Input, RuntimeError};
+use super::apply::ApplyFailure;
+use super::{EngineError, Runtime};
+use crate::runners::StageResult;
+use crate::workspace::journal;
+use crate::workspace::snapshot::Snapshot;
+
+/// The redo log of one transition (`state/journal.json`).
+#[derive(Serialize, Deserialize)]
+struct Journal {
+    schema_version: u32,
+    snapshot: Snapshot,
+    effects: Vec<Effect>,
+}
+
+impl Runtime {
+    /// Commits a transition, tolerating failed effects (they are logged).
+    pub(super) fn commit(&mut self, input: Input) -> Result<(), EngineError> {
+        self.transition(input, false).map(|_| ())
+    }
+
+    /// Commits a transition. With `strict`, the first failing durable effect
+    /// aborts it before the snapshot is written, and the failure is
+    /// returned so the caller can commit a recovery instead.
+    fn transition(&mut self, input: Input, strict: bool) -> Result<Result<(), ApplyFailure>, EngineError> {
+        let (next, effects) = step(&self.plan, &self.rules, &self.state, input);
+        let (durable, actions): (Vec<Effect>, Vec<Effect>) = effects.into_iter().partition(Effect::is_durable);
+        if !durable.is_empty() {
+            let entry = Journal { schema_version: 1, snapshot: next.clone(), effects: durable.clone() };
+            journal::write(&self.ws, &entry)?;
+            for effect in &durable {
+                if let Err(failure) = self.apply(effect, strict) {
+                    if strict {
+                        journal::clear(&self.ws)?;
+                        return Ok(Err(failure));
+                    }
+                    self.emit("effect_failed", serde_json::json!({"effect": effect, "error": failure.message}));
+                }
+            }
+        }
+        if !durable.is_empty() || changed(&self.state, &next) {
+            next.save(&self.ws)?;
+        }
+        if !durable.is_empty() {
+            journal::clear(&self.ws)?;
+        }
+        self.state = next;
+        for action in actions {
+            self.act(action)?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Routes a stage result; if applying the decision fails, hands the
+    /// error to the repair node (or blocks the item) instead.
+    pub(super) fn finish(&mut self, result: StageResult, path: String) -> Result<(), EngineError> {
+        let now = Timestamp::now();
+        let input = Input::Finished { now, result: Box::new(result.clone()), result_path: path.clone() };
+        if let Err(failure) = self.transition(input, true)? {
+            let code = runtime_error_code(result.plane, failure.completion_conflict);
+            let error = RuntimeError { code, message: failure.message };
+            self.commit(Input::ApplyFailed { now, result: Box::new(result), result_path: path, error })?;
+        }
+        Ok(())
+    }
+
+    fn act(&mut self, action: Effect) -> Result<(), EngineError> {
+        match action {
+            Effect::Claim { plane, root } => self.claim(plane, root),
+            Effect::Dispatch { plane } => self.start_stage(plane),
+            Effect::Kill { plane } => {
+                if let Some(running) = self.running.get(&plane) {
+                    let _ = running.cancel.send(true);
+                }
+                Ok(())
+            }
+            Effect::Exit => {
+                self.exit = true;
+                Ok(())
+            }
+            Effect::Event { event_type, data } => {
+                self.emit(&event_type, data);
+                Ok(())
+            }
+            // Durable effects never reach here (partitioned above).
+            _ => Ok(()),
+        }
+    }
+
+    /// Finishes a transition a crashed process left half applied.
+    pub(super) fn replay_journal(&mut self) -> Result<(), EngineError> {
+        let Some(entry) = journal::read::<Journal>(&self.ws)? else { return Ok(()) };
+        for effect in &entry.effects {
+            if let Err(failure) = self.apply(effect, false) {
+                self.emit("effect_failed", serde_json::json!({"effect": effect, "error": failure.message}));
+            }
+        }
+        entry.snapshot.save(&self.ws)?;
+        journal::clear(&self.ws)?;
+        let count = entry.effects.len();
+        self.state = entry.snapshot;
+        self.emit("journal_replayed", serde_json::json!({"effects": count}));
+        Ok(())
+    }
+}
+
+/// Whether a snapshot changed beyond its clock fields (an idle tick writes
+/// nothing).
+fn changed(before: &Snapshot, after: &Snapshot) -> bool {
+    let mut a = after.clone();
+    a.updated_at = before.updated_at;
+    a.tick = before.tick;
+    &a != before
+}

@@ -1,0 +1,150 @@
+//! Starting stages: building the request, launching the runner as a task,
+//! and taking its result back.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{EngineError, Running, Runtime};
+use crate::plan::Plane;
+use crate::runners::{ClosurePaths, LegalOutcome, RuntimeErrorPaths, StageResult, StageRunRequest, WorkItemPaths};
+use crate::workspace::runs::RunDir;
+use crate::workspace::snapshot::{ActiveRun, RequestKind};
+use crate::workspace::QueueState;
+
+/// A finished stage, sent back from its task.
+#[derive(Debug)]
+pub struct Completion {
+    pub plane: Plane,
+    pub result: StageResult,
+}
+
+/// What runs stages (the runners module in production, a fake in tests).
+pub trait StageRunner: Send + Sync {
+    /// Checks the harness is installed before anything is dispatched to it.
+    fn preflight(&self, runner: &str) -> Result<(), String>;
+
+    /// Runs one stage to one result; `cancel` turns true on `stop --now`.
+    fn start(&self, request: StageRunRequest, cancel: watch::Receiver<bool>) -> Pin<Box<dyn Future<Output = StageResult> + Send>>;
+}
+
+impl Runtime {
+    /// Starts the stage pending on a plane.
+    pub(super) fn start_stage(&mut self, plane: Plane) -> Result<(), EngineError> {
+        let Some(run) = self.state.active_runs.get(&plane).cloned() else { return Ok(()) };
+        let Some(request_id) = run.pending_request_id.clone() else { return Ok(()) };
+        if self.running.contains_key(&plane) {
+            return Ok(());
+        }
+        let Some(request) = self.build_request(&run, &request_id) else {
+            let reason = format!("plan {} has no node `{}`", self.plan.plan_id, run.node);
+            return self.commit(super::super::Input::Interrupted { now: jiff::Timestamp::now(), plane, reason });
+        };
+        if let Err(message) = self.runner.preflight(&request.runner) {
+            // An operator problem, not the agent's: hold everything until
+            // the harness is installed, and do not count the stage.
+            self.emit("runner_unavailable", json!({"runner": request.runner, "message": message}));
+            let now = jiff::Timestamp::now();
+            self.commit(super::super::Input::Interrupted { now, plane, reason: message })?;
+            return self.commit(super::super::Input::Control { now, command: super::super::Control::Pause });
+        }
+        match RunDir::create(&self.ws, &run.run_id).and_then(|d| d.write_request(&request_id, &request)) {
+            Ok(_) => {}
+            Err(e) => return Err(EngineError::Persist { detail: e.to_string() }),
+        }
+        let (cancel, watcher) = watch::channel(false);
+        let future = self.runner.start(request.clone(), watcher);
+        let sender = self.completions.0.clone();
+        tokio::spawn(async move {
+            let result = future.await;
+            let _ = sender.send(Completion { plane, result });
+        });
+        let work = run.work_item.as_ref().map(|w| json!({"kind": w.kind, "id": w.id}));
+        let data = json!({"plane": plane, "node": run.node, "stage": run.stage, "run_id": run.run_id,
+            "request_id": request_id, "work_item": work, "attempt": request.attempt, "runner": request.runner});
+        self.running.insert(plane, Running { request, cancel });
+        self.emit("stage_started", data);
+        Ok(())
+    }
+
+    /// A stage's result came back: persist it, then route it.
+    pub(super) fn complete(&mut self, done: Completion) -> Result<(), EngineError> {
+        let running = self.running.remove(&done.plane);
+        let result = done.result;
+        let dir = RunDir::create(&self.ws, &result.run_id).map_err(|e| EngineError::Persist { detail: e.to_string() })?;
+        let path = dir.write_stage_result(&result.request_id, &result).map_err(|e| EngineError::Persist { detail: e.to_string() })?;
+        let tokens = result.token_usage.map(|t| t.total_tokens);
+        let data = json!({"plane": result.plane, "node": result.node, "run_id": result.run_id, "request_id": result.request_id,
+            "outcome": result.terminal_result, "failure_class": result.failure_class, "duration_seconds": result.duration_seconds,
+            "total_tokens": tokens, "runner": running.map(|r| r.request.runner)});
+        self.emit("stage_completed", data);
+        self.finished.push(format!("{}/{} {}", result.plane, result.node, result.terminal_result));
+        let path = self.relative(&path);
+        self.finish(result, path)
+    }
+
+    fn build_request(&self, run: &ActiveRun, request_id: &str) -> Option<StageRunRequest> {
+        let node_id = self.plan.node_named(run.plane, &run.node)?;
+        let node = &self.plan.nodes[node_id];
+        let stage = self.plan.stage_of(node_id);
+        let paths = self.ws.paths();
+        let agents = self.ws.agents();
+        let run_dir = paths.run_dir(&run.run_id);
+        let closure = (run.request_kind == RequestKind::ClosureTarget).then(|| {
+            let root = run.closure_root_spec_id.clone().unwrap_or_default();
+            let idea = run.closure_root_idea_id.clone();
+            let seed = idea.as_deref().map(|i| paths.idea_contract(i)).filter(|p| p.is_file());
+            ClosurePaths {
+                target_path: paths.closure_target(&root),
+                root_spec_path: paths.root_spec_contract(&root),
+                seed_idea_path: seed,
+                rubric_path: paths.arbiter_dir().join("rubrics").join(format!("{root}.md")),
+                verdict_path: paths.arbiter_dir().join("verdicts").join(format!("{root}.json")),
+                report_path: run_dir.join("arbiter_report.md"),
+                root_spec_id: root,
+                root_idea_id: idea,
+            }
+        });
+        let catalog = agents.join("reference/runtime-error-codes.md");
+        Some(StageRunRequest {
+            request_id: request_id.to_string(),
+            run_id: run.run_id.clone(),
+            plane: run.plane,
+            node: run.node.clone(),
+            stage: stage.name.clone(),
+            request_kind: run.request_kind,
+            mode_id: self.plan.mode.clone(),
+            plan_id: self.plan.plan_id.clone(),
+            running_marker: stage.running.clone(),
+            outcomes: self.plan.outcomes_of(node_id).map(|(_, o)| LegalOutcome { name: o.name.clone(), classes: o.classes.clone() }).collect(),
+            entrypoint_path: agents.join(&node.entrypoint),
+            required_skills: stage.skills.iter().map(|s| agents.join(s)).collect(),
+            attached_skills: node.attached_skills.iter().map(|s| agents.join(s)).collect(),
+            work_item: run.work_item.as_ref().map(|w| WorkItemPaths {
+                kind: w.kind,
+                id: w.id.clone(),
+                path: paths.document(w.kind, QueueState::Active, &w.id),
+            }),
+            troubleshoot_report_path: closure.is_none().then(|| run_dir.join("troubleshoot_report.md")),
+            closure,
+            workspace_root: self.ws.root().to_path_buf(),
+            result_path: run_dir.join(format!("result.{request_id}.json")),
+            run_dir,
+            status_path: paths.status_marker(run.plane),
+            snapshot_path: paths.snapshot(),
+            runtime_error: run.runtime_error.as_ref().map(|e| RuntimeErrorPaths {
+                code: e.code.clone(),
+                report_path: self.absolute(&e.report_path),
+                catalog_path: catalog.is_file().then(|| catalog.clone()),
+            }),
+            runner: node.runner.clone(),
+            model: node.model.clone(),
+            effort: node.effort,
+            timeout_seconds: node.timeout_seconds,
+            attempt: run.node_runs.get(&run.node).copied().unwrap_or(1).saturating_sub(1),
+            budget: None,
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! What arrives from outside between ticks: mailbox commands (in issue
+//! order) and ideas dropped in `ideas/inbox/`.
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::super::{Control, Input};
+use super::{EngineError, Runtime};
+use crate::workspace::document::normalize_idea;
+use crate::workspace::mailbox::{self, Command};
+use crate::workspace::queue::Queues;
+
+impl Runtime {
+    pub(super) fn intake(&mut self) -> Result<(), EngineError> {
+        self.drain_mailbox()?;
+        if self.settings.watch_ideas {
+            self.intake_ideas();
+        }
+        Ok(())
+    }
+
+    fn drain_mailbox(&mut self) -> Result<(), EngineError> {
+        let pending = match mailbox::pending(&self.ws) {
+            Ok(pending) => pending,
+            Err(e) => {
+                self.emit("mailbox_unreadable", json!({"error": e.to_string()}));
+                return Ok(());
+            }
+        };
+        for item in pending {
+            let outcome = self.handle(&item.command);
+            let archived = match &outcome {
+                Ok(result) => mailbox::complete(&self.ws, &item, result.clone()),
+                Err(error) => mailbox::fail(&self.ws, &item, error),
+            };
+            if let Err(e) = archived {
+                self.emit("mailbox_archive_failed", json!({"command": item.file_name, "error": e.to_string()}));
+            }
+            self.emit("mailbox_command_applied", json!({"command": item.command.name(), "ok": outcome.is_ok()}));
+        }
+        Ok(())
+    }
+
+    /// Applies one mailbox command; the error text is archived with it.
+    fn handle(&mut self, command: &Command) -> Result<serde_json::Value, String> {
+        let now = Timestamp::now();
+        let control = match command {
+            Command::Stop => Control::Stop,
+            Command::StopNow => Control::StopNow,
+            Command::Pause => Control::Pause,
+            Command::Resume => Control::Resume,
+            Command::RetryActive { reason, plane } => Control::RetryActive { plane: *plane, reason: reason.clone() },
+            Command::ClearStaleState { reason } => Control::ClearStaleState { reason: reason.clone() },
+            Command::ReloadConfig => {
+                self.reload_requested = true;
+                return Ok(json!({"reload": "requested"}));
+            }
+            Command::AddTask(doc) | Command::AddSpec(doc) => {
+                let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| e.to_string())?;
+                return Ok(json!({"enqueued": self.relative(&path)}));
+            }
+            Command::AddIdea { source_name, markdown } => {
+                let path = Queues::new(&self.ws).stage_idea(source_name, markdown).map_err(|e| e.to_string())?;
+                return Ok(json!({"staged": self.relative(&path)}));
+            }
+        };
+        self.commit(Input::Control { now, command: control }).map_err(|e| e.to_string())?;
+        Ok(json!({"applied": true}))
+    }
+
+    /// Turns each idea in `ideas/inbox/` into a root spec, once.
+    fn intake_ideas(&mut self) {
+        let inbox = self.ws.paths().ideas_inbox();
+        let stamp = std::fs::metadata(&inbox).and_then(|m| m.modified()).ok();
+        if stamp.is_some() && stamp == self.ideas_seen {
+            return;
+        }
+        self.ideas_seen = stamp;
+        let mut names: Vec<String> = std::fs::read_dir(&inbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
+            .collect();
+                names.sort();
+        let ws = self.ws.clone();
+        let queues = Queues::new(&ws);
+        for name in names {
+            let Ok(text) = std::fs::read_to_string(inbox.join(&name)) else { continue };
+            let idea = normalize_idea(&name, &text, Timestamp::now());
+            let spec_id = idea.spec.id().to_string();
+            if queues.idea_represented(&spec_id, &idea.idea_reference).unwrap_or(true) {
+                continue;
+            }
+            match queues.enqueue(&idea.spec) {
+                Ok(_) => self.emit("idea_normalized_to_spec", json!({"idea": idea.idea_reference, "spec_id": spec_id})),
+                Err(e) => self.emit("idea_intake_failed", json!({"idea": idea.idea_reference, "error": e.to_string()})),
+            }
+        }
+    }
+}

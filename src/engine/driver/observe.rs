@@ -1,0 +1,107 @@
+//! Turning the workspace into the engine's [`World`], and claiming.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::super::{ClaimedItem, Input, TargetView, World};
+use super::{EngineError, Runtime};
+use crate::plan::{Plane, WorkItemKind};
+use crate::workspace::closure::{self, ClosureTarget};
+use crate::workspace::document::WorkDocument;
+use crate::workspace::ids;
+use crate::workspace::queue::{plane_kinds, Queues};
+use crate::workspace::snapshot::Lineage;
+
+impl Runtime {
+    /// One scheduler turn.
+    pub(super) fn tick(&mut self) -> Result<(), EngineError> {
+        let world = self.observe();
+        self.commit(Input::Tick { now: Timestamp::now(), world })
+    }
+
+        fn observe(&mut self) -> World {
+        let ws = self.ws.clone();
+        let queues = Queues::new(&ws);
+        let open = closure::open_targets(&self.ws).unwrap_or_default();
+        if open.len() > 1 {
+            let roots: Vec<&str> = open.iter().map(|t| t.root_spec_id.as_str()).collect();
+            self.emit("closure_targets_conflict", json!({"open": roots}));
+        }
+        let target = open.into_iter().next();
+        let root = target.as_ref().map(|t| t.root_spec_id.clone());
+        let mut claimable = BTreeSet::new();
+        for plane in self.plan.planes() {
+            let filter = if plane == Plane::Learning { None } else { root.as_deref() };
+            if queues.peek(plane, filter).unwrap_or(false) {
+                claimable.insert(plane);
+            }
+        }
+        let mut depths = BTreeMap::new();
+        for plane in Plane::ALL {
+            let depth: usize = plane_kinds(*plane).iter().map(|k| queues.depth(*k).unwrap_or(0)).sum();
+            depths.insert(*plane, depth as u64);
+        }
+        // Lineage work matters only when nothing of the foreground is
+        // claimable (the closure pass may then run); skip the scan otherwise.
+        let foreground_idle = !claimable.iter().any(|p| *p != Plane::Learning);
+        let target = target.map(|t| target_view(&queues, t, foreground_idle));
+        World { claimable, target, next_run_id: ids::new_run_id(), depths, governance_blocked_until: None }
+    }
+
+    /// Claims the next item of a plane and starts its run.
+    pub(super) fn claim(&mut self, plane: Plane, root: Option<String>) -> Result<(), EngineError> {
+        let queues = Queues::new(&self.ws);
+        let claimed = match queues.claim(plane, root.as_deref()) {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                self.emit("claim_failed", json!({"plane": plane, "error": e.to_string()}));
+                return Ok(());
+            }
+        };
+        let doc = &claimed.document;
+        let opens_target = doc.is_root_spec() && matches!(ClosureTarget::load(&self.ws, &claimed.id), Ok(None));
+        let target_stage = match doc {
+            WorkDocument::LearningRequest(r) => r.target_stage.clone(),
+            _ => None,
+        };
+        let item = ClaimedItem {
+            kind: claimed.kind,
+            id: claimed.id.clone(),
+            run_id: ids::new_run_id(),
+            lineage: lineage_of(doc),
+            target_stage,
+            opens_target,
+        };
+        self.commit(Input::Claimed { now: Timestamp::now(), plane, item })
+    }
+}
+
+fn target_view(queues: &Queues<'_>, target: ClosureTarget, scan: bool) -> TargetView {
+    let busy = !scan || queues.lineage_work(&target.root_spec_id).map(|w| !w.is_empty()).unwrap_or(true);
+    TargetView { root_spec_id: target.root_spec_id, root_idea_id: Some(target.root_idea_id), attempts: target.attempts, lineage_busy: busy }
+}
+
+/// A document's lineage, as a run keeps it.
+pub(super) fn lineage_of(doc: &WorkDocument) -> Lineage {
+    let mut lineage = Lineage {
+        root_spec_id: doc.effective_root_spec_id().map(String::from),
+        root_idea_id: doc.root_idea_id().map(String::from),
+        ..Lineage::default()
+    };
+    match doc {
+        WorkDocument::Task(t) => lineage.spec_id = t.spec_id.clone(),
+        WorkDocument::Incident(i) => {
+            lineage.source_task_id = i.source_task_id.clone();
+            lineage.source_spec_id = i.source_spec_id.clone();
+        }
+        WorkDocument::Spec(s) => lineage.spec_id = Some(s.spec_id.clone()),
+        WorkDocument::LearningRequest(_) => {}
+    }
+    if doc.kind() == WorkItemKind::Spec && doc.is_root_spec() && lineage.root_spec_id.is_none() {
+        lineage.root_spec_id = Some(doc.id().to_string());
+    }
+    lineage
+}

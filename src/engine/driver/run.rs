@@ -1,0 +1,95 @@
+//! The run loops: `run once` (one stage) and the daemon (until stopped).
+
+use jiff::Timestamp;
+use serde_json::json;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::super::{Control, Input};
+use super::{EngineError, Runtime};
+
+/// How long to run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Stop after this many ticks (then finish what runs, start nothing).
+    pub max_ticks: Option<u64>,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct RunSummary {
+    pub ticks: u64,
+    /// `plane/node OUTCOME` per finished stage, in order.
+    pub stages: Vec<String>,
+    /// Why the loop ended: `idle`, `stopped`, `max_ticks`, `one_stage`.
+    pub ended: String,
+}
+
+impl Runtime {
+    /// Claims or continues one item and runs exactly one stage of it (a
+    /// stage on another lane that starts at the same time runs too).
+    pub async fn run_once(&mut self) -> Result<RunSummary, EngineError> {
+        self.intake()?;
+        self.tick()?;
+        let ended = if self.running.is_empty() { "idle" } else { "one_stage" };
+        self.drain().await?;
+        Ok(RunSummary { ticks: 1, stages: self.finished.clone(), ended: ended.into() })
+    }
+
+    /// Runs until a stop drains (command, mailbox or signal) or `max_ticks`.
+    /// SIGTERM and SIGINT act as `stop`; a second one as `stop --now`.
+    pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, EngineError> {
+        let event_loop = |e: std::io::Error| EngineError::EventLoop { detail: e.to_string() };
+        let mut term = signal(SignalKind::terminate()).map_err(event_loop)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(event_loop)?;
+        let (mut ticks, mut signals, mut idle) = (0u64, 0u32, false);
+        let ended = loop {
+            self.intake()?;
+            if self.reload_requested {
+                self.reload_requested = false;
+                self.emit("runtime_config_reload_requested", json!({"applied": false, "detail": "restart the daemon to pick up a new plan"}));
+            }
+            let before = self.state.tick;
+            self.tick()?;
+            ticks += 1;
+            if self.exit {
+                break "stopped";
+            }
+            let quiet = self.running.is_empty() && self.state.active_runs.is_empty();
+            if quiet && !idle && before + 1 == self.state.tick {
+                self.emit("runtime_idle", json!({"reason": "no_work"}));
+            }
+            idle = quiet;
+            if options.max_ticks.is_some_and(|m| ticks >= m) {
+                self.drain().await?;
+                break "max_ticks";
+            }
+            let sleep = tokio::time::sleep(self.settings.idle_sleep);
+            tokio::select! {
+                Some(done) = self.completions.1.recv() => self.complete(done)?,
+                _ = sleep => {}
+                _ = term.recv() => self.on_signal(&mut signals)?,
+                _ = int.recv() => self.on_signal(&mut signals)?,
+            }
+        };
+        Ok(RunSummary { ticks, stages: self.finished.clone(), ended: ended.into() })
+    }
+
+    fn on_signal(&mut self, count: &mut u32) -> Result<(), EngineError> {
+        *count += 1;
+        let command = if *count == 1 { Control::Stop } else { Control::StopNow };
+        self.emit("runtime_signal", json!({"count": *count}));
+        self.commit(Input::Control { now: Timestamp::now(), command })
+    }
+
+    /// Waits for every running stage and routes it, starting nothing new.
+    async fn drain(&mut self) -> Result<(), EngineError> {
+        self.rules.chain_stages = false;
+        while !self.running.is_empty() {
+            match self.completions.1.recv().await {
+                Some(done) => self.complete(done)?,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+}
