@@ -89,7 +89,7 @@ async fn dispatch(ctx: &Ctx<'_>, cfg: &RunnersConfig) -> RawRun {
         return RawRun::failed(ExitKind::Killed, "stage cancelled before the harness started");
     }
     let prompt = prompt::render(ctx.req);
-    match ctx.req.runner.as_str() {
+    let mut raw = match ctx.req.runner.as_str() {
         "codex_cli" => codex::run(ctx, &cfg.codex, &prompt).await,
         "claude_code" => claude::run(ctx, &cfg.claude, &prompt).await,
         "pi_rpc" => pi::run(ctx, &cfg.pi, &prompt).await,
@@ -99,6 +99,31 @@ async fn dispatch(ctx: &Ctx<'_>, cfg: &RunnersConfig) -> RawRun {
             ExitKind::NotInstalled,
             format!("mill::runner::unknown_runner: `{other}`"),
         ),
+    };
+    enforce_budget(ctx.req, &mut raw);
+    raw
+}
+
+/// A run that finished over the stage's token or cost cap is reported as
+/// budget exhausted: the harnesses report usage only at the end of a turn,
+/// so this is where the cap can be checked for all of them.
+fn enforce_budget(req: &StageRunRequest, raw: &mut RawRun) {
+    let Some(budget) = &req.budget else { return };
+    if raw.exit != ExitKind::Completed {
+        return;
+    }
+    let tokens = raw.token_usage.map(|u| u.total_tokens);
+    let over_tokens = matches!((budget.max_tokens, tokens), (Some(max), Some(used)) if used > max);
+    let over_cost = matches!((budget.max_cost_usd, raw.cost_usd), (Some(max), Some(cost)) if cost > max);
+    if over_tokens || over_cost {
+        raw.exit = ExitKind::BudgetExhausted;
+        raw.note(format!(
+            "stage budget exceeded: used {} tokens and ${} against caps of {:?} tokens and ${:?}",
+            tokens.unwrap_or(0),
+            raw.cost_usd.unwrap_or(0.0),
+            budget.max_tokens,
+            budget.max_cost_usd
+        ));
     }
 }
 

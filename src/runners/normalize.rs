@@ -292,3 +292,6 @@ fn report_artifact(req: &StageRunRequest) -> Option<PathBuf> {
         .flatten()
         .find_map(|p| inside_run_dir(&req.run_dir, &p.to_string_lossy()))
 }
+
+#[cfg(test)]
+mod tests;

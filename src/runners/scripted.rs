@@ -16,14 +16,14 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use self::script::{Entry, EntryTable, ScriptedExit, Tokens, check_write_path};
+use self::script::check_write_path;
 use super::config::ScriptedConfig;
 use super::files::write_json;
 use super::process::Invocation;
 use super::raw::RawRun;
 use super::stream::{Ctx, record_invocation};
 use super::{ExitKind, RunnerError, StageRunRequest, TokenUsage};
-pub use script::Script;
+pub use script::{Entry, EntryTable, Script, ScriptedExit, Tokens, Write};
 
 /// Loads the configured script: the in-code one, else the file (relative
 /// to `<workspace>/millrace-agents/`), else an empty script.
@@ -99,11 +99,6 @@ async fn act(ctx: &Ctx<'_>, entry: &EntryTable) -> RawRun {
     if let Some(exit) = entry.exit {
         return misbehave(raw, exit, entry, &outcome);
     }
-    if let Some(note) = over_budget(ctx.req, &raw) {
-        raw.exit = ExitKind::BudgetExhausted;
-        raw.note(note);
-        return raw;
-    }
     let vars = Vars::of(ctx.req);
     if let Err(note) = apply_writes(&ctx.req.workspace_root, entry, &vars) {
         raw.exit = ExitKind::RunnerError;
@@ -176,22 +171,6 @@ fn misbehave(mut raw: RawRun, exit: ScriptedExit, entry: &EntryTable, outcome: &
         }
     }
     raw
-}
-
-fn over_budget(req: &StageRunRequest, raw: &RawRun) -> Option<String> {
-    let budget = req.budget.as_ref()?;
-    let tokens = raw.token_usage.map(|u| u.total_tokens);
-    if let (Some(max), Some(used)) = (budget.max_tokens, tokens) {
-        if used > max {
-            return Some(format!("used {used} tokens, over the stage budget of {max}"));
-        }
-    }
-    if let (Some(max), Some(cost)) = (budget.max_cost_usd, raw.cost_usd) {
-        if cost > max {
-            return Some(format!("cost ${cost}, over the stage budget of ${max}"));
-        }
-    }
-    None
 }
 
 fn first_outcome(req: &StageRunRequest) -> String {
