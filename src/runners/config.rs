@@ -194,3 +194,5 @@ pub struct ScriptedConfig {
     #[serde(skip)]
     pub inline: Option<super::scripted::Script>,
 }
+
+mod from_workspace;

@@ -59,7 +59,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &ScriptedConfig) -> RawRun {
         Err(e) => {
             return RawRun::failed(
                 ExitKind::RunnerError,
-                format!("mill::runner::script_invalid: {e}"),
+                format!(
+                    "{}: {e}",
+                    miette::Diagnostic::code(&e)
+                        .map(|c| c.to_string())
+                        .unwrap_or_default()
+                ),
             );
         }
     };

@@ -2,6 +2,7 @@
 //! every scenario's classification, process-group cleanup, streaming, the
 //! command and scripted runners, and the prompt golden.
 
+mod bench;
 mod claude;
 mod codex;
 mod command;
