@@ -82,13 +82,13 @@ pub async fn run_stage(req: &StageRunRequest, cfg: &RunnersConfig, cancel: Cance
 
 /// Prepares the run directory and hands the request to its runner.
 async fn dispatch(ctx: &Ctx<'_>, cfg: &RunnersConfig) -> RawRun {
-    if let Err(note) = prepare(ctx) {
+    let prompt = prompt::render(ctx.req);
+    if let Err(note) = prepare(ctx, &prompt) {
         return RawRun::failed(ExitKind::RunnerError, note);
     }
     if ctx.cancel.is_cancelled() {
         return RawRun::failed(ExitKind::Killed, "stage cancelled before the harness started");
     }
-    let prompt = prompt::render(ctx.req);
     let mut raw = match ctx.req.runner.as_str() {
         "codex_cli" => codex::run(ctx, &cfg.codex, &prompt).await,
         "claude_code" => claude::run(ctx, &cfg.claude, &prompt).await,
@@ -130,11 +130,11 @@ fn enforce_budget(req: &StageRunRequest, raw: &mut RawRun) {
 /// Creates the run directory, writes the prompt, and moves aside a
 /// structured result or last message an earlier run left at our paths so
 /// it cannot be mistaken for this run's.
-fn prepare(ctx: &Ctx<'_>) -> Result<(), String> {
+fn prepare(ctx: &Ctx<'_>, prompt: &str) -> Result<(), String> {
     let req = ctx.req;
     std::fs::create_dir_all(&req.run_dir)
         .map_err(|e| format!("cannot create run directory {}: {e}", req.run_dir.display()))?;
-    std::fs::write(&ctx.files.prompt, prompt::render(req))
+    std::fs::write(&ctx.files.prompt, prompt)
         .map_err(|e| format!("cannot write {}: {e}", ctx.files.prompt.display()))?;
     let _ = std::fs::remove_file(&ctx.files.last_message);
     retire_stale(&req.result_path, &req.request_id)

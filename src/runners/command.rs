@@ -74,6 +74,17 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &CommandConfig) -> RawRun {
             &streamed.status_text,
         );
     }
+    if let Some(outcome) = raw
+        .outcome
+        .as_deref()
+        .filter(|o| !req.outcome_names().any(|n| n == *o))
+    {
+        let note = format!(
+            "mill::runner::command_outcome_illegal: configured outcome `{outcome}` is not declared by stage {}",
+            req.stage
+        );
+        raw.note(note);
+    }
     raw
 }
 

@@ -161,6 +161,10 @@ async fn query(h: &mut Harness, s: &mut Session, id: &str, kind: &str) -> Result
 
 async fn send(h: &mut Harness, command: &Value) -> Result<(), Stop> {
     let until = h.deadline.min(Instant::now() + QUERY_TIMEOUT);
+    send_until(h, command, until).await
+}
+
+async fn send_until(h: &mut Harness, command: &Value, until: Instant) -> Result<(), Stop> {
     let bytes = serde_json::to_vec(command).map_err(|e| Stop::Broken(e.to_string()))?;
     h.send_line(&bytes, until)
         .await
@@ -271,7 +275,8 @@ fn is_assistant(message: &Value) -> bool {
 /// stdin closed, a short wait for a clean exit, then the group killed.
 async fn shut_down(h: &mut Harness, s: &mut Session, stop: Option<&Stop>) {
     if matches!(stop, Some(Stop::Deadline | Stop::Cancelled)) {
-        let _ = send(h, &json!({"type": "abort"})).await;
+        // The stage deadline has passed: abort gets its own short window.
+        let _ = send_until(h, &json!({"type": "abort"}), Instant::now() + ABORT_GRACE).await;
         let until = Instant::now() + ABORT_GRACE;
         while !s.agent_ended {
             if next_event(h, s, until).await.is_err() {

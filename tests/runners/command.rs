@@ -67,6 +67,12 @@ async fn illegal_configured_outcome_is_refused() {
     let result = run(&fx.request("command"), &config("builder", stage)).await;
     assert_failure(&result, FailureClass::IllegalTerminalResult);
     assert_eq!(result.detected_marker.as_deref(), Some("### SHIPPED"));
+    assert!(
+        result
+            .notes
+            .iter()
+            .any(|n| n.starts_with("mill::runner::command_outcome_illegal"))
+    );
 }
 
 #[tokio::test]
