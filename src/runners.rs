@@ -9,13 +9,222 @@
 //! a group on timeout and cancel, and stream their output into the run
 //! directory as it arrives. A runner writes only inside the request's run
 //! directory (the one exception to "only `workspace` touches workspace
-//! files").
+//! files"), except the scripted runner's declared `writes`.
 
+mod cancel;
+pub mod claude;
+pub mod codex;
+pub mod command;
+mod config;
+mod error;
+mod files;
+mod lines;
+mod markers;
+mod normalize;
+pub mod pi;
+mod process;
+pub mod prompt;
+mod quota;
+mod raw;
 mod request;
 mod result;
+pub mod scripted;
+mod stream;
+mod sys;
+mod unwind;
+mod which;
 
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+pub use cancel::{Cancel, CancelTrigger};
+pub use config::{
+    ClaudeConfig, CodexConfig, CommandConfig, CommandStage, Permission, PiConfig, PiEventLogPolicy,
+    RunnersConfig, ScriptedConfig,
+};
+pub use error::RunnerError;
+pub use files::RunFiles;
+pub use normalize::FAILURE_OUTCOME;
 pub use request::{Budget, ClosurePaths, LegalOutcome, RuntimeErrorPaths, StageRunRequest, WorkItemPaths};
 pub use result::{
     ExitKind, FailureClass, NormalizationSource, RateLimit, STAGE_RESULT_SCHEMA_VERSION, StageResult,
     TokenUsage,
 };
+pub use sys::{group_exists, group_has_live_members};
+
+use raw::RawRun;
+use stream::Ctx;
+
+/// Runs one stage and returns its normalized result. Never panics and
+/// always returns: a harness that cannot start, hangs, crashes or is
+/// cancelled still yields a result (`BLOCKED` with a failure class).
+pub async fn run_stage(req: &StageRunRequest, cfg: &RunnersConfig, cancel: Cancel) -> StageResult {
+    let started = Timestamp::now();
+    let files = RunFiles::new(&req.run_dir, &req.request_id);
+    let ctx = Ctx {
+        req,
+        files: &files,
+        cancel,
+        started,
+    };
+    let raw = match unwind::catch(dispatch(&ctx, cfg)).await {
+        Ok(raw) => raw,
+        Err(panic) => RawRun::failed(ExitKind::RunnerError, format!("runner panicked: {panic}")),
+    };
+    let ended = Timestamp::now();
+    let mut result = normalize::normalize(req, raw.clone(), started, ended);
+    apply_event_log_policy(req, cfg, &mut result);
+    record_completion(&files, &raw, &result);
+    result
+}
+
+/// Prepares the run directory and hands the request to its runner.
+async fn dispatch(ctx: &Ctx<'_>, cfg: &RunnersConfig) -> RawRun {
+    let prompt = prompt::render(ctx.req);
+    if let Err(note) = prepare(ctx, &prompt) {
+        return RawRun::failed(ExitKind::RunnerError, note);
+    }
+    if ctx.cancel.is_cancelled() {
+        return RawRun::failed(ExitKind::Killed, "stage cancelled before the harness started");
+    }
+    let mut raw = match ctx.req.runner.as_str() {
+        "codex_cli" => codex::run(ctx, &cfg.codex, &prompt).await,
+        "claude_code" => claude::run(ctx, &cfg.claude, &prompt).await,
+        "pi_rpc" => pi::run(ctx, &cfg.pi, &prompt).await,
+        "command" => command::run(ctx, &cfg.command).await,
+        "scripted" => scripted::run(ctx, &cfg.scripted).await,
+        other => RawRun::failed(
+            ExitKind::NotInstalled,
+            format!("mill::runner::unknown_runner: `{other}`"),
+        ),
+    };
+    enforce_budget(ctx.req, &mut raw);
+    raw
+}
+
+/// A run that finished over the stage's token or cost cap is reported as
+/// budget exhausted: the harnesses report usage only at the end of a turn,
+/// so this is where the cap can be checked for all of them.
+fn enforce_budget(req: &StageRunRequest, raw: &mut RawRun) {
+    let Some(budget) = &req.budget else { return };
+    if raw.exit != ExitKind::Completed {
+        return;
+    }
+    let tokens = raw.token_usage.map(|u| u.total_tokens);
+    let over_tokens = matches!((budget.max_tokens, tokens), (Some(max), Some(used)) if used > max);
+    let over_cost = matches!((budget.max_cost_usd, raw.cost_usd), (Some(max), Some(cost)) if cost > max);
+    if over_tokens || over_cost {
+        raw.exit = ExitKind::BudgetExhausted;
+        raw.note(format!(
+            "stage budget exceeded: used {} tokens and ${} against caps of {:?} tokens and ${:?}",
+            tokens.unwrap_or(0),
+            raw.cost_usd.unwrap_or(0.0),
+            budget.max_tokens,
+            budget.max_cost_usd
+        ));
+    }
+}
+
+/// Creates the run directory, writes the prompt, and moves aside a
+/// structured result or last message an earlier run left at our paths so
+/// it cannot be mistaken for this run's.
+fn prepare(ctx: &Ctx<'_>, prompt: &str) -> Result<(), String> {
+    let req = ctx.req;
+    std::fs::create_dir_all(&req.run_dir)
+        .map_err(|e| format!("cannot create run directory {}: {e}", req.run_dir.display()))?;
+    std::fs::write(&ctx.files.prompt, prompt)
+        .map_err(|e| format!("cannot write {}: {e}", ctx.files.prompt.display()))?;
+    let _ = std::fs::remove_file(&ctx.files.last_message);
+    retire_stale(&req.result_path, &req.request_id)
+}
+
+fn retire_stale(path: &Path, request_id: &str) -> Result<(), String> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let aside = path.with_extension(format!("stale.{}.json", files::file_safe(request_id)));
+    std::fs::rename(path, &aside).map_err(|e| format!("cannot move aside stale {}: {e}", path.display()))
+}
+
+/// Pi's `failure_full` policy keeps the event log only for failed stages.
+fn apply_event_log_policy(req: &StageRunRequest, cfg: &RunnersConfig, result: &mut StageResult) {
+    let keep_all = cfg.pi.event_log_policy == PiEventLogPolicy::Full;
+    if req.runner == "pi_rpc" && !keep_all && result.failure_class.is_none() {
+        if let Some(path) = result.events_path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Writes `runner_completion.<rid>.json`.
+fn record_completion(files: &RunFiles, raw: &RawRun, result: &StageResult) {
+    let mut record = json!({
+        "schema_version": 1,
+        "kind": "runner_completion",
+        "request_id": result.request_id,
+        "run_id": result.run_id,
+        "node": result.node,
+        "stage": result.stage,
+        "runner": result.runner,
+        "exit": result.exit,
+        "exit_code": result.exit_code,
+        "terminal_result": result.terminal_result,
+        "failure_class": result.failure_class,
+        "started_at": result.started_at,
+        "completed_at": result.completed_at,
+        "duration_seconds": result.duration_seconds,
+        "token_usage": result.token_usage,
+        "cost_usd": result.cost_usd,
+        "quota_reset_at": result.quota_reset_at,
+        "notes": result.notes,
+    });
+    if let Some(map) = record.as_object_mut() {
+        map.extend(raw.extra.clone());
+    }
+    let _ = files::write_json(&files.completion, &record);
+}
+
+/// Checks that `runner`'s harness can be started: its binary is on `PATH`
+/// or is an executable path (relative paths from the current directory).
+pub fn preflight(runner: &str, cfg: &RunnersConfig) -> Result<(), RunnerError> {
+    let base = std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_path_buf());
+    preflight_in(runner, cfg, &base)
+}
+
+/// [`preflight`] with relative command paths taken from `base` (the
+/// workspace root, as [`run_stage`] does).
+pub fn preflight_in(runner: &str, cfg: &RunnersConfig, base: &Path) -> Result<(), RunnerError> {
+    let check = |command: &str, env| match which::resolve_with_env(command, base, env) {
+        Some(_) => Ok(()),
+        None => Err(RunnerError::NotInstalled {
+            runner: runner.to_owned(),
+            command: command.to_owned(),
+            install: which::install_help(runner, command),
+        }),
+    };
+    match runner {
+        "codex_cli" => check(&cfg.codex.command, &cfg.codex.env),
+        "claude_code" => check(&cfg.claude.command, &cfg.claude.env),
+        "pi_rpc" => check(&cfg.pi.command, &cfg.pi.env),
+        "command" => cfg
+            .command
+            .stages
+            .iter()
+            .try_for_each(|(stage, entry)| match entry.argv.first() {
+                Some(program) => check(program, &entry.env),
+                None => Err(RunnerError::EmptyArgv { stage: stage.clone() }),
+            }),
+        "scripted" => preflight_script(cfg, base),
+        _ => Err(RunnerError::UnknownRunner {
+            runner: runner.to_owned(),
+        }),
+    }
+}
+
+/// An absolute or `base`-relative script must load; a missing path is fine
+/// only when no script is configured.
+fn preflight_script(cfg: &RunnersConfig, base: &Path) -> Result<(), RunnerError> {
+    scripted::load_script(&cfg.scripted, base).map(|_| ())
+}

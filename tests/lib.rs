@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod compile;
+mod runners;
 mod ui;
 mod workspace;

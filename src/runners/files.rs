@@ -1,0 +1,94 @@
+//! The run-directory files a runner writes for one request.
+//!
+//! Input: the run directory and the request id. Output: the paths of every
+//! runner artifact and writers for the JSON records. Invariant: every name
+//! ends in the request id made safe for a file name, so one run directory
+//! holds the artifacts of many requests side by side.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// The per-request artifact paths inside the run directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunFiles {
+    pub prompt: PathBuf,
+    pub invocation: PathBuf,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    pub events: PathBuf,
+    pub last_message: PathBuf,
+    pub completion: PathBuf,
+}
+
+impl RunFiles {
+    pub fn new(run_dir: &Path, request_id: &str) -> RunFiles {
+        let rid = file_safe(request_id);
+        let at = |stem: &str, ext: &str| run_dir.join(format!("{stem}.{rid}.{ext}"));
+        RunFiles {
+            prompt: at("runner_prompt", "md"),
+            invocation: at("runner_invocation", "json"),
+            stdout: at("runner_stdout", "txt"),
+            stderr: at("runner_stderr", "txt"),
+            events: at("runner_events", "jsonl"),
+            last_message: at("runner_last_message", "txt"),
+            completion: at("runner_completion", "json"),
+        }
+    }
+}
+
+/// Keeps `[A-Za-z0-9._-]` and replaces anything else (a `/` above all) so a
+/// request id can never climb out of the run directory.
+pub(crate) fn file_safe(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() || safe.chars().all(|c| c == '.') {
+        format!("_{safe}")
+    } else {
+        safe
+    }
+}
+
+/// Writes `value` as pretty JSON, through a temporary file and a rename so a
+/// reader never sees half a record.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_request_id() {
+        let files = RunFiles::new(Path::new("/r"), "req-1");
+        assert_eq!(files.stdout, Path::new("/r/runner_stdout.req-1.txt"));
+        assert_eq!(files.events, Path::new("/r/runner_events.req-1.jsonl"));
+    }
+
+    #[test]
+    fn hostile_ids_stay_inside() {
+        assert_eq!(file_safe("../../etc"), ".._.._etc");
+        assert_eq!(file_safe(".."), "_..");
+        assert_eq!(file_safe(""), "_");
+    }
+}
