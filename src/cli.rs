@@ -8,11 +8,13 @@
 
 mod args;
 pub mod compile;
+mod control;
 mod config;
 mod doctor;
 mod init;
 mod output;
 mod queue;
+mod run;
 mod runs;
 mod status;
 
@@ -20,6 +22,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+
+use crate::workspace::mailbox;
 
 pub use args::*;
 pub use output::{OutputError, print, print_fields, print_json};
@@ -121,7 +125,23 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
             print(&String::from_utf8_lossy(&buffer))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compile(command) => compile::run(command, cx),
+                Command::Compile(command) => compile::run(command, cx),
+        Command::Run(command) => run::run(command, cx),
+        Command::Pause => control::run(mailbox::Command::Pause, cx),
+        Command::Resume => control::run(mailbox::Command::Resume, cx),
+        Command::Stop(args) => {
+            control::run(if args.now { mailbox::Command::StopNow } else { mailbox::Command::Stop }, cx)
+        }
+        Command::RetryActive(args) => {
+            let plane = match args.plane.as_deref().map(str::parse::<crate::plan::Plane>) {
+                Some(Err(())) => return Err(UnknownPlane(args.plane.unwrap_or_default()).into()),
+                Some(Ok(p)) => Some(p),
+                None => None,
+            };
+            control::run(mailbox::Command::RetryActive { reason: args.reason, plane }, cx)
+        }
+        Command::ClearStaleState(args) => control::run(mailbox::Command::ClearStaleState { reason: args.reason }, cx),
+        Command::ReloadConfig => control::run(mailbox::Command::ReloadConfig, cx),
         Command::Modes(command) => compile::modes(command, cx),
         Command::Init => init::run(cx),
         Command::Config(command) => config::run(command, cx),
@@ -132,6 +152,12 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         other => not_built(other, cx),
     }
 }
+
+/// `--plane` names no plane.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("unknown plane `{0}`")]
+#[diagnostic(code(mill::cli::unknown_plane), help("use execution, planning or learning"))]
+pub struct UnknownPlane(String);
 
 /// A command whose handler is not part of this build yet.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -18,19 +18,21 @@
 mod apply;
 mod commit;
 mod dispatch;
+mod harness;
 mod intake;
 mod observe;
 mod run;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use jiff::Timestamp;
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 pub use dispatch::{Completion, StageRunner};
+pub use harness::Harnesses;
 pub use run::{RunOptions, RunSummary};
 
 use super::{step, Input, Rules};
@@ -95,7 +97,7 @@ impl Monitor {
 /// A stage running in this process.
 struct Running {
     request: StageRunRequest,
-    cancel: watch::Sender<bool>,
+    cancel: crate::runners::CancelTrigger,
 }
 
 /// The runtime of one process.
@@ -107,7 +109,7 @@ pub struct Runtime {
     events: EventLog,
     session: String,
     monitor: Monitor,
-    runner: Arc<dyn StageRunner>,
+        runner: Rc<dyn StageRunner>,
     running: BTreeMap<Plane, Running>,
     completions: (mpsc::UnboundedSender<Completion>, mpsc::UnboundedReceiver<Completion>),
     /// Extra `millrace.toml` facts dispatch needs.
@@ -117,8 +119,10 @@ pub struct Runtime {
     finished: Vec<String>,
     /// The ideas inbox's mtime at the last scan.
     ideas_seen: Option<std::time::SystemTime>,
-    /// A `reload_config` command arrived.
+        /// A `reload_config` command arrived.
     reload_requested: bool,
+    /// Monitor-style lines of the events emitted (for direct commands).
+    said: Vec<String>,
 }
 
 /// What the driver needs from `millrace.toml` besides the plan.
@@ -144,7 +148,24 @@ impl Runtime {
         ws: Workspace,
         plan: Plan,
         rules: Rules,
-        runner: Arc<dyn StageRunner>,
+        runner: Rc<dyn StageRunner>,
+        settings: DispatchSettings,
+        monitor: Monitor    ) -> Result<Self, EngineError> {
+        let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
+        rt.recover_pending()?;
+        let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
+        rt.commit(Input::Boot { now, session, mode })?;
+        rt.return_orphans()?;
+        Ok(rt)
+    }
+
+        /// Takes the lock and settles a transition a crashed process left half
+    /// applied.
+    fn acquire(
+        ws: Workspace,
+        plan: Plan,
+        rules: Rules,
+        runner: Rc<dyn StageRunner>,
         settings: DispatchSettings,
         monitor: Monitor,
     ) -> Result<Self, EngineError> {
@@ -164,27 +185,44 @@ impl Runtime {
             running: BTreeMap::new(),
             completions: mpsc::unbounded_channel(),
             settings,
-                        exit: false,
+            exit: false,
             finished: Vec::new(),
             ideas_seen: None,
             reload_requested: false,
+            said: Vec::new(),
         };
         if let Some(dead) = acquired.takeover {
             rt.emit("lock_taken_over", json!({"pid": dead.owner_pid, "host": dead.owner_hostname, "session": dead.owner_session_id}));
         }
         rt.replay_journal()?;
-        rt.recover_pending()?;
-        let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
-        rt.commit(Input::Boot { now, session, mode })?;
-        rt.return_orphans()?;
         Ok(rt)
+    }
+
+    /// Applies one operator command with no daemon running: lock, settle,
+    /// commit, unlock. Returns what happened, in monitor words.
+    pub fn control(
+        ws: Workspace,
+        plan: Plan,
+        rules: Rules,
+        runner: Rc<dyn StageRunner>,
+        settings: DispatchSettings,
+        monitor: Monitor,
+        command: super::Control,
+    ) -> Result<String, EngineError> {
+        let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
+        rt.recover_pending()?;
+        rt.said.clear();
+        rt.commit(Input::Control { now: Timestamp::now(), command })?;
+        lock::release(&rt.ws, &rt.session)?;
+        let detail = rt.said.join("; ");
+        Ok(if detail.is_empty() { "nothing to do".into() } else { detail })
     }
 
     /// Gives up ownership; active runs stay where they are and resume at the
     /// next start.
     pub fn close(mut self) -> Result<Vec<String>, EngineError> {
-        for running in self.running.values() {
-            let _ = running.cancel.send(true);
+                for running in self.running.values() {
+            running.cancel.cancel();
         }
         self.commit(Input::Shutdown { now: Timestamp::now() })?;
         lock::release(&self.ws, &self.session)?;
@@ -200,9 +238,13 @@ impl Runtime {
     }
 
     /// Appends a runtime event and writes its monitor line.
-    fn emit(&mut self, event_type: &str, data: serde_json::Value) {
+        fn emit(&mut self, event_type: &str, data: serde_json::Value) {
         let at = Timestamp::now();
         self.monitor.write(at, event_type, &data);
+        if let Some(line) = super::monitor::line(at, event_type, &data) {
+            let words = line.split_once("] ").map(|(_, w)| w).unwrap_or(&line);
+            self.said.push(words.to_string());
+        }
         // The event log is diagnostic: a failed append must not stop work.
         let _ = self.events.append(event_type, data);
     }

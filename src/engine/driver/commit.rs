@@ -75,8 +75,8 @@ impl Runtime {
             Effect::Claim { plane, root } => self.claim(plane, root),
             Effect::Dispatch { plane } => self.start_stage(plane),
             Effect::Kill { plane } => {
-                if let Some(running) = self.running.get(&plane) {
-                    let _ = running.cancel.send(true);
+                                if let Some(running) = self.running.get(&plane) {
+                    running.cancel.cancel();
                 }
                 Ok(())
             }

@@ -5,11 +5,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::json;
-use tokio::sync::watch;
+
 
 use super::{EngineError, Running, Runtime};
 use crate::plan::Plane;
-use crate::runners::{ClosurePaths, LegalOutcome, RuntimeErrorPaths, StageResult, StageRunRequest, WorkItemPaths};
+use crate::runners::{
+    Cancel, ClosurePaths, LegalOutcome, RuntimeErrorPaths, StageResult, StageRunRequest, WorkItemPaths,
+};
 use crate::workspace::runs::RunDir;
 use crate::workspace::snapshot::{ActiveRun, RequestKind};
 use crate::workspace::QueueState;
@@ -22,12 +24,14 @@ pub struct Completion {
 }
 
 /// What runs stages (the runners module in production, a fake in tests).
-pub trait StageRunner: Send + Sync {
+/// Stages run as local tasks of the runtime's single thread, so neither the
+/// runner nor its futures need to be `Send`.
+pub trait StageRunner {
     /// Checks the harness is installed before anything is dispatched to it.
     fn preflight(&self, runner: &str) -> Result<(), String>;
 
-    /// Runs one stage to one result; `cancel` turns true on `stop --now`.
-    fn start(&self, request: StageRunRequest, cancel: watch::Receiver<bool>) -> Pin<Box<dyn Future<Output = StageResult> + Send>>;
+        /// Runs one stage to one result; `cancel` fires on `stop --now`.
+        fn start(&self, request: StageRunRequest, cancel: Cancel) -> Pin<Box<dyn Future<Output = StageResult>>>;
 }
 
 impl Runtime {
@@ -54,10 +58,10 @@ impl Runtime {
             Ok(_) => {}
             Err(e) => return Err(EngineError::Persist { detail: e.to_string() }),
         }
-        let (cancel, watcher) = watch::channel(false);
-        let future = self.runner.start(request.clone(), watcher);
+                let (cancel, handle) = Cancel::new();
+        let future = self.runner.start(request.clone(), handle);
         let sender = self.completions.0.clone();
-        tokio::spawn(async move {
+                tokio::task::spawn_local(async move {
             let result = future.await;
             let _ = sender.send(Completion { plane, result });
         });

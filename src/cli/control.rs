@@ -1,0 +1,57 @@
+//! Control commands: `pause`, `resume`, `stop [--now]`, `retry-active`,
+//! `clear-stale-state`, `reload-config`. With a daemon holding the
+//! workspace they go through its mailbox; otherwise they apply directly.
+
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use super::{print_fields, Context, Outcome};
+use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, Runtime};
+use crate::engine::{Control, Rules};
+use crate::runners::RunnersConfig;
+use crate::workspace::config::Config;
+use crate::workspace::lock::{self, LockState};
+use crate::workspace::mailbox::{self, Command};
+use crate::workspace::Workspace;
+
+pub(super) fn run(command: Command, cx: &Context) -> Outcome {
+    let ws = Workspace::open(cx.cli_workspace.as_deref())?;
+    let inspection = lock::inspect(&ws)?;
+    if inspection.state == LockState::Active {
+        let issued = mailbox::issue(&ws, &command, "operator")?;
+        let path = issued.path.display().to_string();
+        print_fields(&[
+            ("action", command.name()),
+            ("mode", "mailbox"),
+            ("applied", "pending"),
+            ("detail", "queued for the running daemon"),
+            ("command_id", &issued.command_id),
+            ("mailbox_path", &path),
+        ])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (applied, detail) = match &command {
+        Command::Stop | Command::StopNow => (false, "the runtime is not running".to_string()),
+        Command::ReloadConfig => (false, "no daemon is running; the next start compiles the current configuration".into()),
+        other => direct(&ws, other, cx)?,
+    };
+    print_fields(&[("action", command.name()), ("mode", "direct"), ("applied", if applied { "true" } else { "false" }), ("detail", &detail)])?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Applies a command with no daemon: take the lock, commit, let go.
+fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, String), super::Failure> {
+    let config = Config::load(&ws.paths().config())?;
+    let plan = super::run::current_plan(ws, &config, None, cx)?;
+    let control = match command {
+        Command::Pause => Control::Pause,
+        Command::Resume => Control::Resume,
+        Command::RetryActive { reason, plane } => Control::RetryActive { plane: *plane, reason: reason.clone() },
+        Command::ClearStaleState { reason } => Control::ClearStaleState { reason: reason.clone() },
+        _ => return Ok((false, "not a direct command".into())),
+    };
+    let runner = Rc::new(Harnesses::new(RunnersConfig::from(&config.runners), ws.root().to_path_buf()));
+    let rules = Rules::default();
+    let detail = Runtime::control(ws.clone(), plan, rules, runner, DispatchSettings::default(), Monitor::default(), control)?;
+    Ok((true, detail))
+}
