@@ -28,6 +28,8 @@ mod quota;
 mod raw;
 mod request;
 mod result;
+#[cfg(test)]
+mod robustness;
 pub mod scripted;
 mod stream;
 mod sys;

@@ -147,7 +147,7 @@ fn quota_exhausted(raw: &mut RawRun, events: &ClaudeEvents, text: &str) {
 
 /// What the Claude stream said.
 #[derive(Default)]
-struct ClaudeEvents {
+pub(crate) struct ClaudeEvents {
     result: Option<Value>,
     rate_limit: Option<RateLimit>,
     rejected: bool,

@@ -140,7 +140,7 @@ fn classify(raw: &mut RawRun, events: &CodexEvents, exit_code: Option<i32>, stat
 
 /// What the Codex event stream said.
 #[derive(Default)]
-struct CodexEvents {
+pub(crate) struct CodexEvents {
     usage: Option<TokenUsage>,
     last_message: Option<String>,
     completed: bool,
