@@ -8,8 +8,9 @@
 
 mod args;
 pub mod compile;
-mod control;
 mod config;
+mod control;
+mod demo;
 mod doctor;
 mod init;
 mod output;
@@ -125,22 +126,36 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
             print(&String::from_utf8_lossy(&buffer))?;
             Ok(ExitCode::SUCCESS)
         }
-                Command::Compile(command) => compile::run(command, cx),
+        Command::Compile(command) => compile::run(command, cx),
         Command::Run(command) => run::run(command, cx),
+        Command::Demo(args) => demo::run(&args, cx),
         Command::Pause => control::run(mailbox::Command::Pause, cx),
         Command::Resume => control::run(mailbox::Command::Resume, cx),
-        Command::Stop(args) => {
-            control::run(if args.now { mailbox::Command::StopNow } else { mailbox::Command::Stop }, cx)
-        }
+        Command::Stop(args) => control::run(
+            if args.now {
+                mailbox::Command::StopNow
+            } else {
+                mailbox::Command::Stop
+            },
+            cx,
+        ),
         Command::RetryActive(args) => {
             let plane = match args.plane.as_deref().map(str::parse::<crate::plan::Plane>) {
                 Some(Err(())) => return Err(UnknownPlane(args.plane.unwrap_or_default()).into()),
                 Some(Ok(p)) => Some(p),
                 None => None,
             };
-            control::run(mailbox::Command::RetryActive { reason: args.reason, plane }, cx)
+            control::run(
+                mailbox::Command::RetryActive {
+                    reason: args.reason,
+                    plane,
+                },
+                cx,
+            )
         }
-        Command::ClearStaleState(args) => control::run(mailbox::Command::ClearStaleState { reason: args.reason }, cx),
+        Command::ClearStaleState(args) => {
+            control::run(mailbox::Command::ClearStaleState { reason: args.reason }, cx)
+        }
         Command::ReloadConfig => control::run(mailbox::Command::ReloadConfig, cx),
         Command::Modes(command) => compile::modes(command, cx),
         Command::Init => init::run(cx),
@@ -149,7 +164,6 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         Command::Status(args) => status::run(&args, cx),
         Command::Doctor(args) => doctor::run(&args, cx),
         Command::Runs(command) => runs::run(command, cx),
-        other => not_built(other, cx),
     }
 }
 
@@ -158,18 +172,3 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
 #[error("unknown plane `{0}`")]
 #[diagnostic(code(mill::cli::unknown_plane), help("use execution, planning or learning"))]
 pub struct UnknownPlane(String);
-
-/// A command whose handler is not part of this build yet.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("`{0}` is not available in this build")]
-#[diagnostic(code(mill::cli::not_built))]
-pub struct NotBuilt(String);
-
-fn not_built(command: Command, _cx: &Context) -> Outcome {
-    let name = format!("{command:?}")
-        .split(['(', ' ', '{'])
-        .next()
-        .unwrap_or("command")
-        .to_lowercase();
-    Err(NotBuilt(name).into())
-}

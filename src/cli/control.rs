@@ -5,14 +5,14 @@
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use super::{print_fields, Context, Outcome};
+use super::{Context, Outcome, print_fields};
 use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, Runtime};
 use crate::engine::{Control, Rules};
 use crate::runners::RunnersConfig;
+use crate::workspace::Workspace;
 use crate::workspace::config::Config;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
-use crate::workspace::Workspace;
 
 pub(super) fn run(command: Command, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
@@ -32,10 +32,18 @@ pub(super) fn run(command: Command, cx: &Context) -> Outcome {
     }
     let (applied, detail) = match &command {
         Command::Stop | Command::StopNow => (false, "the runtime is not running".to_string()),
-        Command::ReloadConfig => (false, "no daemon is running; the next start compiles the current configuration".into()),
+        Command::ReloadConfig => (
+            false,
+            "no daemon is running; the next start compiles the current configuration".into(),
+        ),
         other => direct(&ws, other, cx)?,
     };
-    print_fields(&[("action", command.name()), ("mode", "direct"), ("applied", if applied { "true" } else { "false" }), ("detail", &detail)])?;
+    print_fields(&[
+        ("action", command.name()),
+        ("mode", "direct"),
+        ("applied", if applied { "true" } else { "false" }),
+        ("detail", &detail),
+    ])?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -46,12 +54,28 @@ fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, Stri
     let control = match command {
         Command::Pause => Control::Pause,
         Command::Resume => Control::Resume,
-        Command::RetryActive { reason, plane } => Control::RetryActive { plane: *plane, reason: reason.clone() },
-        Command::ClearStaleState { reason } => Control::ClearStaleState { reason: reason.clone() },
+        Command::RetryActive { reason, plane } => Control::RetryActive {
+            plane: *plane,
+            reason: reason.clone(),
+        },
+        Command::ClearStaleState { reason } => Control::ClearStaleState {
+            reason: reason.clone(),
+        },
         _ => return Ok((false, "not a direct command".into())),
     };
-    let runner = Rc::new(Harnesses::new(RunnersConfig::from(&config.runners), ws.root().to_path_buf()));
+    let runner = Rc::new(Harnesses::new(
+        RunnersConfig::from(&config.runners),
+        ws.root().to_path_buf(),
+    ));
     let rules = Rules::default();
-    let detail = Runtime::control(ws.clone(), plan, rules, runner, DispatchSettings::default(), Monitor::default(), control)?;
+    let detail = Runtime::control(
+        ws.clone(),
+        plan,
+        rules,
+        runner,
+        DispatchSettings::default(),
+        Monitor::default(),
+        control,
+    )?;
     Ok((true, detail))
 }

@@ -7,27 +7,33 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::compile::compile_workspace;
-use super::{print, print_json, Context, DaemonArgs, Failure, MonitorMode, Outcome, RunCommand, RunOnceArgs};
-use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, RunSummary, Runtime};
+use super::{Context, DaemonArgs, Failure, MonitorMode, Outcome, RunCommand, RunOnceArgs, print, print_json};
 use crate::engine::Rules;
+use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, RunSummary, Runtime};
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
+use crate::workspace::Workspace;
 use crate::workspace::config::Config;
 use crate::workspace::plan_store::{self, Currentness};
 use crate::workspace::snapshot::RuntimeMode;
-use crate::workspace::Workspace;
 
 /// The runtime refuses to start without a current plan.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StartError {
     /// The plan is missing or stale and the sources do not compile.
     #[error("cannot start: mode `{mode}` does not compile, and the runtime never runs a stale plan")]
-    #[diagnostic(code(mill::engine::no_current_plan), help("fix the errors above (see `millrace compile validate`), then start again"))]
+    #[diagnostic(
+        code(mill::engine::no_current_plan),
+        help("fix the errors above (see `millrace compile validate`), then start again")
+    )]
     NoCurrentPlan { mode: String },
 
     /// The tokio runtime could not be built.
     #[error("cannot start the event loop: {0}")]
-    #[diagnostic(code(mill::engine::event_loop), help("this is an environment problem; retry, and report it if it persists"))]
+    #[diagnostic(
+        code(mill::engine::event_loop),
+        help("this is an environment problem; retry, and report it if it persists")
+    )]
     EventLoop(String),
 }
 
@@ -42,7 +48,12 @@ pub(super) fn run(command: RunCommand, cx: &Context) -> Outcome {
 
 /// The plan to run: the compiled one if it is current for the mode, else a
 /// fresh compile. A stale plan never runs.
-pub(super) fn current_plan(ws: &Workspace, config: &Config, mode: Option<&str>, cx: &Context) -> Result<Plan, Failure> {
+pub(super) fn current_plan(
+    ws: &Workspace,
+    config: &Config,
+    mode: Option<&str>,
+    cx: &Context,
+) -> Result<Plan, Failure> {
     let settings = config.plan_settings();
     let wanted = mode.unwrap_or(&settings.default_mode);
     if let Ok(Some(plan)) = plan_store::load_plan(ws) {
@@ -55,12 +66,21 @@ pub(super) fn current_plan(ws: &Workspace, config: &Config, mode: Option<&str>, 
     match outcome.lowered {
         Some(Ok(plan)) => Ok(plan),
         other => {
-            let options = crate::diag::RenderOptions { color: cx.color, width: 100 };
-            eprint!("{}", crate::diag::render_human(outcome.compiled.diags.iter(), &outcome.compiled.sources, options));
+            let options = crate::diag::RenderOptions {
+                color: cx.color,
+                width: 100,
+            };
+            eprint!(
+                "{}",
+                crate::diag::render_human(outcome.compiled.diags.iter(), &outcome.compiled.sources, options)
+            );
             if let Some(Err(e)) = &other {
                 eprint!("{}", super::render_diagnostic(e, cx.color));
             }
-            Err(StartError::NoCurrentPlan { mode: wanted.to_string() }.into())
+            Err(StartError::NoCurrentPlan {
+                mode: wanted.to_string(),
+            }
+            .into())
         }
     }
 }
@@ -75,21 +95,47 @@ fn settings(config: &Config, mode: RuntimeMode) -> DispatchSettings {
 }
 
 fn event_loop() -> Result<tokio::runtime::Runtime, StartError> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StartError::EventLoop(e.to_string()))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::EventLoop(e.to_string()))
 }
 
-fn open(ws: Workspace, config: &Config, plan: Plan, once: bool, monitor: Monitor) -> Result<Runtime, Failure> {
-    let rules = Rules { max_stage_runs_per_item: config.runtime.max_stage_runs_per_item, chain_stages: !once };
-    let runner = Rc::new(Harnesses::new(RunnersConfig::from(&config.runners), ws.root().to_path_buf()));
-    let mode = if once { RuntimeMode::Once } else { RuntimeMode::Daemon };
-    Ok(Runtime::open(ws, plan, rules, runner, settings(config, mode), monitor)?)
+fn open(
+    ws: Workspace,
+    config: &Config,
+    plan: Plan,
+    once: bool,
+    monitor: Monitor,
+) -> Result<Runtime, Failure> {
+    let rules = Rules {
+        max_stage_runs_per_item: config.runtime.max_stage_runs_per_item,
+        chain_stages: !once,
+    };
+    let runner = Rc::new(Harnesses::new(
+        RunnersConfig::from(&config.runners),
+        ws.root().to_path_buf(),
+    ));
+    let mode = if once {
+        RuntimeMode::Once
+    } else {
+        RuntimeMode::Daemon
+    };
+    Ok(Runtime::open(
+        ws,
+        plan,
+        rules,
+        runner,
+        settings(config, mode),
+        monitor,
+    )?)
 }
 
 fn once(ws: Workspace, config: &Config, args: &RunOnceArgs, cx: &Context) -> Outcome {
     let plan = current_plan(&ws, config, args.mode.as_deref(), cx)?;
     let (mode, plan_id) = (plan.mode.clone(), plan.plan_id.clone());
     let mut runtime = open(ws, config, plan, true, Monitor::default())?;
-        let summary = tokio::task::LocalSet::new().block_on(&event_loop()?, runtime.run_once());
+    let summary = tokio::task::LocalSet::new().block_on(&event_loop()?, runtime.run_once());
     runtime.close()?;
     report("once", &mode, &plan_id, &summary?, args.json)
 }
@@ -103,13 +149,22 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|e| super::compile::UnreadableFile { path: path.display().to_string(), reason: e.to_string() })?,
+                .map_err(|e| super::compile::UnreadableFile {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?,
         ),
         None => None,
     };
-    let monitor = Monitor { stdout: args.monitor == MonitorMode::Basic, log };
+    let monitor = Monitor {
+        stdout: args.monitor == MonitorMode::Basic,
+        log,
+    };
     let mut runtime = open(ws, config, plan, false, monitor)?;
-        let options = RunOptions { max_ticks: args.max_ticks };
+    let options = RunOptions {
+        max_ticks: args.max_ticks,
+        until_idle: false,
+    };
     let summary = tokio::task::LocalSet::new().block_on(&event_loop()?, runtime.run_daemon(options));
     runtime.close()?;
     report("daemon", &mode, &plan_id, &summary?, false)
@@ -117,11 +172,16 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
 
 fn report(run_mode: &str, mode: &str, plan_id: &str, summary: &RunSummary, json: bool) -> Outcome {
     if json {
-        print_json(&json!({"run_mode": run_mode, "mode": mode, "plan_id": plan_id, "ticks": summary.ticks,
-            "stages": summary.stages, "ended": summary.ended}))?;
+        print_json(
+            &json!({"run_mode": run_mode, "mode": mode, "plan_id": plan_id, "ticks": summary.ticks,
+            "stages": summary.stages, "ended": summary.ended}),
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut text = format!("run_mode: {run_mode}\nmode: {mode}\nplan_id: {plan_id}\nticks: {}\n", summary.ticks);
+    let mut text = format!(
+        "run_mode: {run_mode}\nmode: {mode}\nplan_id: {plan_id}\nticks: {}\n",
+        summary.ticks
+    );
     for stage in &summary.stages {
         text.push_str(&format!("stage: {stage}\n"));
     }

@@ -35,12 +35,12 @@ pub use dispatch::{Completion, StageRunner};
 pub use harness::Harnesses;
 pub use run::{RunOptions, RunSummary};
 
-use super::{step, Input, Rules};
+use super::{Input, Rules, step};
 use crate::plan::{Plan, Plane, WorkItemKind};
 use crate::runners::StageRunRequest;
 use crate::workspace::events::EventLog;
 use crate::workspace::snapshot::{RuntimeMode, Snapshot};
-use crate::workspace::{ids, lock, QueueState, Workspace};
+use crate::workspace::{QueueState, Workspace, ids, lock};
 
 /// Why the runtime cannot start or go on.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -64,12 +64,18 @@ pub enum EngineError {
     /// A state file could not be written; the runtime stops rather than run
     /// on state it cannot persist.
     #[error("cannot persist runtime state: {detail}")]
-    #[diagnostic(code(mill::engine::persist_failed), help("check free disk space and permissions of `millrace-agents/state/`"))]
+    #[diagnostic(
+        code(mill::engine::persist_failed),
+        help("check free disk space and permissions of `millrace-agents/state/`")
+    )]
     Persist { detail: String },
 
     /// The tokio runtime or signal handling could not start.
     #[error("cannot start the runtime's event loop: {detail}")]
-    #[diagnostic(code(mill::engine::event_loop), help("this is an environment problem; retry, and report it if it persists"))]
+    #[diagnostic(
+        code(mill::engine::event_loop),
+        help("this is an environment problem; retry, and report it if it persists")
+    )]
     EventLoop { detail: String },
 }
 
@@ -82,7 +88,9 @@ pub struct Monitor {
 
 impl Monitor {
     fn write(&mut self, at: Timestamp, event_type: &str, data: &serde_json::Value) {
-        let Some(line) = super::monitor::line(at, event_type, data) else { return };
+        let Some(line) = super::monitor::line(at, event_type, data) else {
+            return;
+        };
         if self.stdout {
             // A closed stdout must not stop the runtime.
             let _ = crate::cli::print(&format!("{line}\n"));
@@ -109,17 +117,20 @@ pub struct Runtime {
     events: EventLog,
     session: String,
     monitor: Monitor,
-        runner: Rc<dyn StageRunner>,
+    runner: Rc<dyn StageRunner>,
     running: BTreeMap<Plane, Running>,
-    completions: (mpsc::UnboundedSender<Completion>, mpsc::UnboundedReceiver<Completion>),
+    completions: (
+        mpsc::UnboundedSender<Completion>,
+        mpsc::UnboundedReceiver<Completion>,
+    ),
     /// Extra `millrace.toml` facts dispatch needs.
     settings: DispatchSettings,
-        exit: bool,
+    exit: bool,
     /// Stages finished by this process, in order (for summaries).
     finished: Vec<String>,
     /// The ideas inbox's mtime at the last scan.
     ideas_seen: Option<std::time::SystemTime>,
-        /// A `reload_config` command arrived.
+    /// A `reload_config` command arrived.
     reload_requested: bool,
     /// Monitor-style lines of the events emitted (for direct commands).
     said: Vec<String>,
@@ -135,7 +146,11 @@ pub struct DispatchSettings {
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        Self { idle_sleep: std::time::Duration::from_secs(1), watch_ideas: true, mode: RuntimeMode::Daemon }
+        Self {
+            idle_sleep: std::time::Duration::from_secs(1),
+            watch_ideas: true,
+            mode: RuntimeMode::Daemon,
+        }
     }
 }
 
@@ -150,7 +165,8 @@ impl Runtime {
         rules: Rules,
         runner: Rc<dyn StageRunner>,
         settings: DispatchSettings,
-        monitor: Monitor    ) -> Result<Self, EngineError> {
+        monitor: Monitor,
+    ) -> Result<Self, EngineError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
         rt.recover_pending()?;
         let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
@@ -159,7 +175,7 @@ impl Runtime {
         Ok(rt)
     }
 
-        /// Takes the lock and settles a transition a crashed process left half
+    /// Takes the lock and settles a transition a crashed process left half
     /// applied.
     fn acquire(
         ws: Workspace,
@@ -192,7 +208,10 @@ impl Runtime {
             said: Vec::new(),
         };
         if let Some(dead) = acquired.takeover {
-            rt.emit("lock_taken_over", json!({"pid": dead.owner_pid, "host": dead.owner_hostname, "session": dead.owner_session_id}));
+            rt.emit(
+                "lock_taken_over",
+                json!({"pid": dead.owner_pid, "host": dead.owner_hostname, "session": dead.owner_session_id}),
+            );
         }
         rt.replay_journal()?;
         Ok(rt)
@@ -212,19 +231,28 @@ impl Runtime {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
         rt.recover_pending()?;
         rt.said.clear();
-        rt.commit(Input::Control { now: Timestamp::now(), command })?;
+        rt.commit(Input::Control {
+            now: Timestamp::now(),
+            command,
+        })?;
         lock::release(&rt.ws, &rt.session)?;
         let detail = rt.said.join("; ");
-        Ok(if detail.is_empty() { "nothing to do".into() } else { detail })
+        Ok(if detail.is_empty() {
+            "nothing to do".into()
+        } else {
+            detail
+        })
     }
 
     /// Gives up ownership; active runs stay where they are and resume at the
     /// next start.
     pub fn close(mut self) -> Result<Vec<String>, EngineError> {
-                for running in self.running.values() {
+        for running in self.running.values() {
             running.cancel.cancel();
         }
-        self.commit(Input::Shutdown { now: Timestamp::now() })?;
+        self.commit(Input::Shutdown {
+            now: Timestamp::now(),
+        })?;
         lock::release(&self.ws, &self.session)?;
         Ok(std::mem::take(&mut self.finished))
     }
@@ -238,7 +266,7 @@ impl Runtime {
     }
 
     /// Appends a runtime event and writes its monitor line.
-        fn emit(&mut self, event_type: &str, data: serde_json::Value) {
+    fn emit(&mut self, event_type: &str, data: serde_json::Value) {
         let at = Timestamp::now();
         self.monitor.write(at, event_type, &data);
         if let Some(line) = super::monitor::line(at, event_type, &data) {
@@ -256,14 +284,22 @@ impl Runtime {
             .state
             .active_runs
             .values()
-            .filter_map(|r| r.pending_request_id.clone().map(|q| (r.plane, r.run_id.clone(), q)))
+            .filter_map(|r| {
+                r.pending_request_id
+                    .clone()
+                    .map(|q| (r.plane, r.run_id.clone(), q))
+            })
             .collect();
         for (plane, run_id, request_id) in pending {
             match self.saved_result(&run_id, &request_id) {
                 Some((result, path)) => self.finish(result, path)?,
                 None => {
                     let reason = "the process that ran it stopped before it reported".to_string();
-                    self.commit(Input::Interrupted { now: Timestamp::now(), plane, reason })?;
+                    self.commit(Input::Interrupted {
+                        now: Timestamp::now(),
+                        plane,
+                        reason,
+                    })?;
                 }
             }
         }
@@ -272,7 +308,12 @@ impl Runtime {
 
     /// A stage result already written to the run directory.
     fn saved_result(&self, run_id: &str, request_id: &str) -> Option<(crate::runners::StageResult, String)> {
-        let path = self.ws.paths().run_dir(run_id).join("stage_results").join(format!("{request_id}.json"));
+        let path = self
+            .ws
+            .paths()
+            .run_dir(run_id)
+            .join("stage_results")
+            .join(format!("{request_id}.json"));
         let text = std::fs::read_to_string(&path).ok()?;
         let result = serde_json::from_str(&text).ok()?;
         Some((result, self.relative(&path)))
@@ -280,26 +321,44 @@ impl Runtime {
 
     /// A path as the engine records it: relative to the workspace root.
     fn relative(&self, path: &std::path::Path) -> String {
-        path.strip_prefix(self.ws.root()).unwrap_or(path).display().to_string()
+        path.strip_prefix(self.ws.root())
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 
     /// Items in an `active/` directory that no run claims: a process stopped
     /// between moving them and recording the run. Nothing ran on them, so
     /// they go back to their queue.
     fn return_orphans(&mut self) -> Result<(), EngineError> {
-                let ws = self.ws.clone();
+        let ws = self.ws.clone();
         let queues = crate::workspace::queue::Queues::new(&ws);
-        for kind in [WorkItemKind::Task, WorkItemKind::Spec, WorkItemKind::Incident, WorkItemKind::LearningRequest] {
+        for kind in [
+            WorkItemKind::Task,
+            WorkItemKind::Spec,
+            WorkItemKind::Incident,
+            WorkItemKind::LearningRequest,
+        ] {
             let Ok(active) = queues.active(kind) else { continue };
             for id in active {
-                let claimed = self.state.active_runs.values().any(|r| r.work_item.as_ref().is_some_and(|w| w.kind == kind && w.id == id));
+                let claimed = self
+                    .state
+                    .active_runs
+                    .values()
+                    .any(|r| r.work_item.as_ref().is_some_and(|w| w.kind == kind && w.id == id));
                 if claimed {
                     continue;
                 }
                 let reason = "claimed by a process that stopped before recording the run";
                 match queues.transition(kind, &id, QueueState::Active, QueueState::Queued) {
-                    Ok(_) => self.emit("orphan_returned", json!({"kind": kind, "id": id, "reason": reason})),
-                    Err(e) => self.emit("orphan_return_failed", json!({"kind": kind, "id": id, "error": e.to_string()})),
+                    Ok(_) => self.emit(
+                        "orphan_returned",
+                        json!({"kind": kind, "id": id, "reason": reason}),
+                    ),
+                    Err(e) => self.emit(
+                        "orphan_return_failed",
+                        json!({"kind": kind, "id": id, "error": e.to_string()}),
+                    ),
                 }
             }
         }

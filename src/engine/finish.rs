@@ -92,7 +92,7 @@ impl Step<'_> {
                     r.counters = routed.counters;
                     r.active_since = self.now;
                 }
-                                if self.rules.chain_stages && !self.held() && self.may_start(plane) {
+                if self.rules.chain_stages && !self.held() && self.may_start(plane) {
                     self.dispatch(plane);
                 }
             }

@@ -22,7 +22,10 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Self { max_stage_runs_per_item: 40, chain_stages: true }
+        Self {
+            max_stage_runs_per_item: 40,
+            chain_stages: true,
+        }
     }
 }
 

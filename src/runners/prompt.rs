@@ -51,12 +51,8 @@ fn context(out: &mut String, req: &StageRunRequest) {
     line(out, "Work Item", item.as_deref());
     path(out, "Work Item Path", work_item.map(|w| &w.path));
     path(out, "Closure Target Path", closure.map(|c| &c.target_path));
-    line(out, "Root Spec ID", closure.map(|c| c.root_spec_id.as_str()));
-    line(
-        out,
-        "Root Idea ID",
-        closure.and_then(|c| c.root_idea_id.as_deref()),
-    );
+    line(out, "Root Spec ID", req.root_spec_id());
+    line(out, "Root Idea ID", req.root_idea_id());
     path(
         out,
         "Canonical Root Spec Path",

@@ -59,6 +59,30 @@ pub struct WorkItemPaths {
     pub id: String,
     /// The document in its `active/` directory.
     pub path: PathBuf,
+    /// The item's closure family, so a stage can copy it into the documents
+    /// it writes (a manager's tasks, a planner's child specs).
+    #[serde(default)]
+    pub root_spec_id: Option<String>,
+    #[serde(default)]
+    pub root_idea_id: Option<String>,
+}
+
+impl StageRunRequest {
+    /// The root spec of the work: the closure target's, else the item's.
+    pub fn root_spec_id(&self) -> Option<&str> {
+        self.closure
+            .as_ref()
+            .map(|c| c.root_spec_id.as_str())
+            .or(self.work_item.as_ref().and_then(|w| w.root_spec_id.as_deref()))
+    }
+
+    /// The root idea of the work: the closure target's, else the item's.
+    pub fn root_idea_id(&self) -> Option<&str> {
+        match &self.closure {
+            Some(c) => c.root_idea_id.as_deref(),
+            None => self.work_item.as_ref().and_then(|w| w.root_idea_id.as_deref()),
+        }
+    }
 }
 
 /// What a closure (Arbiter) stage judges.

@@ -212,7 +212,6 @@ struct Vars {
 impl Vars {
     fn of(req: &StageRunRequest) -> Vars {
         let none = || "none".to_owned();
-        let closure = req.closure.as_ref();
         let pairs = vec![
             (
                 "{work_item_id}",
@@ -221,11 +220,11 @@ impl Vars {
             ("{run_id}", req.run_id.clone()),
             (
                 "{root_spec_id}",
-                closure.map_or_else(none, |c| c.root_spec_id.clone()),
+                req.root_spec_id().map_or_else(none, String::from),
             ),
             (
                 "{root_idea_id}",
-                closure.and_then(|c| c.root_idea_id.clone()).unwrap_or_else(none),
+                req.root_idea_id().map_or_else(none, String::from),
             ),
             (
                 "{now}",

@@ -67,7 +67,7 @@ pub struct ClosureTarget {
     #[serde(default)]
     pub last_arbiter_run_id: Option<String>,
     /// Closure passes run so far (bounded by `recovery.max_closure_attempts`).
-        #[serde(default)]
+    #[serde(default)]
     pub attempts: u32,
     /// Why the target closed: `passed`, or `attempts_exhausted`.
     #[serde(default)]

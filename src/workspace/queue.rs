@@ -483,7 +483,7 @@ impl<'w> Queues<'w> {
             })
     }
 
-        /// Whether `claim(plane, root)` would find something, without claiming:
+    /// Whether `claim(plane, root)` would find something, without claiming:
     /// the first indexed entry (in claim order) of the plane's kinds whose
     /// root matches, whose file is still there and whose dependencies are
     /// done. A quarantine-worthy file is left for the claim to handle.

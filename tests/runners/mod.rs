@@ -69,6 +69,8 @@ impl Fixture {
                 kind: WorkItemKind::Task,
                 id: "task-001".into(),
                 path: agents.join("tasks/active/task-001.md"),
+                root_spec_id: None,
+                root_idea_id: None,
             }),
             closure: None,
             workspace_root: ws.clone(),

@@ -37,6 +37,8 @@ fn request() -> StageRunRequest {
             kind: WorkItemKind::Task,
             id: "task-001".into(),
             path: agents.join("tasks/active/task-001.md"),
+            root_spec_id: None,
+            root_idea_id: None,
         }),
         closure: None,
         workspace_root: ws,

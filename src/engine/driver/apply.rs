@@ -13,7 +13,7 @@ use crate::workspace::document::WorkDocument;
 use crate::workspace::fsx;
 use crate::workspace::queue::{QueueError, Queues};
 use crate::workspace::runs::RunDir;
-use crate::workspace::{markers, QueueState};
+use crate::workspace::{QueueState, markers};
 
 /// Why an effect could not be applied.
 #[derive(Debug)]
@@ -25,30 +25,58 @@ pub(super) struct ApplyFailure {
 
 impl ApplyFailure {
     fn new(message: impl std::fmt::Display) -> Self {
-        ApplyFailure { message: message.to_string(), completion_conflict: false }
+        ApplyFailure {
+            message: message.to_string(),
+            completion_conflict: false,
+        }
     }
 }
 
 impl Runtime {
     pub(super) fn apply(&mut self, effect: &Effect, strict: bool) -> Result<(), ApplyFailure> {
         match effect {
-            Effect::MoveItem { kind, id, to, reason } => self.move_item(*kind, id, *to, reason.as_deref(), strict),
-            Effect::WriteIncident { incident } => self.file_document(&incident.incident_id, WorkDocument::Incident((**incident).clone())),
-            Effect::WriteLearningRequest { request } => {
-                self.file_document(&request.learning_request_id, WorkDocument::LearningRequest((**request).clone()))
+            Effect::MoveItem { kind, id, to, reason } => {
+                self.move_item(*kind, id, *to, reason.as_deref(), strict)
             }
-            Effect::OpenTarget { root_spec_id, root_idea_id, now } => self.open_target(root_spec_id, root_idea_id.as_deref(), *now),
-            Effect::StartClosurePass { root_spec_id, attempts, run_id } => self.update_target(root_spec_id, |t| {
+            Effect::WriteIncident { incident } => self.file_document(
+                &incident.incident_id,
+                WorkDocument::Incident((**incident).clone()),
+            ),
+            Effect::WriteLearningRequest { request } => self.file_document(
+                &request.learning_request_id,
+                WorkDocument::LearningRequest((**request).clone()),
+            ),
+            Effect::OpenTarget {
+                root_spec_id,
+                root_idea_id,
+                now,
+            } => self.open_target(root_spec_id, root_idea_id.as_deref(), *now),
+            Effect::StartClosurePass {
+                root_spec_id,
+                attempts,
+                run_id,
+            } => self.update_target(root_spec_id, |t| {
                 t.attempts = *attempts;
                 t.last_arbiter_run_id = Some(run_id.clone());
             }),
-            Effect::CloseTarget { root_spec_id, outcome, run_id, now } => self.close_target(root_spec_id, *outcome, run_id.as_deref(), *now),
-            Effect::WriteMarker { plane, token } => markers::write_marker(&self.ws, *plane, token).map_err(ApplyFailure::new),
+            Effect::CloseTarget {
+                root_spec_id,
+                outcome,
+                run_id,
+                now,
+            } => self.close_target(root_spec_id, *outcome, run_id.as_deref(), *now),
+            Effect::WriteMarker { plane, token } => {
+                markers::write_marker(&self.ws, *plane, token).map_err(ApplyFailure::new)
+            }
             Effect::WriteRuntimeErrorReport { run_id, text } => RunDir::create(&self.ws, run_id)
                 .and_then(|dir| dir.write_artifact("runtime_error_report.md", text.as_bytes()))
                 .map(|_| ())
                 .map_err(ApplyFailure::new),
-            Effect::RecordRouting { run_id, request_id, record } => RunDir::create(&self.ws, run_id)
+            Effect::RecordRouting {
+                run_id,
+                request_id,
+                record,
+            } => RunDir::create(&self.ws, run_id)
                 .and_then(|dir| dir.write_routing(request_id, record))
                 .map(|_| ())
                 .map_err(ApplyFailure::new),
@@ -57,13 +85,24 @@ impl Runtime {
         }
     }
 
-    fn move_item(&mut self, kind: WorkItemKind, id: &str, to: QueueState, reason: Option<&str>, strict: bool) -> Result<(), ApplyFailure> {
+    fn move_item(
+        &mut self,
+        kind: WorkItemKind,
+        id: &str,
+        to: QueueState,
+        reason: Option<&str>,
+        strict: bool,
+    ) -> Result<(), ApplyFailure> {
         let queues = Queues::new(&self.ws);
         let moved = match to {
             QueueState::Done => queues.complete(kind, id),
             QueueState::Blocked => queues.block(kind, id),
             QueueState::Queued => queues.requeue(kind, id, reason.unwrap_or("requeued by the runtime")),
-            QueueState::Active => return Err(ApplyFailure::new("the runtime never moves an item into active/ this way")),
+            QueueState::Active => {
+                return Err(ApplyFailure::new(
+                    "the runtime never moves an item into active/ this way",
+                ));
+            }
         };
         match moved {
             Ok(path) => {
@@ -77,10 +116,16 @@ impl Runtime {
             // Already there: a replayed journal, or the operator moved it.
             Err(QueueError::NotFound { .. }) if self.ws.paths().document(kind, to, id).is_file() => Ok(()),
             Err(QueueError::NotFound { .. }) if !strict => {
-                self.emit("work_item_missing", json!({"kind": kind, "id": id, "to": to.as_str()}));
+                self.emit(
+                    "work_item_missing",
+                    json!({"kind": kind, "id": id, "to": to.as_str()}),
+                );
                 Ok(())
             }
-            Err(e @ QueueError::NotFound { .. }) => Err(ApplyFailure { message: e.to_string(), completion_conflict: true }),
+            Err(e @ QueueError::NotFound { .. }) => Err(ApplyFailure {
+                message: e.to_string(),
+                completion_conflict: true,
+            }),
             Err(e) => Err(ApplyFailure::new(e)),
         }
     }
@@ -95,11 +140,17 @@ impl Runtime {
     }
 
     fn open_target(&mut self, root: &str, idea: Option<&str>, now: Timestamp) -> Result<(), ApplyFailure> {
-        if ClosureTarget::load(&self.ws, root).map_err(ApplyFailure::new)?.is_some() {
+        if ClosureTarget::load(&self.ws, root)
+            .map_err(ApplyFailure::new)?
+            .is_some()
+        {
             return Ok(());
         }
         let target = ClosureTarget::open(root, idea.unwrap_or(root), now).map_err(ApplyFailure::new)?;
-        let spec = self.ws.paths().document(WorkItemKind::Spec, QueueState::Active, root);
+        let spec = self
+            .ws
+            .paths()
+            .document(WorkItemKind::Spec, QueueState::Active, root);
         match self.seed_idea(root, idea) {
             Some(idea_source) => {
                 closure::copy_contracts(&self.ws, &target, &idea_source, &spec).map_err(ApplyFailure::new)?;
@@ -116,7 +167,10 @@ impl Runtime {
             }
         }
         target.save(&self.ws).map(|_| ()).map_err(ApplyFailure::new)?;
-        self.emit("closure_target_opened", json!({"root_spec_id": root, "root_idea_id": idea}));
+        self.emit(
+            "closure_target_opened",
+            json!({"root_spec_id": root, "root_idea_id": idea}),
+        );
         Ok(())
     }
 
@@ -144,7 +198,11 @@ impl Runtime {
         candidates.into_iter().find(|p| p.is_file())
     }
 
-    fn update_target(&mut self, root: &str, change: impl FnOnce(&mut ClosureTarget)) -> Result<(), ApplyFailure> {
+    fn update_target(
+        &mut self,
+        root: &str,
+        change: impl FnOnce(&mut ClosureTarget),
+    ) -> Result<(), ApplyFailure> {
         let Some(mut target) = ClosureTarget::load(&self.ws, root).map_err(ApplyFailure::new)? else {
             return Err(ApplyFailure::new(format!("no closure target for `{root}`")));
         };
@@ -152,8 +210,19 @@ impl Runtime {
         target.save(&self.ws).map(|_| ()).map_err(ApplyFailure::new)
     }
 
-    fn close_target(&mut self, root: &str, outcome: ClosureOutcome, run_id: Option<&str>, now: Timestamp) -> Result<(), ApplyFailure> {
-        let verdict = self.ws.paths().arbiter_dir().join("verdicts").join(format!("{root}.json"));
+    fn close_target(
+        &mut self,
+        root: &str,
+        outcome: ClosureOutcome,
+        run_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), ApplyFailure> {
+        let verdict = self
+            .ws
+            .paths()
+            .arbiter_dir()
+            .join("verdicts")
+            .join(format!("{root}.json"));
         let verdict = verdict.is_file().then(|| self.relative_to_agents(&verdict));
         let report = run_id.and_then(|run| self.archive_report(run));
         self.update_target(root, |t| {
@@ -179,12 +248,20 @@ impl Runtime {
     fn archive_report(&self, run_id: &str) -> Option<String> {
         let source = self.ws.paths().run_dir(run_id).join("arbiter_report.md");
         let bytes = std::fs::read(&source).ok()?;
-        let dest = self.ws.paths().arbiter_dir().join("reports").join(format!("{run_id}.md"));
+        let dest = self
+            .ws
+            .paths()
+            .arbiter_dir()
+            .join("reports")
+            .join(format!("{run_id}.md"));
         fsx::write_atomic(&dest, &bytes).ok()?;
         Some(self.relative_to_agents(&dest))
     }
 
     fn relative_to_agents(&self, path: &std::path::Path) -> String {
-        path.strip_prefix(self.ws.root()).unwrap_or(path).display().to_string()
+        path.strip_prefix(self.ws.root())
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 }

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::super::{runtime_error_code, step, Effect, Input, RuntimeError};
+use super::super::{Effect, Input, RuntimeError, runtime_error_code, step};
 use super::apply::ApplyFailure;
 use super::{EngineError, Runtime};
 use crate::runners::StageResult;
@@ -30,9 +30,14 @@ impl Runtime {
     /// returned so the caller can commit a recovery instead.
     fn transition(&mut self, input: Input, strict: bool) -> Result<Result<(), ApplyFailure>, EngineError> {
         let (next, effects) = step(&self.plan, &self.rules, &self.state, input);
-        let (durable, actions): (Vec<Effect>, Vec<Effect>) = effects.into_iter().partition(Effect::is_durable);
+        let (durable, actions): (Vec<Effect>, Vec<Effect>) =
+            effects.into_iter().partition(Effect::is_durable);
         if !durable.is_empty() {
-            let entry = Journal { schema_version: 1, snapshot: next.clone(), effects: durable.clone() };
+            let entry = Journal {
+                schema_version: 1,
+                snapshot: next.clone(),
+                effects: durable.clone(),
+            };
             journal::write(&self.ws, &entry)?;
             for effect in &durable {
                 if let Err(failure) = self.apply(effect, strict) {
@@ -40,7 +45,10 @@ impl Runtime {
                         journal::clear(&self.ws)?;
                         return Ok(Err(failure));
                     }
-                    self.emit("effect_failed", serde_json::json!({"effect": effect, "error": failure.message}));
+                    self.emit(
+                        "effect_failed",
+                        serde_json::json!({"effect": effect, "error": failure.message}),
+                    );
                 }
             }
         }
@@ -61,11 +69,23 @@ impl Runtime {
     /// error to the repair node (or blocks the item) instead.
     pub(super) fn finish(&mut self, result: StageResult, path: String) -> Result<(), EngineError> {
         let now = Timestamp::now();
-        let input = Input::Finished { now, result: Box::new(result.clone()), result_path: path.clone() };
+        let input = Input::Finished {
+            now,
+            result: Box::new(result.clone()),
+            result_path: path.clone(),
+        };
         if let Err(failure) = self.transition(input, true)? {
             let code = runtime_error_code(result.plane, failure.completion_conflict);
-            let error = RuntimeError { code, message: failure.message };
-            self.commit(Input::ApplyFailed { now, result: Box::new(result), result_path: path, error })?;
+            let error = RuntimeError {
+                code,
+                message: failure.message,
+            };
+            self.commit(Input::ApplyFailed {
+                now,
+                result: Box::new(result),
+                result_path: path,
+                error,
+            })?;
         }
         Ok(())
     }
@@ -75,7 +95,7 @@ impl Runtime {
             Effect::Claim { plane, root } => self.claim(plane, root),
             Effect::Dispatch { plane } => self.start_stage(plane),
             Effect::Kill { plane } => {
-                                if let Some(running) = self.running.get(&plane) {
+                if let Some(running) = self.running.get(&plane) {
                     running.cancel.cancel();
                 }
                 Ok(())
@@ -95,10 +115,15 @@ impl Runtime {
 
     /// Finishes a transition a crashed process left half applied.
     pub(super) fn replay_journal(&mut self) -> Result<(), EngineError> {
-        let Some(entry) = journal::read::<Journal>(&self.ws)? else { return Ok(()) };
+        let Some(entry) = journal::read::<Journal>(&self.ws)? else {
+            return Ok(());
+        };
         for effect in &entry.effects {
             if let Err(failure) = self.apply(effect, false) {
-                self.emit("effect_failed", serde_json::json!({"effect": effect, "error": failure.message}));
+                self.emit(
+                    "effect_failed",
+                    serde_json::json!({"effect": effect, "error": failure.message}),
+                );
             }
         }
         entry.snapshot.save(&self.ws)?;

@@ -6,15 +6,14 @@ use std::pin::Pin;
 
 use serde_json::json;
 
-
 use super::{EngineError, Running, Runtime};
 use crate::plan::Plane;
 use crate::runners::{
     Cancel, ClosurePaths, LegalOutcome, RuntimeErrorPaths, StageResult, StageRunRequest, WorkItemPaths,
 };
+use crate::workspace::QueueState;
 use crate::workspace::runs::RunDir;
 use crate::workspace::snapshot::{ActiveRun, RequestKind};
-use crate::workspace::QueueState;
 
 /// A finished stage, sent back from its task.
 #[derive(Debug)]
@@ -30,42 +29,67 @@ pub trait StageRunner {
     /// Checks the harness is installed before anything is dispatched to it.
     fn preflight(&self, runner: &str) -> Result<(), String>;
 
-        /// Runs one stage to one result; `cancel` fires on `stop --now`.
-        fn start(&self, request: StageRunRequest, cancel: Cancel) -> Pin<Box<dyn Future<Output = StageResult>>>;
+    /// Runs one stage to one result; `cancel` fires on `stop --now`.
+    fn start(&self, request: StageRunRequest, cancel: Cancel) -> Pin<Box<dyn Future<Output = StageResult>>>;
 }
 
 impl Runtime {
     /// Starts the stage pending on a plane.
     pub(super) fn start_stage(&mut self, plane: Plane) -> Result<(), EngineError> {
-        let Some(run) = self.state.active_runs.get(&plane).cloned() else { return Ok(()) };
-        let Some(request_id) = run.pending_request_id.clone() else { return Ok(()) };
+        let Some(run) = self.state.active_runs.get(&plane).cloned() else {
+            return Ok(());
+        };
+        let Some(request_id) = run.pending_request_id.clone() else {
+            return Ok(());
+        };
         if self.running.contains_key(&plane) {
             return Ok(());
         }
         let Some(request) = self.build_request(&run, &request_id) else {
             let reason = format!("plan {} has no node `{}`", self.plan.plan_id, run.node);
-            return self.commit(super::super::Input::Interrupted { now: jiff::Timestamp::now(), plane, reason });
+            return self.commit(super::super::Input::Interrupted {
+                now: jiff::Timestamp::now(),
+                plane,
+                reason,
+            });
         };
         if let Err(message) = self.runner.preflight(&request.runner) {
             // An operator problem, not the agent's: hold everything until
             // the harness is installed, and do not count the stage.
-            self.emit("runner_unavailable", json!({"runner": request.runner, "message": message}));
+            self.emit(
+                "runner_unavailable",
+                json!({"runner": request.runner, "message": message}),
+            );
             let now = jiff::Timestamp::now();
-            self.commit(super::super::Input::Interrupted { now, plane, reason: message })?;
-            return self.commit(super::super::Input::Control { now, command: super::super::Control::Pause });
+            self.commit(super::super::Input::Interrupted {
+                now,
+                plane,
+                reason: message,
+            })?;
+            return self.commit(super::super::Input::Control {
+                now,
+                command: super::super::Control::Pause,
+            });
         }
         match RunDir::create(&self.ws, &run.run_id).and_then(|d| d.write_request(&request_id, &request)) {
             Ok(_) => {}
-            Err(e) => return Err(EngineError::Persist { detail: e.to_string() }),
+            Err(e) => {
+                return Err(EngineError::Persist {
+                    detail: e.to_string(),
+                });
+            }
         }
-                let (cancel, handle) = Cancel::new();
+        let (cancel, handle) = Cancel::new();
         let future = self.runner.start(request.clone(), handle);
         let sender = self.completions.0.clone();
-                tokio::task::spawn_local(async move {
+        tokio::task::spawn_local(async move {
             let result = future.await;
             let _ = sender.send(Completion { plane, result });
         });
-        let work = run.work_item.as_ref().map(|w| json!({"kind": w.kind, "id": w.id}));
+        let work = run
+            .work_item
+            .as_ref()
+            .map(|w| json!({"kind": w.kind, "id": w.id}));
         let data = json!({"plane": plane, "node": run.node, "stage": run.stage, "run_id": run.run_id,
             "request_id": request_id, "work_item": work, "attempt": request.attempt, "runner": request.runner});
         self.running.insert(plane, Running { request, cancel });
@@ -77,14 +101,23 @@ impl Runtime {
     pub(super) fn complete(&mut self, done: Completion) -> Result<(), EngineError> {
         let running = self.running.remove(&done.plane);
         let result = done.result;
-        let dir = RunDir::create(&self.ws, &result.run_id).map_err(|e| EngineError::Persist { detail: e.to_string() })?;
-        let path = dir.write_stage_result(&result.request_id, &result).map_err(|e| EngineError::Persist { detail: e.to_string() })?;
+        let dir = RunDir::create(&self.ws, &result.run_id).map_err(|e| EngineError::Persist {
+            detail: e.to_string(),
+        })?;
+        let path = dir
+            .write_stage_result(&result.request_id, &result)
+            .map_err(|e| EngineError::Persist {
+                detail: e.to_string(),
+            })?;
         let tokens = result.token_usage.map(|t| t.total_tokens);
         let data = json!({"plane": result.plane, "node": result.node, "run_id": result.run_id, "request_id": result.request_id,
             "outcome": result.terminal_result, "failure_class": result.failure_class, "duration_seconds": result.duration_seconds,
             "total_tokens": tokens, "runner": running.map(|r| r.request.runner)});
         self.emit("stage_completed", data);
-        self.finished.push(format!("{}/{} {}", result.plane, result.node, result.terminal_result));
+        self.finished.push(format!(
+            "{}/{} {}",
+            result.plane, result.node, result.terminal_result
+        ));
         let path = self.relative(&path);
         self.finish(result, path)
     }
@@ -99,7 +132,10 @@ impl Runtime {
         let closure = (run.request_kind == RequestKind::ClosureTarget).then(|| {
             let root = run.closure_root_spec_id.clone().unwrap_or_default();
             let idea = run.closure_root_idea_id.clone();
-            let seed = idea.as_deref().map(|i| paths.idea_contract(i)).filter(|p| p.is_file());
+            let seed = idea
+                .as_deref()
+                .map(|i| paths.idea_contract(i))
+                .filter(|p| p.is_file());
             ClosurePaths {
                 target_path: paths.closure_target(&root),
                 root_spec_path: paths.root_spec_contract(&root),
@@ -122,7 +158,14 @@ impl Runtime {
             mode_id: self.plan.mode.clone(),
             plan_id: self.plan.plan_id.clone(),
             running_marker: stage.running.clone(),
-            outcomes: self.plan.outcomes_of(node_id).map(|(_, o)| LegalOutcome { name: o.name.clone(), classes: o.classes.clone() }).collect(),
+            outcomes: self
+                .plan
+                .outcomes_of(node_id)
+                .map(|(_, o)| LegalOutcome {
+                    name: o.name.clone(),
+                    classes: o.classes.clone(),
+                })
+                .collect(),
             entrypoint_path: agents.join(&node.entrypoint),
             required_skills: stage.skills.iter().map(|s| agents.join(s)).collect(),
             attached_skills: node.attached_skills.iter().map(|s| agents.join(s)).collect(),
@@ -130,6 +173,8 @@ impl Runtime {
                 kind: w.kind,
                 id: w.id.clone(),
                 path: paths.document(w.kind, QueueState::Active, &w.id),
+                root_spec_id: run.lineage.root_spec_id.clone(),
+                root_idea_id: run.lineage.root_idea_id.clone(),
             }),
             troubleshoot_report_path: closure.is_none().then(|| run_dir.join("troubleshoot_report.md")),
             closure,
@@ -147,7 +192,12 @@ impl Runtime {
             model: node.model.clone(),
             effort: node.effort,
             timeout_seconds: node.timeout_seconds,
-            attempt: run.node_runs.get(&run.node).copied().unwrap_or(1).saturating_sub(1),
+            attempt: run
+                .node_runs
+                .get(&run.node)
+                .copied()
+                .unwrap_or(1)
+                .saturating_sub(1),
             budget: None,
         })
     }

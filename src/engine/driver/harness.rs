@@ -18,19 +18,24 @@ pub struct Harnesses {
 
 impl Harnesses {
     pub fn new(config: RunnersConfig, base: PathBuf) -> Self {
-        Self { config: Arc::new(config), base }
+        Self {
+            config: Arc::new(config),
+            base,
+        }
     }
 }
 
 impl StageRunner for Harnesses {
     fn preflight(&self, runner: &str) -> Result<(), String> {
         runners::preflight_in(runner, &self.config, &self.base).map_err(|e| {
-            let help = miette::Diagnostic::help(&e).map(|h| format!(" ({h})")).unwrap_or_default();
+            let help = miette::Diagnostic::help(&e)
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
             format!("{e}{help}")
         })
     }
 
-        fn start(&self, request: StageRunRequest, cancel: Cancel) -> Pin<Box<dyn Future<Output = StageResult>>> {
+    fn start(&self, request: StageRunRequest, cancel: Cancel) -> Pin<Box<dyn Future<Output = StageResult>>> {
         let config = Arc::clone(&self.config);
         Box::pin(async move { runners::run_stage(&request, &config, cancel).await })
     }

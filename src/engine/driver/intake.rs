@@ -34,9 +34,15 @@ impl Runtime {
                 Err(error) => mailbox::fail(&self.ws, &item, error),
             };
             if let Err(e) = archived {
-                self.emit("mailbox_archive_failed", json!({"command": item.file_name, "error": e.to_string()}));
+                self.emit(
+                    "mailbox_archive_failed",
+                    json!({"command": item.file_name, "error": e.to_string()}),
+                );
             }
-            self.emit("mailbox_command_applied", json!({"command": item.command.name(), "ok": outcome.is_ok()}));
+            self.emit(
+                "mailbox_command_applied",
+                json!({"command": item.command.name(), "ok": outcome.is_ok()}),
+            );
         }
         Ok(())
     }
@@ -49,8 +55,13 @@ impl Runtime {
             Command::StopNow => Control::StopNow,
             Command::Pause => Control::Pause,
             Command::Resume => Control::Resume,
-            Command::RetryActive { reason, plane } => Control::RetryActive { plane: *plane, reason: reason.clone() },
-            Command::ClearStaleState { reason } => Control::ClearStaleState { reason: reason.clone() },
+            Command::RetryActive { reason, plane } => Control::RetryActive {
+                plane: *plane,
+                reason: reason.clone(),
+            },
+            Command::ClearStaleState { reason } => Control::ClearStaleState {
+                reason: reason.clone(),
+            },
             Command::ReloadConfig => {
                 self.reload_requested = true;
                 return Ok(json!({"reload": "requested"}));
@@ -59,12 +70,21 @@ impl Runtime {
                 let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| e.to_string())?;
                 return Ok(json!({"enqueued": self.relative(&path)}));
             }
-            Command::AddIdea { source_name, markdown } => {
-                let path = Queues::new(&self.ws).stage_idea(source_name, markdown).map_err(|e| e.to_string())?;
+            Command::AddIdea {
+                source_name,
+                markdown,
+            } => {
+                let path = Queues::new(&self.ws)
+                    .stage_idea(source_name, markdown)
+                    .map_err(|e| e.to_string())?;
                 return Ok(json!({"staged": self.relative(&path)}));
             }
         };
-        self.commit(Input::Control { now, command: control }).map_err(|e| e.to_string())?;
+        self.commit(Input::Control {
+            now,
+            command: control,
+        })
+        .map_err(|e| e.to_string())?;
         Ok(json!({"applied": true}))
     }
 
@@ -83,19 +103,30 @@ impl Runtime {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
             .collect();
-                names.sort();
+        names.sort();
         let ws = self.ws.clone();
         let queues = Queues::new(&ws);
         for name in names {
-            let Ok(text) = std::fs::read_to_string(inbox.join(&name)) else { continue };
+            let Ok(text) = std::fs::read_to_string(inbox.join(&name)) else {
+                continue;
+            };
             let idea = normalize_idea(&name, &text, Timestamp::now());
             let spec_id = idea.spec.id().to_string();
-            if queues.idea_represented(&spec_id, &idea.idea_reference).unwrap_or(true) {
+            if queues
+                .idea_represented(&spec_id, &idea.idea_reference)
+                .unwrap_or(true)
+            {
                 continue;
             }
             match queues.enqueue(&idea.spec) {
-                Ok(_) => self.emit("idea_normalized_to_spec", json!({"idea": idea.idea_reference, "spec_id": spec_id})),
-                Err(e) => self.emit("idea_intake_failed", json!({"idea": idea.idea_reference, "error": e.to_string()})),
+                Ok(_) => self.emit(
+                    "idea_normalized_to_spec",
+                    json!({"idea": idea.idea_reference, "spec_id": spec_id}),
+                ),
+                Err(e) => self.emit(
+                    "idea_intake_failed",
+                    json!({"idea": idea.idea_reference, "error": e.to_string()}),
+                ),
             }
         }
     }

@@ -11,17 +11,20 @@ use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::closure::{self, ClosureTarget};
 use crate::workspace::document::WorkDocument;
 use crate::workspace::ids;
-use crate::workspace::queue::{plane_kinds, Queues};
+use crate::workspace::queue::{Queues, plane_kinds};
 use crate::workspace::snapshot::Lineage;
 
 impl Runtime {
     /// One scheduler turn.
     pub(super) fn tick(&mut self) -> Result<(), EngineError> {
         let world = self.observe();
-        self.commit(Input::Tick { now: Timestamp::now(), world })
+        self.commit(Input::Tick {
+            now: Timestamp::now(),
+            world,
+        })
     }
 
-        fn observe(&mut self) -> World {
+    fn observe(&mut self) -> World {
         let ws = self.ws.clone();
         let queues = Queues::new(&ws);
         let open = closure::open_targets(&self.ws).unwrap_or_default();
@@ -33,21 +36,34 @@ impl Runtime {
         let root = target.as_ref().map(|t| t.root_spec_id.clone());
         let mut claimable = BTreeSet::new();
         for plane in self.plan.planes() {
-            let filter = if plane == Plane::Learning { None } else { root.as_deref() };
+            let filter = if plane == Plane::Learning {
+                None
+            } else {
+                root.as_deref()
+            };
             if queues.peek(plane, filter).unwrap_or(false) {
                 claimable.insert(plane);
             }
         }
         let mut depths = BTreeMap::new();
         for plane in Plane::ALL {
-            let depth: usize = plane_kinds(*plane).iter().map(|k| queues.depth(*k).unwrap_or(0)).sum();
+            let depth: usize = plane_kinds(*plane)
+                .iter()
+                .map(|k| queues.depth(*k).unwrap_or(0))
+                .sum();
             depths.insert(*plane, depth as u64);
         }
         // Lineage work matters only when nothing of the foreground is
         // claimable (the closure pass may then run); skip the scan otherwise.
         let foreground_idle = !claimable.iter().any(|p| *p != Plane::Learning);
         let target = target.map(|t| target_view(&queues, t, foreground_idle));
-        World { claimable, target, next_run_id: ids::new_run_id(), depths, governance_blocked_until: None }
+        World {
+            claimable,
+            target,
+            next_run_id: ids::new_run_id(),
+            depths,
+            governance_blocked_until: None,
+        }
     }
 
     /// Claims the next item of a plane and starts its run.
@@ -62,7 +78,8 @@ impl Runtime {
             }
         };
         let doc = &claimed.document;
-        let opens_target = doc.is_root_spec() && matches!(ClosureTarget::load(&self.ws, &claimed.id), Ok(None));
+        let opens_target =
+            doc.is_root_spec() && matches!(ClosureTarget::load(&self.ws, &claimed.id), Ok(None));
         let target_stage = match doc {
             WorkDocument::LearningRequest(r) => r.target_stage.clone(),
             _ => None,
@@ -75,13 +92,26 @@ impl Runtime {
             target_stage,
             opens_target,
         };
-        self.commit(Input::Claimed { now: Timestamp::now(), plane, item })
+        self.commit(Input::Claimed {
+            now: Timestamp::now(),
+            plane,
+            item,
+        })
     }
 }
 
 fn target_view(queues: &Queues<'_>, target: ClosureTarget, scan: bool) -> TargetView {
-    let busy = !scan || queues.lineage_work(&target.root_spec_id).map(|w| !w.is_empty()).unwrap_or(true);
-    TargetView { root_spec_id: target.root_spec_id, root_idea_id: Some(target.root_idea_id), attempts: target.attempts, lineage_busy: busy }
+    let busy = !scan
+        || queues
+            .lineage_work(&target.root_spec_id)
+            .map(|w| !w.is_empty())
+            .unwrap_or(true);
+    TargetView {
+        root_spec_id: target.root_spec_id,
+        root_idea_id: Some(target.root_idea_id),
+        attempts: target.attempts,
+        lineage_busy: busy,
+    }
 }
 
 /// A document's lineage, as a run keeps it.

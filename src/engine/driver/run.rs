@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use serde_json::json;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::super::{Control, Input};
 use super::{EngineError, Runtime};
@@ -12,6 +12,8 @@ use super::{EngineError, Runtime};
 pub struct RunOptions {
     /// Stop after this many ticks (then finish what runs, start nothing).
     pub max_ticks: Option<u64>,
+    /// Stop as soon as nothing runs and nothing is claimable.
+    pub until_idle: bool,
 }
 
 /// What a run did.
@@ -30,15 +32,25 @@ impl Runtime {
     pub async fn run_once(&mut self) -> Result<RunSummary, EngineError> {
         self.intake()?;
         self.tick()?;
-        let ended = if self.running.is_empty() { "idle" } else { "one_stage" };
+        let ended = if self.running.is_empty() {
+            "idle"
+        } else {
+            "one_stage"
+        };
         self.drain().await?;
-        Ok(RunSummary { ticks: 1, stages: self.finished.clone(), ended: ended.into() })
+        Ok(RunSummary {
+            ticks: 1,
+            stages: self.finished.clone(),
+            ended: ended.into(),
+        })
     }
 
     /// Runs until a stop drains (command, mailbox or signal) or `max_ticks`.
     /// SIGTERM and SIGINT act as `stop`; a second one as `stop --now`.
     pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, EngineError> {
-        let event_loop = |e: std::io::Error| EngineError::EventLoop { detail: e.to_string() };
+        let event_loop = |e: std::io::Error| EngineError::EventLoop {
+            detail: e.to_string(),
+        };
         let mut term = signal(SignalKind::terminate()).map_err(event_loop)?;
         let mut int = signal(SignalKind::interrupt()).map_err(event_loop)?;
         let (mut ticks, mut signals, mut idle) = (0u64, 0u32, false);
@@ -46,7 +58,10 @@ impl Runtime {
             self.intake()?;
             if self.reload_requested {
                 self.reload_requested = false;
-                self.emit("runtime_config_reload_requested", json!({"applied": false, "detail": "restart the daemon to pick up a new plan"}));
+                self.emit(
+                    "runtime_config_reload_requested",
+                    json!({"applied": false, "detail": "restart the daemon to pick up a new plan"}),
+                );
             }
             let before = self.state.tick;
             self.tick()?;
@@ -55,6 +70,9 @@ impl Runtime {
                 break "stopped";
             }
             let quiet = self.running.is_empty() && self.state.active_runs.is_empty();
+            if quiet && options.until_idle {
+                break "idle";
+            }
             if quiet && !idle && before + 1 == self.state.tick {
                 self.emit("runtime_idle", json!({"reason": "no_work"}));
             }
@@ -71,14 +89,25 @@ impl Runtime {
                 _ = int.recv() => self.on_signal(&mut signals)?,
             }
         };
-        Ok(RunSummary { ticks, stages: self.finished.clone(), ended: ended.into() })
+        Ok(RunSummary {
+            ticks,
+            stages: self.finished.clone(),
+            ended: ended.into(),
+        })
     }
 
     fn on_signal(&mut self, count: &mut u32) -> Result<(), EngineError> {
         *count += 1;
-        let command = if *count == 1 { Control::Stop } else { Control::StopNow };
+        let command = if *count == 1 {
+            Control::Stop
+        } else {
+            Control::StopNow
+        };
         self.emit("runtime_signal", json!({"count": *count}));
-        self.commit(Input::Control { now: Timestamp::now(), command })
+        self.commit(Input::Control {
+            now: Timestamp::now(),
+            command,
+        })
     }
 
     /// Waits for every running stage and routes it, starting nothing new.

@@ -35,6 +35,8 @@ fn request(run_dir: &Path) -> StageRunRequest {
             kind: WorkItemKind::Task,
             id: "t1".into(),
             path: run_dir.join("t1.md"),
+            root_spec_id: None,
+            root_idea_id: None,
         }),
         closure: None,
         workspace_root: run_dir.to_path_buf(),

@@ -1,0 +1,146 @@
+//! `millrace demo`: a complete scripted campaign in a fresh workspace. An
+//! idea becomes a root spec, the planner and manager turn it into two
+//! tasks, the tasks run builder → checker (one fix cycle) → updater, and the
+//! closure pass judges the whole lineage. Every step is the real runtime;
+//! only the harness is the built-in scripted one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::{Context, DemoArgs, Failure, Outcome, print};
+use crate::engine::Rules;
+use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, Runtime};
+use crate::runners::RunnersConfig;
+use crate::workspace::closure::ClosureTarget;
+use crate::workspace::config::Config;
+use crate::workspace::queue::Queues;
+use crate::workspace::snapshot::RuntimeMode;
+use crate::workspace::{Workspace, fsx, init};
+
+/// The demo workspace already exists and is not empty.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("`{}` already holds a millrace workspace", path.display())]
+#[diagnostic(
+    code(mill::cli::demo_target_exists),
+    help("pass `--workspace` with a new directory, or remove this one")
+)]
+pub struct DemoTargetExists {
+    path: PathBuf,
+}
+
+const DEMO_MODE: &str = "mode demo extends default_codex {\n    runner * = scripted\n}\n";
+
+const DEMO_CONFIG: &str = "# The demo: the shipped loops, driven by the built-in scripted harness.
+[runtime]
+default_mode = \"demo\"
+idle_sleep_seconds = 0.02
+
+[runners.scripted]
+script = \"demo/script.toml\"
+";
+
+pub(super) fn run(args: &DemoArgs, cx: &Context) -> Outcome {
+    let started = Instant::now();
+    let root = match &cx.cli_workspace {
+        Some(path) => path.clone(),
+        None => std::env::temp_dir().join(format!(
+            "millrace-demo-{}",
+            jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
+        )),
+    };
+    let ws = Workspace::at(&root)?;
+    if ws.is_initialized() {
+        return Err(DemoTargetExists {
+            path: ws.root().to_path_buf(),
+        }
+        .into());
+    }
+    init::init(&ws, crate::embedded::ASSETS)?;
+    fsx::write_atomic(&ws.paths().config(), DEMO_CONFIG.as_bytes())?;
+    fsx::write_atomic(&ws.paths().loops_dir().join("demo.mill"), DEMO_MODE.as_bytes())?;
+    let idea = crate::embedded::asset("demo/idea.md").unwrap_or_default();
+    Queues::new(&ws).stage_idea("greet.md", &String::from_utf8_lossy(idea))?;
+    let config = Config::load(&ws.paths().config())?;
+    let plan = super::run::current_plan(&ws, &config, None, cx)?;
+    if !args.quiet {
+        print(&format!(
+            "demo workspace: {}\nplan: {}\n\n",
+            ws.root().display(),
+            plan.plan_id
+        ))?;
+    }
+    let monitor = Monitor {
+        stdout: !args.quiet,
+        log: None,
+    };
+    let runner = Rc::new(Harnesses::new(
+        RunnersConfig::from(&config.runners),
+        ws.root().to_path_buf(),
+    ));
+    let settings = DispatchSettings {
+        idle_sleep: Duration::from_millis(20),
+        watch_ideas: true,
+        mode: RuntimeMode::Daemon,
+    };
+    let rules = Rules {
+        max_stage_runs_per_item: config.runtime.max_stage_runs_per_item,
+        chain_stages: true,
+    };
+    let mut runtime = Runtime::open(ws.clone(), plan, rules, runner, settings, monitor)?;
+    let event_loop = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| super::run::StartError::EventLoop(e.to_string()))?;
+    let options = RunOptions {
+        max_ticks: Some(500),
+        until_idle: true,
+    };
+    let summary = tokio::task::LocalSet::new().block_on(&event_loop, runtime.run_daemon(options));
+    runtime.close()?;
+    let summary = summary?;
+    print(&closing(&ws, &summary.stages, started.elapsed())?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What ran, what it left, and where to look.
+fn closing(ws: &Workspace, stages: &[String], took: Duration) -> Result<String, Failure> {
+    let paths = ws.paths();
+    let done = |kind| {
+        std::fs::read_dir(paths.queue_dir(kind, crate::workspace::QueueState::Done))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let target = ClosureTarget::load(ws, "idea-greet")?;
+    let verdict = match &target {
+        Some(t) if !t.closure_open => t.closed_reason.clone().unwrap_or_else(|| "closed".into()),
+        Some(_) => "still open".into(),
+        None => "not opened".into(),
+    };
+    let mut text = String::from("\n");
+    text.push_str(&format!(
+        "demo: {} stages in {:.2}s\n",
+        stages.len(),
+        took.as_secs_f64()
+    ));
+    text.push_str(&format!(
+        "specs done: {}\n",
+        done(crate::plan::WorkItemKind::Spec)
+    ));
+    text.push_str(&format!(
+        "tasks done: {}\n",
+        done(crate::plan::WorkItemKind::Task)
+    ));
+    text.push_str(&format!("closure idea-greet: {verdict}\n"));
+    text.push_str(&format!("workspace: {}\n", ws.root().display()));
+    text.push_str(&format!("runs: {}\n", paths.runs_dir().display()));
+    text.push_str(&format!(
+        "verdict: {}\n",
+        paths.arbiter_dir().join("verdicts/idea-greet.json").display()
+    ));
+    text.push_str(
+        "next: millrace status --workspace <workspace>; millrace runs ls --workspace <workspace>\n",
+    );
+    Ok(text)
+}
