@@ -56,6 +56,7 @@ impl<E: miette::Diagnostic + Send + Sync + 'static> From<E> for Failure {
 pub type Outcome = Result<ExitCode, Failure>;
 
 /// Shared command context.
+#[derive(Clone, Debug)]
 pub struct Context {
     pub cli_workspace: Option<std::path::PathBuf>,
     pub color: bool,

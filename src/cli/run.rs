@@ -9,7 +9,9 @@ use serde_json::json;
 use super::compile::compile_workspace;
 use super::{Context, DaemonArgs, Failure, MonitorMode, Outcome, RunCommand, RunOnceArgs, print, print_json};
 use crate::engine::Rules;
-use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, RunSummary, Runtime};
+use crate::engine::driver::{
+    DispatchSettings, Harnesses, Monitor, Reload, Reloader, RunOptions, RunSummary, Runtime,
+};
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
 use crate::workspace::Workspace;
@@ -160,7 +162,9 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
         stdout: args.monitor == MonitorMode::Basic,
         log,
     };
+    let reloader = reloader(ws.clone(), args.mode.clone(), cx.clone());
     let mut runtime = open(ws, config, plan, false, monitor)?;
+    runtime.set_reloader(reloader);
     let options = RunOptions {
         max_ticks: args.max_ticks,
         until_idle: false,
@@ -168,6 +172,35 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
     let summary = tokio::task::LocalSet::new().block_on(&event_loop()?, runtime.run_daemon(options));
     runtime.close()?;
     report("daemon", &mode, &plan_id, &summary?, false)
+}
+
+/// What `reload_config` runs inside the daemon: the current configuration
+/// and sources, the same mode (a `--mode` stays pinned).
+fn reloader(ws: Workspace, mode: Option<String>, cx: Context) -> Reloader {
+    Box::new(move || {
+        let config = Config::load(&ws.paths().config()).map_err(|e| e.to_string())?;
+        let plan = current_plan(&ws, &config, mode.as_deref(), &cx).map_err(|f| match f {
+            Failure::Error(report) => report.to_string(),
+            Failure::Reported(_) => {
+                "the sources do not compile (diagnostics on the daemon's stderr)".to_string()
+            }
+            Failure::Output(_) => "cannot write diagnostics".to_string(),
+        })?;
+        let rules = Rules {
+            max_stage_runs_per_item: config.runtime.max_stage_runs_per_item,
+            chain_stages: true,
+        };
+        let runner = Rc::new(Harnesses::new(
+            RunnersConfig::from(&config.runners),
+            ws.root().to_path_buf(),
+        ));
+        Ok(Reload {
+            plan,
+            rules,
+            settings: settings(&config, RuntimeMode::Daemon),
+            runner,
+        })
+    })
 }
 
 fn report(run_mode: &str, mode: &str, plan_id: &str, summary: &RunSummary, json: bool) -> Outcome {

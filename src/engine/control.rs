@@ -41,6 +41,32 @@ impl Step<'_> {
         );
     }
 
+    /// Records a configuration reload; the plan in use is the one passed to
+    /// this step.
+    pub(super) fn reloaded(&mut self, error: Option<String>) {
+        use crate::workspace::snapshot::ReloadOutcome;
+        match error {
+            None => {
+                self.state.mode_id = Some(self.plan.mode.clone());
+                self.state.plan_id = Some(self.plan.plan_id.clone());
+                self.state.last_reload_outcome = Some(ReloadOutcome::Applied);
+                self.state.last_reload_error = None;
+                self.event(
+                    "runtime_config_reloaded",
+                    json!({"plan_id": self.plan.plan_id, "mode": self.plan.mode}),
+                );
+            }
+            Some(error) => {
+                self.state.last_reload_outcome = Some(ReloadOutcome::FailedRetainedPreviousPlan);
+                self.state.last_reload_error = Some(error.clone());
+                self.event(
+                    "runtime_config_reload_failed",
+                    json!({"error": error, "plan_id": self.plan.plan_id}),
+                );
+            }
+        }
+    }
+
     pub(super) fn control(&mut self, command: Control) {
         match command {
             Control::Pause => {

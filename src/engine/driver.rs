@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 
 pub use dispatch::{Completion, StageRunner};
 pub use harness::Harnesses;
+
 pub use run::{RunOptions, RunSummary};
 
 use super::{Input, Rules, step};
@@ -134,7 +135,20 @@ pub struct Runtime {
     reload_requested: bool,
     /// Monitor-style lines of the events emitted (for direct commands).
     said: Vec<String>,
+    /// Recompiles the plan for `reload_config` (set by the daemon's caller).
+    reloader: Option<Reloader>,
 }
+
+/// What a reload produces.
+pub struct Reload {
+    pub plan: Plan,
+    pub rules: Rules,
+    pub settings: DispatchSettings,
+    pub runner: Rc<dyn StageRunner>,
+}
+
+/// Rebuilds everything a daemon takes from `millrace.toml` and the sources.
+pub type Reloader = Box<dyn FnMut() -> Result<Reload, String>>;
 
 /// What the driver needs from `millrace.toml` besides the plan.
 #[derive(Clone, Debug)]
@@ -206,6 +220,7 @@ impl Runtime {
             ideas_seen: None,
             reload_requested: false,
             said: Vec::new(),
+            reloader: None,
         };
         if let Some(dead) = acquired.takeover {
             rt.emit(
@@ -255,6 +270,11 @@ impl Runtime {
         })?;
         lock::release(&self.ws, &self.session)?;
         Ok(std::mem::take(&mut self.finished))
+    }
+
+    /// Lets `reload_config` rebuild the plan and settings.
+    pub fn set_reloader(&mut self, reloader: Reloader) {
+        self.reloader = Some(reloader);
     }
 
     pub fn state(&self) -> &Snapshot {

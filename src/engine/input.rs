@@ -52,6 +52,9 @@ pub enum Input {
     },
     /// The process is giving up ownership (stop drained, `run once` done).
     Shutdown { now: Timestamp },
+    /// A `reload_config` was applied (`error: None`) or failed (the previous
+    /// plan stays).
+    Reloaded { now: Timestamp, error: Option<String> },
 }
 
 /// Operator commands the engine decides on. (Adding work goes straight to

@@ -142,6 +142,24 @@ pub fn line(at: Timestamp, event_type: &str, data: &Value) -> Option<String> {
             s(data, "repair")
         ),
         "runtime_idle" => "idle".to_string(),
+        "runtime_config_reloaded" => format!("config reloaded plan={}", s(data, "plan_id")),
+        "runtime_config_reload_failed" => format!(
+            "config reload failed; kept plan={} ({})",
+            s(data, "plan_id"),
+            s(data, "error")
+        ),
+        "runtime_config_reload_deferred" => format!("config reload deferred: {}", s(data, "reason")),
+        "runner_unavailable" => format!(
+            "runner {} unavailable; paused: {}",
+            s(data, "runner"),
+            s(data, "message")
+        ),
+        "journal_replayed" => "finished an interrupted transition".to_string(),
+        "orphan_returned" => format!(
+            "returned orphaned {} {} to its queue",
+            s(data, "kind"),
+            s(data, "id")
+        ),
         "usage_governance_paused" => format!("governance pause {}", s(data, "detail")),
         "usage_governance_resumed" => "governance resume".to_string(),
         "usage_quota_exhausted" => format!("quota exhausted; paused until {}", s(data, "resets_at")),

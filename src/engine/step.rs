@@ -41,6 +41,7 @@ pub fn step(plan: &Plan, rules: &Rules, state: &Snapshot, input: Input) -> (Snap
     match input {
         Input::Boot { now, session, mode } => s.at(now).boot(session, mode),
         Input::Shutdown { now } => s.at(now).shutdown(),
+        Input::Reloaded { now, error } => s.at(now).reloaded(error),
         Input::Control { now, command } => s.at(now).control(command),
         Input::Tick { now, world } => s.at(now).tick(&world),
         Input::Claimed { now, plane, item } => s.at(now).claimed(plane, item),

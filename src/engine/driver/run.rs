@@ -56,12 +56,8 @@ impl Runtime {
         let (mut ticks, mut signals, mut idle) = (0u64, 0u32, false);
         let ended = loop {
             self.intake()?;
-            if self.reload_requested {
-                self.reload_requested = false;
-                self.emit(
-                    "runtime_config_reload_requested",
-                    json!({"applied": false, "detail": "restart the daemon to pick up a new plan"}),
-                );
+            if self.reload_requested && self.running.is_empty() {
+                self.reload()?;
             }
             let before = self.state.tick;
             self.tick()?;
@@ -94,6 +90,52 @@ impl Runtime {
             stages: self.finished.clone(),
             ended: ended.into(),
         })
+    }
+
+    /// Recompiles and swaps the plan between stages. Deferred while an
+    /// active run sits at a node the new plan lacks.
+    fn reload(&mut self) -> Result<(), EngineError> {
+        let now = Timestamp::now();
+        let Some(reloader) = self.reloader.as_mut() else {
+            self.reload_requested = false;
+            return self.commit(Input::Reloaded {
+                now,
+                error: Some("this run cannot reload".into()),
+            });
+        };
+        match reloader() {
+            Ok(next) => {
+                let missing: Vec<String> = self
+                    .state
+                    .active_runs
+                    .values()
+                    .filter(|r| next.plan.node_named(r.plane, &r.node).is_none())
+                    .map(|r| format!("{}/{}", r.plane, r.node))
+                    .collect();
+                if !missing.is_empty() {
+                    self.emit(
+                        "runtime_config_reload_deferred",
+                        json!({"reason": "active runs at nodes the new plan lacks", "nodes": missing}),
+                    );
+                    return Ok(());
+                }
+                self.reload_requested = false;
+                let chain = self.rules.chain_stages;
+                self.plan = next.plan;
+                self.rules = next.rules;
+                self.rules.chain_stages = chain;
+                self.settings = next.settings;
+                self.runner = next.runner;
+                self.commit(Input::Reloaded { now, error: None })
+            }
+            Err(error) => {
+                self.reload_requested = false;
+                self.commit(Input::Reloaded {
+                    now,
+                    error: Some(error),
+                })
+            }
+        }
     }
 
     fn on_signal(&mut self, count: &mut u32) -> Result<(), EngineError> {
