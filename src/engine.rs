@@ -29,8 +29,8 @@ mod step;
 
 pub use documents::runtime_error_code;
 pub use effect::{ClosureOutcome, Effect};
-pub use input::{ClaimedItem, Control, Input, RuntimeError, TargetView, World};
-pub use step::{Rules, step};
+pub use input::{Blocker, ClaimedItem, Control, GovernanceView, Input, RuntimeError, TargetView, World};
+pub use step::{Budgets, Rules, step};
 
 pub use crate::workspace::snapshot::Snapshot;
 

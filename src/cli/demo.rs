@@ -10,7 +10,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{Context, DemoArgs, Failure, Outcome, print};
-use crate::engine::Rules;
 use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, Runtime};
 use crate::runners::RunnersConfig;
 use crate::workspace::closure::ClosureTarget;
@@ -84,10 +83,7 @@ pub(super) fn run(args: &DemoArgs, cx: &Context) -> Outcome {
         watch_ideas: true,
         mode: RuntimeMode::Daemon,
     };
-    let rules = Rules {
-        max_stage_runs_per_item: config.runtime.max_stage_runs_per_item,
-        chain_stages: true,
-    };
+    let rules = super::run::rules_from(&config, true);
     let mut runtime = Runtime::open(ws.clone(), plan, rules, runner, settings, monitor)?;
     let event_loop = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -8,10 +8,10 @@ use serde_json::json;
 
 use super::compile::compile_workspace;
 use super::{Context, DaemonArgs, Failure, MonitorMode, Outcome, RunCommand, RunOnceArgs, print, print_json};
-use crate::engine::Rules;
 use crate::engine::driver::{
     DispatchSettings, Harnesses, Monitor, Reload, Reloader, RunOptions, RunSummary, Runtime,
 };
+use crate::engine::{Budgets, Rules};
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
 use crate::workspace::Workspace;
@@ -87,6 +87,22 @@ pub(super) fn current_plan(
     }
 }
 
+/// The engine's rules from `millrace.toml`.
+pub(super) fn rules_from(config: &Config, chain_stages: bool) -> Rules {
+    let b = &config.usage_governance.budgets;
+    let budgets = Budgets {
+        per_item_tokens: b.per_item_tokens,
+        per_item_cost_usd: b.per_item_cost_usd,
+        per_run_tokens: b.per_run_tokens,
+        per_run_cost_usd: b.per_run_cost_usd,
+    };
+    Rules {
+        max_stage_runs_per_item: config.runtime.max_stage_runs_per_item,
+        chain_stages,
+        budgets,
+    }
+}
+
 fn settings(config: &Config, mode: RuntimeMode) -> DispatchSettings {
     let seconds = config.runtime.idle_sleep_seconds.clamp(0.01, 3600.0);
     DispatchSettings {
@@ -110,10 +126,7 @@ fn open(
     once: bool,
     monitor: Monitor,
 ) -> Result<Runtime, Failure> {
-    let rules = Rules {
-        max_stage_runs_per_item: config.runtime.max_stage_runs_per_item,
-        chain_stages: !once,
-    };
+    let rules = rules_from(config, !once);
     let runner = Rc::new(Harnesses::new(
         RunnersConfig::from(&config.runners),
         ws.root().to_path_buf(),
@@ -165,7 +178,10 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
     let reloader = reloader(ws.clone(), args.mode.clone(), cx.clone());
     let mut runtime = open(ws, config, plan, false, monitor)?;
     runtime.set_reloader(reloader);
-        let options = RunOptions { max_ticks: args.max_ticks, until_idle: args.exit_when_idle };
+    let options = RunOptions {
+        max_ticks: args.max_ticks,
+        until_idle: args.exit_when_idle,
+    };
     let summary = tokio::task::LocalSet::new().block_on(&event_loop()?, runtime.run_daemon(options));
     runtime.close()?;
     report("daemon", &mode, &plan_id, &summary?, false)
@@ -183,10 +199,7 @@ fn reloader(ws: Workspace, mode: Option<String>, cx: Context) -> Reloader {
             }
             Failure::Output(_) => "cannot write diagnostics".to_string(),
         })?;
-        let rules = Rules {
-            max_stage_runs_per_item: config.runtime.max_stage_runs_per_item,
-            chain_stages: true,
-        };
+        let rules = rules_from(&config, true);
         let runner = Rc::new(Harnesses::new(
             RunnersConfig::from(&config.runners),
             ws.root().to_path_buf(),

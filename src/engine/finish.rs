@@ -55,6 +55,8 @@ impl Step<'_> {
         }
         run.runtime_error = None;
         run.failure_class = result.failure_class.map(|f| f.as_str().to_string());
+        run.tokens_used += result.token_usage.map(|t| t.total_tokens).unwrap_or(0);
+        run.cost_usd += result.cost_usd.unwrap_or(0.0);
         let run = run.clone();
         self.state.last_terminal_result = Some(result.terminal_result.clone());
         self.state.last_stage_result_path = Some(result_path.to_string());
@@ -83,6 +85,23 @@ impl Step<'_> {
         self.fire_triggers(&run, result, result_path);
         let reason = reason_for(&run, result, &routed);
         self.record(&run, result, &routed, &reason);
+        // Spending caps end the item with their own reason: sending it to
+        // recovery would only spend more.
+        let over = (result.failure_class == Some(FailureClass::BudgetExhausted))
+            .then(|| "budget exhausted: the harness stopped at its budget".to_string())
+            .or_else(|| {
+                matches!(routed.target, Target::Node(_))
+                    .then(|| self.rules.budgets.exceeded(&run))
+                    .flatten()
+            });
+        if let Some(reason) = over {
+            self.event(
+                "work_item_budget_exhausted",
+                json!({"plane": plane, "run_id": run.run_id, "reason": reason}),
+            );
+            self.block_run(plane, "BUDGET_EXHAUSTED", &reason);
+            return;
+        }
         match routed.target {
             Target::Node(next) => {
                 let stage = self.plan.stage_of(next).name.clone();
@@ -106,8 +125,13 @@ impl Step<'_> {
             run.interruptions += 1;
         }
         if result.failure_class == Some(FailureClass::QuotaExhausted) {
+            // Without a reset time from the harness, back off rather than
+            // retry an exhausted quota in a loop.
+            let resume = result
+                .quota_reset_at
+                .unwrap_or_else(|| self.now + jiff::SignedDuration::from_mins(QUOTA_BACKOFF_MINUTES));
             self.state.add_pause(PauseSource::UsageGovernance);
-            self.state.governance_resume_at = result.quota_reset_at;
+            self.state.governance_resume_at = Some(resume);
             let data =
                 json!({"plane": plane, "request_id": result.request_id, "resets_at": result.quota_reset_at});
             self.event("usage_quota_exhausted", data);
@@ -297,6 +321,9 @@ impl Step<'_> {
         }
     }
 }
+
+/// How long a quota pause lasts when the harness gives no reset time.
+const QUOTA_BACKOFF_MINUTES: i64 = 15;
 
 /// A short, stable explanation of a routing decision.
 fn reason_for(run: &ActiveRun, result: &StageResult, routed: &Routed) -> String {

@@ -91,8 +91,28 @@ pub struct World {
     pub next_run_id: String,
     /// Queue depths per plane, for status.
     pub depths: BTreeMap<Plane, u64>,
-    /// When set, usage governance holds dispatch until this time.
-    pub governance_blocked_until: Option<Option<Timestamp>>,
+    /// Usage governance's verdict (`None` when it is off).
+    pub governance: Option<GovernanceView>,
+}
+
+/// What usage governance decided before a tick.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GovernanceView {
+    /// Dispatch holds while any blocker remains.
+    pub blockers: Vec<Blocker>,
+    /// Whether the governance pause lifts by itself once blockers clear.
+    pub auto_resume: bool,
+}
+
+/// One reason usage governance holds dispatch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// `runtime_token`, `subscription_quota`, ...
+    pub source: String,
+    pub rule_id: String,
+    pub detail: String,
+    /// When the blocker lifts, if known.
+    pub resume_at: Option<Timestamp>,
 }
 
 /// The open closure target as the engine needs it.
@@ -107,7 +127,7 @@ pub struct TargetView {
 }
 
 /// A work item the driver claimed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClaimedItem {
     pub kind: WorkItemKind,
     pub id: String,
@@ -118,6 +138,11 @@ pub struct ClaimedItem {
     pub target_stage: Option<String>,
     /// Set when the item is a root spec whose closure target must open.
     pub opens_target: bool,
+    /// Tokens and cost the item used in earlier runs (for per-item budgets).
+    #[serde(default)]
+    pub prior_tokens: u64,
+    #[serde(default)]
+    pub prior_cost_usd: f64,
 }
 
 /// A runtime-owned failure after a stage returned a legal result.

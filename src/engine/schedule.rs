@@ -8,13 +8,14 @@ use super::input::{ClaimedItem, World};
 use super::step::Step;
 use crate::plan::{NodeId, Plane, WorkItemKind};
 use crate::workspace::QueueState;
-use crate::workspace::snapshot::{ActiveRun, Lineage, RequestKind, WorkItemRef};
+use crate::workspace::snapshot::{ActiveRun, Lineage, PauseSource, RequestKind, WorkItemRef};
 
 impl Step<'_> {
     pub(super) fn tick(&mut self, world: &World) {
         for (plane, depth) in &world.depths {
             self.state.queue_depths.insert(*plane, *depth);
         }
+        self.govern(world);
         if self.state.stop_requested {
             if self
                 .state
@@ -57,6 +58,29 @@ impl Step<'_> {
                 plane: Plane::Learning,
                 root: None,
             });
+        }
+    }
+
+    /// Applies usage governance's verdict to the `usage_governance` pause
+    /// source (an operator pause is never touched). A quota pause lifts at
+    /// its reset time; a rule pause when its blockers clear and auto-resume
+    /// is on.
+    fn govern(&mut self, world: &World) {
+        let source = PauseSource::UsageGovernance;
+        match &world.governance {
+            Some(view) if !view.blockers.is_empty() => {
+                if self.state.add_pause(source) {
+                    self.event("usage_governance_paused", json!({"blockers": view.blockers}));
+                }
+            }
+            _ => {
+                let quota_holds = self.state.governance_resume_at.is_some_and(|t| self.now < t);
+                let auto = world.governance.as_ref().is_none_or(|v| v.auto_resume);
+                if !quota_holds && auto && self.state.remove_pause(source) {
+                    self.state.governance_resume_at = None;
+                    self.event("usage_governance_resumed", json!({}));
+                }
+            }
         }
     }
 
@@ -168,7 +192,7 @@ impl Step<'_> {
             kind: item.kind,
             id: item.id.clone(),
         };
-        let run = self.new_run(
+        let mut run = self.new_run(
             item.run_id.clone(),
             plane,
             node,
@@ -176,6 +200,8 @@ impl Step<'_> {
             Some(work),
             item.lineage.clone(),
         );
+        run.prior_tokens = item.prior_tokens;
+        run.prior_cost_usd = item.prior_cost_usd;
         self.state.active_runs.insert(plane, run);
         if item.opens_target {
             let root = item
@@ -237,6 +263,10 @@ impl Step<'_> {
             retry_requested: None,
             runtime_error: None,
             last_stage_result: None,
+            tokens_used: 0,
+            cost_usd: 0.0,
+            prior_tokens: 0,
+            prior_cost_usd: 0.0,
             active_since: self.now,
             started_at: self.now,
         }

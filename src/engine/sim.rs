@@ -29,6 +29,8 @@ pub struct Answer {
     pub failure: Option<FailureClass>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub writes: Vec<Item>,
+    pub tokens: u64,
+    pub quota_reset_at: Option<Timestamp>,
 }
 
 impl Answer {
@@ -38,7 +40,14 @@ impl Answer {
             failure: None,
             metadata: Default::default(),
             writes: Vec::new(),
+            tokens: 0,
+            quota_reset_at: None,
         }
+    }
+
+    pub fn tokens(mut self, tokens: u64) -> Self {
+        self.tokens = tokens;
+        self
     }
 }
 
@@ -54,6 +63,8 @@ pub struct Sim {
     pub trace: Vec<String>,
     pub events: Vec<String>,
     pub now: Timestamp,
+    /// Usage governance's verdict for every tick.
+    pub governance: Option<GovernanceView>,
     script: Script,
     runs: u32,
 }
@@ -75,6 +86,7 @@ impl Sim {
             trace: Vec::new(),
             events: Vec::new(),
             now,
+            governance: None,
             script: Box::new(script),
             runs: 0,
         };
@@ -229,6 +241,8 @@ impl Sim {
             lineage: item.lineage.clone(),
             target_stage,
             opens_target: opens,
+            prior_tokens: 0,
+            prior_cost_usd: 0.0,
         };
         let now = self.tick_now();
         self.input(Input::Claimed {
@@ -303,6 +317,7 @@ impl Sim {
                 claimable,
                 target,
                 next_run_id: format!("run-{:04}", self.runs),
+                governance: self.governance.clone(),
                 ..World::default()
             };
             let now = self.tick_now();
@@ -359,10 +374,13 @@ pub fn result_for(
         artifacts: Vec::new(),
         report_artifact: None,
         notes: Vec::new(),
-        token_usage: None,
+        token_usage: (answer.tokens > 0).then(|| crate::runners::TokenUsage {
+            total_tokens: answer.tokens,
+            ..Default::default()
+        }),
         cost_usd: None,
         rate_limit: None,
-        quota_reset_at: None,
+        quota_reset_at: answer.quota_reset_at,
         runner: "scripted".into(),
         model: None,
         effort: None,

@@ -2,6 +2,7 @@
 //! Shared helpers live here; each kind of input has its own file.
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::effect::Effect;
@@ -18,6 +19,76 @@ pub struct Rules {
     /// Start a run's next stage as soon as the previous one is routed (the
     /// daemon); `run once` sets this off so exactly one stage runs.
     pub chain_stages: bool,
+    /// Spending caps the runtime enforces itself.
+    pub budgets: Budgets,
+}
+
+/// Token and cost caps (`[usage_governance.budgets]`). A run is one work
+/// item's journey through one plane; an item's spend adds up across runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budgets {
+    pub per_item_tokens: Option<u64>,
+    pub per_item_cost_usd: Option<f64>,
+    pub per_run_tokens: Option<u64>,
+    pub per_run_cost_usd: Option<f64>,
+}
+
+impl Budgets {
+    /// The first cap a run's spend breaks, described.
+    pub fn exceeded(&self, run: &crate::workspace::snapshot::ActiveRun) -> Option<String> {
+        let item_tokens = run.prior_tokens + run.tokens_used;
+        let item_cost = run.prior_cost_usd + run.cost_usd;
+        let checks = [
+            (
+                self.per_run_tokens.is_some_and(|c| run.tokens_used >= c),
+                "per-run tokens",
+                run.tokens_used as f64,
+                self.per_run_tokens.map(|c| c as f64),
+            ),
+            (
+                self.per_run_cost_usd.is_some_and(|c| run.cost_usd >= c),
+                "per-run cost (USD)",
+                run.cost_usd,
+                self.per_run_cost_usd,
+            ),
+            (
+                self.per_item_tokens.is_some_and(|c| item_tokens >= c),
+                "per-item tokens",
+                item_tokens as f64,
+                self.per_item_tokens.map(|c| c as f64),
+            ),
+            (
+                self.per_item_cost_usd.is_some_and(|c| item_cost >= c),
+                "per-item cost (USD)",
+                item_cost,
+                self.per_item_cost_usd,
+            ),
+        ];
+        checks.iter().find(|(hit, ..)| *hit).map(|(_, what, used, cap)| {
+            format!(
+                "budget exhausted: {what} {used} reached the cap {}",
+                cap.unwrap_or(0.0)
+            )
+        })
+    }
+
+    /// What is left for the next stage (the lowest remaining cap).
+    pub fn remaining(&self, run: &crate::workspace::snapshot::ActiveRun) -> (Option<u64>, Option<f64>) {
+        let tokens = [
+            self.per_run_tokens.map(|c| c.saturating_sub(run.tokens_used)),
+            self.per_item_tokens
+                .map(|c| c.saturating_sub(run.prior_tokens + run.tokens_used)),
+        ];
+        let cost = [
+            self.per_run_cost_usd.map(|c| (c - run.cost_usd).max(0.0)),
+            self.per_item_cost_usd
+                .map(|c| (c - run.prior_cost_usd - run.cost_usd).max(0.0)),
+        ];
+        (
+            tokens.into_iter().flatten().min(),
+            cost.into_iter().flatten().reduce(f64::min),
+        )
+    }
 }
 
 impl Default for Rules {
@@ -25,6 +96,7 @@ impl Default for Rules {
         Self {
             max_stage_runs_per_item: 40,
             chain_stages: true,
+            budgets: Budgets::default(),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use jiff::Timestamp;
+
 use super::sim::{Answer, Item, Sim};
 use super::*;
 use crate::plan::WorkItemKind::{Incident, Spec, Task};
@@ -16,6 +18,20 @@ fn lineage(root: &str) -> Lineage {
         root_idea_id: Some(root.into()),
         spec_id: Some(root.into()),
         ..Default::default()
+    }
+}
+
+/// A claimed task with no lineage, as the driver would report it.
+fn claimed_task(id: &str) -> ClaimedItem {
+    ClaimedItem {
+        kind: Task,
+        id: id.into(),
+        run_id: "run-x".into(),
+        lineage: Lineage::default(),
+        target_stage: None,
+        opens_target: false,
+        prior_tokens: 0,
+        prior_cost_usd: 0.0,
     }
 }
 
@@ -303,14 +319,7 @@ fn a_crash_mid_stage_resumes_the_same_node_and_counts_it() {
     };
     let (state, effects) = step(&sim.plan, &sim.rules, &sim.state, Input::Tick { now, world });
     assert!(matches!(effects[..], [Effect::Claim { .. }]));
-    let item = ClaimedItem {
-        kind: Task,
-        id: "t1".into(),
-        run_id: "run-x".into(),
-        lineage: Lineage::default(),
-        target_stage: None,
-        opens_target: false,
-    };
+    let item = claimed_task("t1");
     let (state, effects) = step(
         &sim.plan,
         &sim.rules,
@@ -388,14 +397,7 @@ fn pause_holds_dispatch_and_resume_releases_it() {
 fn stop_now_kills_the_running_stage_and_stop_drains_to_exit() {
     let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
     let now = sim.now;
-    let item = ClaimedItem {
-        kind: Task,
-        id: "t1".into(),
-        run_id: "run-x".into(),
-        lineage: Lineage::default(),
-        target_stage: None,
-        opens_target: false,
-    };
+    let item = claimed_task("t1");
     let (state, _) = step(
         &sim.plan,
         &sim.rules,
@@ -470,14 +472,7 @@ fn stop_now_kills_the_running_stage_and_stop_drains_to_exit() {
 fn retry_active_requeues_the_item() {
     let sim = Sim::new("default_codex", |_, _, _| Answer::of("BLOCKED"));
     let now = sim.now;
-    let item = ClaimedItem {
-        kind: Task,
-        id: "t1".into(),
-        run_id: "run-x".into(),
-        lineage: Lineage::default(),
-        target_stage: None,
-        opens_target: false,
-    };
+    let item = claimed_task("t1");
     let (state, _) = step(
         &sim.plan,
         &sim.rules,
@@ -564,14 +559,7 @@ fn learning_triggers_file_requests_and_learning_runs_beside_execution() {
 fn a_failed_completion_goes_to_the_repair_node_once() {
     let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
     let now = sim.now;
-    let item = ClaimedItem {
-        kind: Task,
-        id: "t1".into(),
-        run_id: "run-x".into(),
-        lineage: Lineage::default(),
-        target_stage: None,
-        opens_target: false,
-    };
+    let item = claimed_task("t1");
     let (state, _) = step(
         &sim.plan,
         &sim.rules,
@@ -647,4 +635,106 @@ fn a_failed_completion_goes_to_the_repair_node_once() {
             ..
         }
     )));
+}
+
+#[test]
+fn a_run_over_its_token_budget_is_blocked_with_its_own_reason() {
+    let mut sim = Sim::new("default_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" => "CHECKER_PASS",
+            _ => "UPDATE_COMPLETE",
+        })
+        .tokens(2000)
+    });
+    sim.rules.budgets.per_run_tokens = Some(3000);
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(50);
+    assert_eq!(
+        trace(&sim),
+        ["builder", "checker"],
+        "the second stage crosses the cap; nothing more runs"
+    );
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Blocked));
+    assert_eq!(
+        sim.state.status_markers[&crate::plan::Plane::Execution],
+        "BUDGET_EXHAUSTED"
+    );
+    assert!(sim.events.iter().any(|e| e == "work_item_budget_exhausted"));
+}
+
+#[test]
+fn governance_pauses_between_stages_and_never_clears_an_operator_pause() {
+    use crate::workspace::snapshot::PauseSource;
+    let mut sim = Sim::new("default_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" => "CHECKER_PASS",
+            _ => "UPDATE_COMPLETE",
+        })
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    let blocker = Blocker {
+        source: "runtime_token".into(),
+        rule_id: "tiny".into(),
+        detail: "720 >= 700".into(),
+        resume_at: None,
+    };
+    sim.governance = Some(GovernanceView {
+        blockers: vec![blocker],
+        auto_resume: true,
+    });
+    sim.run(10);
+    assert!(sim.trace.is_empty());
+    assert_eq!(sim.state.pause_sources, [PauseSource::UsageGovernance]);
+    let now = sim.now;
+    sim.input(Input::Control {
+        now,
+        command: Control::Pause,
+    });
+    // The window resets: governance lifts its own pause only.
+    sim.governance = Some(GovernanceView {
+        blockers: Vec::new(),
+        auto_resume: true,
+    });
+    sim.run(10);
+    assert_eq!(sim.state.pause_sources, [PauseSource::Operator]);
+    assert!(sim.trace.is_empty(), "the operator pause still holds");
+    sim.input(Input::Control {
+        now,
+        command: Control::Resume,
+    });
+    sim.run(50);
+    assert_eq!(trace(&sim), ["builder", "checker", "updater"]);
+}
+
+#[test]
+fn a_quota_stop_pauses_until_the_reset_and_reruns_the_same_node() {
+    use crate::workspace::snapshot::PauseSource;
+    use jiff::ToSpan;
+    let reset = Timestamp::from_second(1_800_003_600).unwrap();
+    let mut sim = Sim::new("default_codex", move |node, attempt, _| match (node, attempt) {
+        ("builder", 0) => {
+            let mut a = Answer::of("BLOCKED");
+            a.failure = Some(FailureClass::QuotaExhausted);
+            a.quota_reset_at = Some(reset);
+            a
+        }
+        ("builder", _) => Answer::of("BUILDER_COMPLETE"),
+        ("checker", _) => Answer::of("CHECKER_PASS"),
+        _ => Answer::of("UPDATE_COMPLETE"),
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(20);
+    assert_eq!(trace(&sim), ["builder"]);
+    assert_eq!(sim.state.pause_sources, [PauseSource::UsageGovernance]);
+    assert_eq!(
+        sim.state.active_runs[&crate::plan::Plane::Execution].node,
+        "builder",
+        "not routed to recovery"
+    );
+    sim.now = reset + 1.second();
+    sim.run(50);
+    assert_eq!(trace(&sim), ["builder", "builder", "checker", "updater"]);
+    assert!(sim.state.pause_sources.is_empty());
 }

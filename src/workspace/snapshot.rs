@@ -178,6 +178,16 @@ pub struct ActiveRun {
     /// The stage-result file of the previous stage, workspace-relative.
     #[serde(default)]
     pub last_stage_result: Option<String>,
+    /// Tokens and cost this run used.
+    #[serde(default)]
+    pub tokens_used: u64,
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// Tokens and cost the item used in earlier runs.
+    #[serde(default)]
+    pub prior_tokens: u64,
+    #[serde(default)]
+    pub prior_cost_usd: f64,
     /// When the current node started.
     pub active_since: Timestamp,
     /// When the run (the work item's journey) started.

@@ -36,6 +36,10 @@ fn active_run(plane: Plane, kind: WorkItemKind, id: &str) -> ActiveRun {
         retry_requested: None,
         runtime_error: None,
         last_stage_result: None,
+        tokens_used: 0,
+        cost_usd: 0.0,
+        prior_tokens: 0,
+        prior_cost_usd: 0.0,
         active_since: now,
         started_at: now,
     }

@@ -198,7 +198,13 @@ impl Runtime {
                 .copied()
                 .unwrap_or(1)
                 .saturating_sub(1),
-            budget: None,
+            budget: match self.rules.budgets.remaining(run) {
+                (None, None) => None,
+                (max_tokens, max_cost_usd) => Some(crate::runners::Budget {
+                    max_tokens,
+                    max_cost_usd,
+                }),
+            },
         })
     }
 }

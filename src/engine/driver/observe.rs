@@ -62,7 +62,7 @@ impl Runtime {
             target,
             next_run_id: ids::new_run_id(),
             depths,
-            governance_blocked_until: None,
+            governance: None,
         }
     }
 
@@ -91,6 +91,8 @@ impl Runtime {
             lineage: lineage_of(doc),
             target_stage,
             opens_target,
+            prior_tokens: 0,
+            prior_cost_usd: 0.0,
         };
         self.commit(Input::Claimed {
             now: Timestamp::now(),
