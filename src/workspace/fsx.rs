@@ -202,6 +202,38 @@ pub fn append_line(path: &Path, line: &str) -> FsResult<()> {
     Ok(())
 }
 
+/// [`append_line`] for a log whose last line may be torn (a crash in the
+/// middle of a write): if the file does not end with a newline, one is
+/// written first so the new record starts on its own line and the torn
+/// fragment stays a lone malformed line readers skip. Returns whether a
+/// torn tail was found.
+pub fn append_line_after_torn(path: &Path, line: &str) -> FsResult<bool> {
+    use std::os::unix::fs::FileExt;
+    let mut last = [0u8; 1];
+    let torn = match File::open(path) {
+        Ok(file) => {
+            let len = file
+                .metadata()
+                .map_err(|e| FsError::io("inspect", path, e))?
+                .len();
+            len > 0
+                && file
+                    .read_at(&mut last, len - 1)
+                    .map_err(|e| FsError::io("read", path, e))?
+                    == 1
+                && last[0] != b'\n'
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => return Err(FsError::io("open", path, e)),
+    };
+    if torn {
+        append_line(path, &format!("\n{line}"))?;
+    } else {
+        append_line(path, line)?;
+    }
+    Ok(torn)
+}
+
 /// Creates a directory and its parents if missing.
 pub fn ensure_dir(dir: &Path) -> FsResult<()> {
     if dir.is_dir() {
@@ -223,6 +255,15 @@ pub fn read_optional(path: &Path) -> FsResult<Option<String>> {
         Ok(bytes) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|e| FsError::io("read", path, io::Error::new(io::ErrorKind::InvalidData, e))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(FsError::io("read", path, e)),
+    }
+}
+
+/// Reads a whole file as bytes; `Ok(None)` if it does not exist.
+pub fn read_optional_bytes(path: &Path) -> FsResult<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(FsError::io("read", path, e)),
     }

@@ -161,6 +161,16 @@ impl Paths {
         self.state_dir().join("compile_diagnostics.json")
     }
 
+    /// Usage governance's last verdict (`millrace status` reads it).
+    pub fn governance_state(&self) -> PathBuf {
+        self.state_dir().join("usage_governance_state.json")
+    }
+
+    /// The append-only token ledger usage governance counts from.
+    pub fn governance_ledger(&self) -> PathBuf {
+        self.state_dir().join("usage_governance_ledger.jsonl")
+    }
+
     pub fn lock(&self) -> PathBuf {
         self.state_dir().join("runtime_daemon.lock.json")
     }
