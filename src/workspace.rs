@@ -34,6 +34,7 @@ pub mod queue;
 pub mod runs;
 pub mod snapshot;
 pub mod status;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 

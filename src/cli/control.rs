@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use super::{Context, Outcome, print_fields};
-use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, Runtime};
-use crate::engine::{Control, Rules};
+use crate::engine::Control;
+use crate::engine::driver::{Harnesses, Monitor, Runtime};
 use crate::runners::RunnersConfig;
 use crate::workspace::Workspace;
 use crate::workspace::config::Config;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
+use crate::workspace::snapshot::RuntimeMode;
 
 pub(super) fn run(command: Command, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
@@ -67,15 +68,18 @@ fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, Stri
         RunnersConfig::from(&config.runners),
         ws.root().to_path_buf(),
     ));
-    let rules = Rules::default();
-    let detail = Runtime::control(
+    // Nothing may start from here: a result recovered on the way is routed,
+    // and its next stage waits for the daemon.
+    let rules = super::run::rules_from(&config, false);
+    let settings = super::run::settings(&config, RuntimeMode::Daemon);
+    let report = Runtime::control(
         ws.clone(),
         plan,
         rules,
         runner,
-        DispatchSettings::default(),
+        settings,
         Monitor::default(),
         control,
     )?;
-    Ok((true, detail))
+    Ok((report.applied, report.detail))
 }

@@ -82,6 +82,7 @@ pub(super) fn run(args: &DemoArgs, cx: &Context) -> Outcome {
         idle_sleep: Duration::from_millis(20),
         watch_ideas: true,
         mode: RuntimeMode::Daemon,
+        governance: crate::governance::GovernanceSettings::from_env(config.usage_governance.clone()),
     };
     let rules = super::run::rules_from(&config, true);
     let mut runtime = Runtime::open(ws.clone(), plan, rules, runner, settings, monitor)?;

@@ -12,6 +12,7 @@ use crate::engine::driver::{
     DispatchSettings, Harnesses, Monitor, Reload, Reloader, RunOptions, RunSummary, Runtime,
 };
 use crate::engine::{Budgets, Rules};
+use crate::governance::GovernanceSettings;
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
 use crate::workspace::Workspace;
@@ -103,12 +104,13 @@ pub(super) fn rules_from(config: &Config, chain_stages: bool) -> Rules {
     }
 }
 
-fn settings(config: &Config, mode: RuntimeMode) -> DispatchSettings {
+pub(super) fn settings(config: &Config, mode: RuntimeMode) -> DispatchSettings {
     let seconds = config.runtime.idle_sleep_seconds.clamp(0.01, 3600.0);
     DispatchSettings {
         idle_sleep: Duration::from_secs_f64(seconds),
         watch_ideas: config.watchers.enabled && config.watchers.watch_ideas_inbox,
         mode,
+        governance: GovernanceSettings::from_env(config.usage_governance.clone()),
     }
 }
 

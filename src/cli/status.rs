@@ -80,6 +80,7 @@ fn render(r: &StatusReport) -> String {
         out.put(&format!("{plane}_status_marker"), or_none(marker.as_deref()));
     }
     active_runs(r, &mut out);
+    governance(r, &mut out);
     closure(r, &mut out);
     out.put("quarantined_count", r.quarantined.len());
     for q in &r.quarantined {
@@ -129,6 +130,35 @@ fn active_runs(r: &StatusReport, out: &mut Lines) {
             run.interruptions,
         );
         out.put("active_run", line);
+    }
+}
+
+fn governance(r: &StatusReport, out: &mut Lines) {
+    let g = &r.usage_governance;
+    let time = |t: Option<jiff::Timestamp>| t.map_or("none".to_string(), |t| t.to_string());
+    out.put("usage_governance_enabled", g.enabled);
+    out.put("usage_governance_paused", g.paused);
+    out.put("usage_governance_blocker_count", g.blocker_count);
+    out.put("usage_governance_auto_resume_possible", g.auto_resume_possible);
+    out.put(
+        "usage_governance_next_auto_resume_at",
+        time(g.next_auto_resume_at),
+    );
+    out.put("usage_governance_subscription_status", &g.subscription_status);
+    if let Some(detail) = &g.subscription_detail {
+        out.put("usage_governance_subscription_detail", detail);
+    }
+    for b in &g.blockers {
+        let line = format!(
+            "source={} rule={} window={} observed={} threshold={} next_resume={}",
+            b.source,
+            b.rule_id,
+            b.window,
+            b.observed,
+            b.threshold,
+            time(b.next_auto_resume_at)
+        );
+        out.put("usage_governance_blocker", line);
     }
 }
 

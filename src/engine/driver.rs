@@ -18,6 +18,7 @@
 mod apply;
 mod commit;
 mod dispatch;
+mod govern;
 mod harness;
 mod intake;
 mod observe;
@@ -37,6 +38,7 @@ pub use harness::Harnesses;
 pub use run::{RunOptions, RunSummary};
 
 use super::{Input, Rules, step};
+use crate::governance::{GovernanceSettings, Governor};
 use crate::plan::{Plan, Plane, WorkItemKind};
 use crate::runners::StageRunRequest;
 use crate::workspace::events::EventLog;
@@ -137,6 +139,8 @@ pub struct Runtime {
     said: Vec<String>,
     /// Recompiles the plan for `reload_config` (set by the daemon's caller).
     reloader: Option<Reloader>,
+    /// Usage governance: the ledger, the rules, the state file.
+    governor: Governor,
 }
 
 /// What a reload produces.
@@ -156,6 +160,8 @@ pub struct DispatchSettings {
     pub idle_sleep: std::time::Duration,
     pub watch_ideas: bool,
     pub mode: RuntimeMode,
+    /// `[usage_governance]` and where the harness telemetry lives.
+    pub governance: GovernanceSettings,
 }
 
 impl Default for DispatchSettings {
@@ -164,8 +170,19 @@ impl Default for DispatchSettings {
             idle_sleep: std::time::Duration::from_secs(1),
             watch_ideas: true,
             mode: RuntimeMode::Daemon,
+            governance: GovernanceSettings::default(),
         }
     }
+}
+
+/// What a command applied with no daemon did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlReport {
+    /// False when the command changed nothing it was meant to (a resume
+    /// that usage governance still blocks).
+    pub applied: bool,
+    /// What happened, in monitor words.
+    pub detail: String,
 }
 
 impl Runtime {
@@ -203,6 +220,7 @@ impl Runtime {
         let acquired = lock::acquire(&ws, &session)?;
         let events = EventLog::open(&ws)?;
         let state = Snapshot::load(&ws)?;
+        let governor = Governor::new(&ws, settings.governance.clone());
         let mut rt = Runtime {
             ws,
             plan,
@@ -221,6 +239,7 @@ impl Runtime {
             reload_requested: false,
             said: Vec::new(),
             reloader: None,
+            governor,
         };
         if let Some(dead) = acquired.takeover {
             rt.emit(
@@ -233,7 +252,9 @@ impl Runtime {
     }
 
     /// Applies one operator command with no daemon running: lock, settle,
-    /// commit, unlock. Returns what happened, in monitor words.
+    /// commit, unlock. A resume also evaluates usage governance at once: it
+    /// lifts the operator's pause only, and says so when governance keeps
+    /// the runtime paused.
     pub fn control(
         ws: Workspace,
         plan: Plan,
@@ -242,21 +263,29 @@ impl Runtime {
         settings: DispatchSettings,
         monitor: Monitor,
         command: super::Control,
-    ) -> Result<String, EngineError> {
+    ) -> Result<ControlReport, EngineError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
         rt.recover_pending()?;
         rt.said.clear();
-        rt.commit(Input::Control {
-            now: Timestamp::now(),
-            command,
-        })?;
+        let resume = command == super::Control::Resume;
+        let now = Timestamp::now();
+        rt.commit(Input::Control { now, command })?;
+        let mut applied = true;
+        if resume {
+            rt.govern(now)?;
+            if rt.governance_paused() {
+                applied = false;
+                rt.said.push("runtime resume blocked by usage governance".into());
+            }
+        }
         lock::release(&rt.ws, &rt.session)?;
         let detail = rt.said.join("; ");
-        Ok(if detail.is_empty() {
+        let detail = if detail.is_empty() {
             "nothing to do".into()
         } else {
             detail
-        })
+        };
+        Ok(ControlReport { applied, detail })
     }
 
     /// Gives up ownership; active runs stay where they are and resume at the

@@ -55,6 +55,13 @@ pub enum Input {
     /// A `reload_config` was applied (`error: None`) or failed (the previous
     /// plan stays).
     Reloaded { now: Timestamp, error: Option<String> },
+    /// Usage governance's verdict outside a tick: right after a stage result
+    /// (before it is routed, so a chained next stage waits), or on an
+    /// operator's resume. `None` means governance is off.
+    Govern {
+        now: Timestamp,
+        governance: Option<GovernanceView>,
+    },
 }
 
 /// Operator commands the engine decides on. (Adding work goes straight to
@@ -102,10 +109,14 @@ pub struct GovernanceView {
     pub blockers: Vec<Blocker>,
     /// Whether the governance pause lifts by itself once blockers clear.
     pub auto_resume: bool,
+    /// Rules that blocked at the previous evaluation and no longer do (for
+    /// the resume event).
+    #[serde(default)]
+    pub cleared_rules: Vec<String>,
 }
 
 /// One reason usage governance holds dispatch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Blocker {
     /// `runtime_token`, `subscription_quota`, ...
     pub source: String,
@@ -113,6 +124,14 @@ pub struct Blocker {
     pub detail: String,
     /// When the blocker lifts, if known.
     pub resume_at: Option<Timestamp>,
+    /// The rule's window (`rolling_5h`, `five_hour`, ...), for display.
+    #[serde(default)]
+    pub window: String,
+    /// What was measured and the limit it reached, for display.
+    #[serde(default)]
+    pub observed: f64,
+    #[serde(default)]
+    pub threshold: f64,
 }
 
 /// The open closure target as the engine needs it.

@@ -160,8 +160,26 @@ pub fn line(at: Timestamp, event_type: &str, data: &Value) -> Option<String> {
             s(data, "kind"),
             s(data, "id")
         ),
-        "usage_governance_paused" => format!("governance pause {}", s(data, "detail")),
-        "usage_governance_resumed" => "governance resume".to_string(),
+        "usage_governance_paused" => governance_pause(data),
+        "usage_governance_resumed" => {
+            let rules: Vec<&str> = data
+                .get("cleared_rules")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let rules = if rules.is_empty() {
+                "none".to_string()
+            } else {
+                rules.join(",")
+            };
+            format!("governance resume cleared_rules={rules}")
+        }
+        "usage_governance_degraded" => format!(
+            "governance degraded source={} policy={} detail={}",
+            s(data, "source"),
+            s(data, "policy"),
+            s(data, "detail")
+        ),
         "usage_quota_exhausted" => format!("quota exhausted; paused until {}", s(data, "resets_at")),
         "lock_taken_over" => format!(
             "took over a dead owner's lock (pid {})",
@@ -170,7 +188,37 @@ pub fn line(at: Timestamp, event_type: &str, data: &Value) -> Option<String> {
         _ => return None,
     };
     let t = at.strftime("%H:%M:%S");
-    Some(format!("[{t}] {body}"))
+    // Some events show as several lines (one per governance blocker).
+    let lines: Vec<String> = body.lines().map(|l| format!("[{t}] {l}")).collect();
+    Some(lines.join("\n"))
+}
+
+/// One line per blocker: what it measures, its limit, and when it lifts.
+fn governance_pause(data: &Value) -> String {
+    let blockers = data
+        .get("blockers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if blockers.is_empty() {
+        return "governance pause".into();
+    }
+    let number = |b: &Value, key: &str| b.get(key).and_then(Value::as_f64).unwrap_or(0.0);
+    let lines: Vec<String> = blockers
+        .iter()
+        .map(|b| {
+            let window = Some(s(b, "window")).filter(|w| !w.is_empty()).unwrap_or("-");
+            let resume = b.get("resume_at").and_then(Value::as_str).unwrap_or("none");
+            format!(
+                "governance pause source={} rule={} window={window} observed={} threshold={} next_resume={resume}",
+                s(b, "source"),
+                s(b, "rule_id"),
+                number(b, "observed"),
+                number(b, "threshold"),
+            )
+        })
+        .collect();
+    lines.join("\n")
 }
 
 fn route_line(data: &Value) -> String {
@@ -210,6 +258,32 @@ mod tests {
         let done = line(at, "router_decision", &json!({"plane": "execution", "reason": "r", "target": {"terminal": "update_complete", "class": "success"}})).unwrap();
         assert!(done.contains("done at update_complete (success)"));
         assert!(line(at, "something_internal", &json!({})).is_none());
+        let pause = line(
+            at,
+            "usage_governance_paused",
+            &json!({"blockers": [
+            {"source": "runtime_token", "rule_id": "r5", "window": "rolling_5h", "observed": 720.0,
+             "threshold": 700.0, "resume_at": "2027-01-15T13:00:00Z", "detail": ""},
+            {"source": "subscription_quota", "rule_id": "q", "window": "weekly", "observed": 96.5,
+             "threshold": 95.0, "resume_at": null, "detail": ""}]}),
+        )
+        .unwrap();
+        let lines: Vec<&str> = pause.lines().collect();
+        assert_eq!(lines.len(), 2, "{pause}");
+        assert!(lines[0].ends_with(
+            "governance pause source=runtime_token rule=r5 window=rolling_5h observed=720 threshold=700 next_resume=2027-01-15T13:00:00Z"
+        ), "{pause}");
+        assert!(
+            lines[1].ends_with("observed=96.5 threshold=95 next_resume=none"),
+            "{pause}"
+        );
+        let resume = line(
+            at,
+            "usage_governance_resumed",
+            &json!({"cleared_rules": ["r5", "q"]}),
+        )
+        .unwrap();
+        assert!(resume.ends_with("governance resume cleared_rules=r5,q"));
         assert!(start.starts_with('['));
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::effect::{ClosureOutcome, Effect};
-use super::input::{ClaimedItem, World};
+use super::input::{ClaimedItem, GovernanceView, World};
 use super::step::Step;
 use crate::plan::{NodeId, Plane, WorkItemKind};
 use crate::workspace::QueueState;
@@ -15,7 +15,7 @@ impl Step<'_> {
         for (plane, depth) in &world.depths {
             self.state.queue_depths.insert(*plane, *depth);
         }
-        self.govern(world);
+        self.govern(world.governance.as_ref());
         if self.state.stop_requested {
             if self
                 .state
@@ -65,9 +65,9 @@ impl Step<'_> {
     /// source (an operator pause is never touched). A quota pause lifts at
     /// its reset time; a rule pause when its blockers clear and auto-resume
     /// is on.
-    fn govern(&mut self, world: &World) {
+    pub(super) fn govern(&mut self, view: Option<&GovernanceView>) {
         let source = PauseSource::UsageGovernance;
-        match &world.governance {
+        match view {
             Some(view) if !view.blockers.is_empty() => {
                 if self.state.add_pause(source) {
                     self.event("usage_governance_paused", json!({"blockers": view.blockers}));
@@ -75,10 +75,11 @@ impl Step<'_> {
             }
             _ => {
                 let quota_holds = self.state.governance_resume_at.is_some_and(|t| self.now < t);
-                let auto = world.governance.as_ref().is_none_or(|v| v.auto_resume);
+                let auto = view.is_none_or(|v| v.auto_resume);
                 if !quota_holds && auto && self.state.remove_pause(source) {
                     self.state.governance_resume_at = None;
-                    self.event("usage_governance_resumed", json!({}));
+                    let cleared = view.map(|v| v.cleared_rules.clone()).unwrap_or_default();
+                    self.event("usage_governance_resumed", json!({"cleared_rules": cleared}));
                 }
             }
         }

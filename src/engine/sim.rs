@@ -65,6 +65,9 @@ pub struct Sim {
     pub now: Timestamp,
     /// Usage governance's verdict for every tick.
     pub governance: Option<GovernanceView>,
+    /// A verdict delivered after the next stage result, before it is routed
+    /// (as the driver does); it then stands for later ticks too.
+    pub after_stage: Option<GovernanceView>,
     script: Script,
     runs: u32,
 }
@@ -87,6 +90,7 @@ impl Sim {
             events: Vec::new(),
             now,
             governance: None,
+            after_stage: None,
             script: Box::new(script),
             runs: 0,
         };
@@ -266,6 +270,14 @@ impl Sim {
         let mut answer = (self.script)(&run.node, attempt, item.as_deref());
         self.items.extend(std::mem::take(&mut answer.writes));
         let result = result_for(&self.plan, &run, &request_id, &answer, self.now);
+        if let Some(view) = self.after_stage.take() {
+            self.governance = Some(view.clone());
+            let now = self.tick_now();
+            self.input(Input::Govern {
+                now,
+                governance: Some(view),
+            });
+        }
         let now = self.tick_now();
         self.input(Input::Finished {
             now,

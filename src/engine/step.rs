@@ -116,6 +116,7 @@ pub fn step(plan: &Plan, rules: &Rules, state: &Snapshot, input: Input) -> (Snap
         Input::Reloaded { now, error } => s.at(now).reloaded(error),
         Input::Control { now, command } => s.at(now).control(command),
         Input::Tick { now, world } => s.at(now).tick(&world),
+        Input::Govern { now, governance } => s.at(now).govern(governance.as_ref()),
         Input::Claimed { now, plane, item } => s.at(now).claimed(plane, item),
         Input::Finished {
             now,

@@ -679,10 +679,12 @@ fn governance_pauses_between_stages_and_never_clears_an_operator_pause() {
         rule_id: "tiny".into(),
         detail: "720 >= 700".into(),
         resume_at: None,
+        ..Blocker::default()
     };
     sim.governance = Some(GovernanceView {
         blockers: vec![blocker],
         auto_resume: true,
+        cleared_rules: Vec::new(),
     });
     sim.run(10);
     assert!(sim.trace.is_empty());
@@ -696,6 +698,7 @@ fn governance_pauses_between_stages_and_never_clears_an_operator_pause() {
     sim.governance = Some(GovernanceView {
         blockers: Vec::new(),
         auto_resume: true,
+        cleared_rules: vec!["tiny".into()],
     });
     sim.run(10);
     assert_eq!(sim.state.pause_sources, [PauseSource::Operator]);
@@ -737,4 +740,46 @@ fn a_quota_stop_pauses_until_the_reset_and_reruns_the_same_node() {
     sim.run(50);
     assert_eq!(trace(&sim), ["builder", "builder", "checker", "updater"]);
     assert!(sim.state.pause_sources.is_empty());
+}
+
+#[test]
+fn a_verdict_after_a_result_holds_the_chained_next_stage() {
+    use crate::workspace::snapshot::PauseSource;
+    let mut sim = Sim::new("default_codex", |node, _, _| {
+        Answer::of(match node {
+            "builder" => "BUILDER_COMPLETE",
+            "checker" => "CHECKER_PASS",
+            _ => "UPDATE_COMPLETE",
+        })
+        .tokens(900)
+    });
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.after_stage = Some(GovernanceView {
+        blockers: vec![Blocker {
+            source: "runtime_token".into(),
+            rule_id: "rolling".into(),
+            window: "rolling_5h".into(),
+            observed: 900.0,
+            threshold: 800.0,
+            ..Blocker::default()
+        }],
+        auto_resume: true,
+        cleared_rules: Vec::new(),
+    });
+    sim.run(20);
+    assert_eq!(trace(&sim), ["builder"], "the checker waits for the window");
+    assert_eq!(sim.state.pause_sources, [PauseSource::UsageGovernance]);
+    assert_eq!(
+        sim.state.active_runs[&crate::plan::Plane::Execution].node,
+        "checker",
+        "the result was routed; only dispatch waits"
+    );
+    sim.governance = Some(GovernanceView {
+        blockers: Vec::new(),
+        auto_resume: true,
+        cleared_rules: vec!["rolling".into()],
+    });
+    sim.run(50);
+    assert_eq!(trace(&sim), ["builder", "checker", "updater"]);
+    assert!(sim.events.iter().any(|e| e == "usage_governance_resumed"));
 }

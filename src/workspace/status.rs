@@ -20,7 +20,8 @@ use super::markers;
 use super::plan_store::{self, Currentness};
 use super::queue::quarantine::{self, Quarantined};
 use super::queue::{plane_kinds, scan};
-use super::snapshot::{ActiveRun, Snapshot};
+use super::snapshot::{ActiveRun, PauseSource, Snapshot};
+use super::usage::{BlockerRecord, GovernanceState};
 use super::{QueueState, Workspace};
 use crate::plan::{Plane, WorkItemKind};
 
@@ -66,6 +67,23 @@ pub struct PlanView {
     pub currentness: Currentness,
 }
 
+/// Usage governance as status shows it: the config's switch, the pause,
+/// and the last verdict's blockers with the time each lifts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct GovernanceView {
+    pub enabled: bool,
+    /// The `usage_governance` pause source is set.
+    pub paused: bool,
+    pub blocker_count: usize,
+    pub auto_resume_possible: bool,
+    pub next_auto_resume_at: Option<Timestamp>,
+    /// `disabled`, `healthy` or `degraded`.
+    pub subscription_status: String,
+    pub subscription_detail: Option<String>,
+    pub last_evaluated_at: Option<Timestamp>,
+    pub blockers: Vec<BlockerRecord>,
+}
+
 /// Everything `status` prints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StatusReport {
@@ -89,6 +107,7 @@ pub struct StatusReport {
     /// Status tokens by plane; `None` if the file is missing or invalid.
     pub status_markers: BTreeMap<Plane, Option<String>>,
     pub closure: ClosureView,
+    pub usage_governance: GovernanceView,
     pub quarantined: Vec<Quarantined>,
     pub last_terminal_result: Option<String>,
     pub config_version: Option<String>,
@@ -122,6 +141,7 @@ pub fn report(ws: &Workspace) -> StatusReport {
         status_markers.insert(*plane, token);
     }
     let closure = closure_view(ws, &mut problems);
+    let usage_governance = governance_view(ws, &snapshot, config.as_ref(), &mut problems);
     let process_running = snapshot.process_running && lock.state == LockState::Active;
     StatusReport {
         workspace: ws.root().display().to_string(),
@@ -146,6 +166,7 @@ pub fn report(ws: &Workspace) -> StatusReport {
         fuel_limit: config.as_ref().map(|c| c.runtime.max_stage_runs_per_item),
         status_markers,
         closure,
+        usage_governance,
         quarantined,
         last_terminal_result: snapshot.last_terminal_result.clone(),
         config_version: snapshot.config_version.clone(),
@@ -244,6 +265,46 @@ fn plan_view(ws: &Workspace, config: Option<&Config>) -> PlanView {
         mode: head.as_ref().map(|h| h.mode.clone()),
         compiled_at: head.and_then(|h| h.compiled_at),
         currentness,
+    }
+}
+
+/// Reads the governance state file (one small file; none until governance
+/// first ran).
+fn governance_view(
+    ws: &Workspace,
+    snapshot: &Snapshot,
+    config: Option<&Config>,
+    problems: &mut Vec<String>,
+) -> GovernanceView {
+    let state = GovernanceState::load(ws).unwrap_or_else(|e| {
+        problems.push(e.to_string());
+        None
+    });
+    let paused = snapshot.pause_sources.contains(&PauseSource::UsageGovernance);
+    let enabled = config
+        .map(|c| c.usage_governance.enabled)
+        .or(state.as_ref().map(|s| s.enabled))
+        .unwrap_or(false);
+    let Some(state) = state else {
+        return GovernanceView {
+            enabled,
+            paused,
+            auto_resume_possible: true,
+            subscription_status: "disabled".into(),
+            ..GovernanceView::default()
+        };
+    };
+    let quota = state.subscription_quota_status;
+    GovernanceView {
+        enabled,
+        paused,
+        blocker_count: state.active_blockers.len(),
+        auto_resume_possible: state.auto_resume_possible,
+        next_auto_resume_at: state.next_auto_resume_at,
+        subscription_status: quota.state.as_str().into(),
+        subscription_detail: quota.detail,
+        last_evaluated_at: state.last_evaluated_at,
+        blockers: state.active_blockers,
     }
 }
 

@@ -119,7 +119,19 @@ impl Runtime {
             result.plane, result.node, result.terminal_result
         ));
         let path = self.relative(&path);
-        self.finish(result, path)
+        // Count the stage and let governance decide before the result is
+        // routed: a chained next stage must not start past a limit this
+        // one reached.
+        let now = jiff::Timestamp::now();
+        self.count_usage(&result, &path, now);
+        self.govern(now)?;
+        let quota_before = self.state.governance_resume_at;
+        self.finish(result, path)?;
+        if self.state.governance_resume_at != quota_before {
+            // A quota-exhausted result started a pause: record it.
+            self.govern(jiff::Timestamp::now())?;
+        }
+        Ok(())
     }
 
     fn build_request(&self, run: &ActiveRun, request_id: &str) -> Option<StageRunRequest> {

@@ -17,14 +17,15 @@ use crate::workspace::snapshot::Lineage;
 impl Runtime {
     /// One scheduler turn.
     pub(super) fn tick(&mut self) -> Result<(), EngineError> {
-        let world = self.observe();
-        self.commit(Input::Tick {
-            now: Timestamp::now(),
-            world,
-        })
+        let now = Timestamp::now();
+        let world = self.observe(now);
+        self.commit(Input::Tick { now, world })?;
+        // The tick may have applied governance's verdict to the pause.
+        self.sync_governance(now);
+        Ok(())
     }
 
-    fn observe(&mut self) -> World {
+    fn observe(&mut self, now: Timestamp) -> World {
         let ws = self.ws.clone();
         let queues = Queues::new(&ws);
         let open = closure::open_targets(&self.ws).unwrap_or_default();
@@ -62,7 +63,7 @@ impl Runtime {
             target,
             next_run_id: ids::new_run_id(),
             depths,
-            governance: None,
+            governance: self.governance_view(now),
         }
     }
 
@@ -84,6 +85,8 @@ impl Runtime {
             WorkDocument::LearningRequest(r) => r.target_stage.clone(),
             _ => None,
         };
+        let now = Timestamp::now();
+        let (prior_tokens, prior_cost_usd) = self.prior_spend(claimed.kind.as_str(), &claimed.id, now);
         let item = ClaimedItem {
             kind: claimed.kind,
             id: claimed.id.clone(),
@@ -91,14 +94,10 @@ impl Runtime {
             lineage: lineage_of(doc),
             target_stage,
             opens_target,
-            prior_tokens: 0,
-            prior_cost_usd: 0.0,
+            prior_tokens,
+            prior_cost_usd,
         };
-        self.commit(Input::Claimed {
-            now: Timestamp::now(),
-            plane,
-            item,
-        })
+        self.commit(Input::Claimed { now, plane, item })
     }
 }
 

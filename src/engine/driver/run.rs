@@ -125,6 +125,7 @@ impl Runtime {
                 self.rules = next.rules;
                 self.rules.chain_stages = chain;
                 self.settings = next.settings;
+                self.governor.reconfigure(self.settings.governance.clone());
                 self.runner = next.runner;
                 self.commit(Input::Reloaded { now, error: None })
             }
