@@ -27,8 +27,9 @@ pub struct Book {
 
 impl Book {
     /// Reads the ledger and counts the stage results on disk it lacks (a
-    /// process that died between writing a result and counting it).
-    pub fn load(ws: &Workspace, now: Timestamp, notes: &mut Vec<Note>) -> Self {
+    /// process that died between writing a result and counting it), except
+    /// `pending`: the result about to be counted live, with its session.
+    pub fn load(ws: &Workspace, now: Timestamp, pending: Option<&str>, notes: &mut Vec<Note>) -> Self {
         let mut book = Book::default();
         match usage::read_ledger(ws) {
             Ok(read) => {
@@ -53,6 +54,9 @@ impl Book {
             Ok(found) => {
                 let mut counted = 0usize;
                 for (key, result) in found {
+                    if pending == Some(key.as_str()) {
+                        continue;
+                    }
                     if let Some(entry) = LedgerEntry::found(&key, &result, now) {
                         counted += usize::from(book.add(ws, entry, notes));
                     }

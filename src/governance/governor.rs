@@ -139,7 +139,8 @@ impl Governor {
         self.last = Some(state);
     }
 
-    /// New settings (a `reload_config`). The ledger stays loaded.
+    /// New settings (a `reload_config`). The ledger stays loaded, unless it
+    /// was off until now (then it is read and reconciled again).
     pub fn reconfigure(&mut self, settings: GovernanceSettings) {
         if settings == self.settings {
             return;
@@ -148,9 +149,15 @@ impl Governor {
         if settings.config.subscription_quota_rules != self.settings.config.subscription_quota_rules {
             self.provider = None;
         }
+        let was_kept = self.wants_ledger();
         self.tz = tz;
         self.tz_note = note;
         self.settings = settings;
+        if !was_kept && self.wants_ledger() {
+            // Results finished while the ledger was off are on disk only:
+            // read and reconcile again.
+            self.book = None;
+        }
     }
 
     fn config(&self) -> &UsageGovernanceConfig {
@@ -174,9 +181,9 @@ impl Governor {
         self.config().enabled || self.per_item_budgets()
     }
 
-    fn ensure_book(&mut self, ws: &Workspace, now: Timestamp) {
+    fn ensure_book(&mut self, ws: &Workspace, now: Timestamp, pending: Option<&str>) {
         if self.book.is_none() {
-            self.book = Some(Book::load(ws, now, &mut self.notes));
+            self.book = Some(Book::load(ws, now, pending, &mut self.notes));
         }
     }
 
@@ -226,7 +233,7 @@ impl Governor {
             daemon_session_id: session.map(String::from),
             cost_usd: result.cost_usd,
         };
-        self.ensure_book(ws, now);
+        self.ensure_book(ws, now, Some(key));
         if let Some(book) = self.book.as_mut() {
             book.add(ws, entry, &mut self.notes);
         }
@@ -238,7 +245,7 @@ impl Governor {
         if !self.per_item_budgets() {
             return (0, 0.0);
         }
-        self.ensure_book(ws, now);
+        self.ensure_book(ws, now, None);
         self.book.as_ref().map_or((0, 0.0), |b| b.item_spend(kind, id))
     }
 
@@ -290,7 +297,7 @@ impl Governor {
         config: &UsageGovernanceConfig,
         facts: &Facts<'_>,
     ) -> Vec<BlockerRecord> {
-        self.ensure_book(ws, facts.now);
+        self.ensure_book(ws, facts.now, None);
         let entries = self.book.as_ref().map(Book::entries).unwrap_or_default();
         let scope = Scope {
             now: facts.now,
