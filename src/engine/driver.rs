@@ -328,7 +328,18 @@ impl Runtime {
 
     /// Stages whose request was persisted but which never reported: route
     /// the result if it reached the disk, else run the stage again.
+    ///
+    /// Nothing starts from here: this runs before the event loop exists
+    /// (starting a stage would need it), so a recovered result's next stage
+    /// waits for the first tick.
     fn recover_pending(&mut self) -> Result<(), EngineError> {
+        let chain = std::mem::replace(&mut self.rules.chain_stages, false);
+        let recovered = self.recover_each();
+        self.rules.chain_stages = chain;
+        recovered
+    }
+
+    fn recover_each(&mut self) -> Result<(), EngineError> {
         let pending: Vec<(Plane, String, String)> = self
             .state
             .active_runs
@@ -341,7 +352,7 @@ impl Runtime {
             .collect();
         for (plane, run_id, request_id) in pending {
             match self.saved_result(&run_id, &request_id) {
-                Some((result, path)) => self.finish(result, path)?,
+                Some((result, path)) => self.route_result(result, path)?,
                 None => {
                     let reason = "the process that ran it stopped before it reported".to_string();
                     self.commit(Input::Interrupted {

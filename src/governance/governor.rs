@@ -24,7 +24,7 @@ use crate::workspace::config::UsageGovernanceConfig;
 use crate::workspace::runs::TokenUsage;
 use crate::workspace::usage::{
     BlockerRecord, GOVERNANCE_STATE_VERSION, GovernanceState, LedgerEntry, QuotaState, QuotaStatus,
-    WindowReading,
+    WindowReading, all_lift_at,
 };
 
 /// How often an unchanged state file is rewritten while enabled.
@@ -32,9 +32,6 @@ const HEARTBEAT: SignedDuration = SignedDuration::from_secs(60);
 
 /// The provider whose telemetry files are read.
 const CODEX_PROVIDER: &str = "codex_chatgpt_oauth";
-
-/// The rule id of the pause a quota-exhausted stage result starts.
-pub const QUOTA_EXHAUSTED_RULE_ID: &str = "harness-quota-exhausted";
 
 /// What the runtime knows at an evaluation.
 #[derive(Clone, Debug, Default)]
@@ -339,26 +336,17 @@ impl Governor {
         blockers: Vec<BlockerRecord>,
         quota: QuotaStatus,
     ) -> GovernanceState {
-        let all_auto = blockers.iter().all(|b| b.auto_resume_possible);
-        let next = if all_auto {
-            blockers
-                .iter()
-                .map(|b| b.next_auto_resume_at)
-                .collect::<Option<Vec<_>>>()
-        } else {
-            None
-        };
         GovernanceState {
             version: GOVERNANCE_STATE_VERSION.into(),
             enabled: config.enabled,
             auto_resume: config.auto_resume,
-            auto_resume_possible: all_auto,
+            auto_resume_possible: blockers.iter().all(|b| b.auto_resume_possible),
             evaluation_boundary: "between_stages".into(),
             calendar_timezone: config.calendar_timezone.clone(),
             daemon_session_id: facts.session.map(String::from),
             last_evaluated_at: Some(facts.now),
             paused_by_governance: facts.paused,
-            next_auto_resume_at: next.and_then(|times| times.into_iter().max()),
+            next_auto_resume_at: all_lift_at(&blockers),
             active_blockers: blockers,
             subscription_quota_status: quota,
         }
@@ -426,17 +414,7 @@ impl Governor {
 /// The pause a quota-exhausted stage started, as a blocker, while it holds.
 fn quota_hold(facts: &Facts<'_>) -> Option<BlockerRecord> {
     let until = facts.quota_hold.filter(|t| facts.paused && *t > facts.now)?;
-    Some(BlockerRecord {
-        source: "quota_exhausted".into(),
-        rule_id: QUOTA_EXHAUSTED_RULE_ID.into(),
-        window: "until_reset".into(),
-        observed: 100.0,
-        threshold: 100.0,
-        metric: "percent_used".into(),
-        auto_resume_possible: true,
-        next_auto_resume_at: Some(until),
-        detail: "a stage reported its subscription quota exhausted".into(),
-    })
+    Some(BlockerRecord::quota_exhausted(until))
 }
 
 /// The state without the fields that change at every evaluation.

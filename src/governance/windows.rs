@@ -53,6 +53,11 @@ fn tokens(entry: &LedgerEntry) -> u64 {
     entry.token_usage.total_tokens
 }
 
+/// The entries' tokens, saturating (a ledger line is data, not a promise).
+fn total<'a>(entries: impl Iterator<Item = &'a LedgerEntry>) -> u64 {
+    entries.fold(0u64, |sum, e| sum.saturating_add(tokens(e)))
+}
+
 fn blocker(
     rule: &TokenRule,
     window: &str,
@@ -78,7 +83,7 @@ fn blocker(
 fn rolling(rule: &TokenRule, entries: &[LedgerEntry], now: Timestamp) -> Option<BlockerRecord> {
     let since = now.checked_sub(ROLLING_WINDOW).unwrap_or(Timestamp::MIN);
     let mut inside: Vec<&LedgerEntry> = entries.iter().filter(|e| e.stage_completed_at > since).collect();
-    let sum: u64 = inside.iter().map(|e| tokens(e)).sum();
+    let sum = total(inside.iter().copied());
     if sum < rule.threshold {
         return None;
     }
@@ -86,7 +91,7 @@ fn rolling(rule: &TokenRule, entries: &[LedgerEntry], now: Timestamp) -> Option<
     let mut left = sum;
     let mut lifts = None;
     for entry in inside {
-        left -= tokens(entry);
+        left = left.saturating_sub(tokens(entry));
         if left < rule.threshold {
             lifts = entry.stage_completed_at.checked_add(ROLLING_WINDOW).ok();
             break;
@@ -103,11 +108,11 @@ fn calendar_week(
     tz: &TimeZone,
 ) -> Option<BlockerRecord> {
     let start = week_start(now, tz);
-    let sum: u64 = entries
-        .iter()
-        .filter(|e| e.stage_completed_at >= start && e.stage_completed_at <= now)
-        .map(tokens)
-        .sum();
+    let sum = total(
+        entries
+            .iter()
+            .filter(|e| e.stage_completed_at >= start && e.stage_completed_at <= now),
+    );
     (sum >= rule.threshold).then(|| {
         let detail = format!("{sum} tokens since {start}");
         blocker(rule, "calendar_week", sum, next_week_start(now, tz), detail)
@@ -116,11 +121,11 @@ fn calendar_week(
 
 fn session(rule: &TokenRule, entries: &[LedgerEntry], session: Option<&str>) -> Option<BlockerRecord> {
     let session = session?;
-    let sum: u64 = entries
-        .iter()
-        .filter(|e| e.daemon_session_id.as_deref() == Some(session))
-        .map(tokens)
-        .sum();
+    let sum = total(
+        entries
+            .iter()
+            .filter(|e| e.daemon_session_id.as_deref() == Some(session)),
+    );
     (sum >= rule.threshold).then(|| {
         let detail = format!("{sum} tokens in session {session}");
         blocker(rule, "daemon_session", sum, None, detail)
@@ -133,7 +138,7 @@ fn per_run(rule: &TokenRule, entries: &[LedgerEntry], active: &[String]) -> Opti
     let (run, sum) = active
         .iter()
         .map(|run| {
-            let sum: u64 = entries.iter().filter(|e| &e.run_id == run).map(tokens).sum();
+            let sum = total(entries.iter().filter(|e| &e.run_id == run));
             (run, sum)
         })
         .max_by_key(|(_, sum)| *sum)?;

@@ -21,7 +21,7 @@ use super::plan_store::{self, Currentness};
 use super::queue::quarantine::{self, Quarantined};
 use super::queue::{plane_kinds, scan};
 use super::snapshot::{ActiveRun, PauseSource, Snapshot};
-use super::usage::{BlockerRecord, GovernanceState};
+use super::usage::{BlockerRecord, GovernanceState, QUOTA_EXHAUSTED_RULE_ID, all_lift_at};
 use super::{QueueState, Workspace};
 use crate::plan::{Plane, WorkItemKind};
 
@@ -285,27 +285,42 @@ fn governance_view(
         .map(|c| c.usage_governance.enabled)
         .or(state.as_ref().map(|s| s.enabled))
         .unwrap_or(false);
-    let Some(state) = state else {
-        return GovernanceView {
+    let mut view = match state {
+        None => GovernanceView {
             enabled,
             paused,
             auto_resume_possible: true,
             subscription_status: "disabled".into(),
             ..GovernanceView::default()
-        };
+        },
+        Some(state) => {
+            let quota = state.subscription_quota_status;
+            GovernanceView {
+                enabled,
+                paused,
+                blocker_count: state.active_blockers.len(),
+                auto_resume_possible: state.auto_resume_possible,
+                next_auto_resume_at: state.next_auto_resume_at,
+                subscription_status: quota.state.as_str().into(),
+                subscription_detail: quota.detail,
+                last_evaluated_at: state.last_evaluated_at,
+                blockers: state.active_blockers,
+            }
+        }
     };
-    let quota = state.subscription_quota_status;
-    GovernanceView {
-        enabled,
-        paused,
-        blocker_count: state.active_blockers.len(),
-        auto_resume_possible: state.auto_resume_possible,
-        next_auto_resume_at: state.next_auto_resume_at,
-        subscription_status: quota.state.as_str().into(),
-        subscription_detail: quota.detail,
-        last_evaluated_at: state.last_evaluated_at,
-        blockers: state.active_blockers,
+    // A quota hold is in the snapshot the moment it starts; the state file
+    // catches up a moment later. Show it either way.
+    let hold = snapshot
+        .governance_resume_at
+        .filter(|t| paused && *t > Timestamp::now());
+    let listed = view.blockers.iter().any(|b| b.rule_id == QUOTA_EXHAUSTED_RULE_ID);
+    if let Some(until) = hold.filter(|_| !listed) {
+        view.blockers.push(BlockerRecord::quota_exhausted(until));
+        view.blocker_count = view.blockers.len();
+        view.auto_resume_possible = view.blockers.iter().all(|b| b.auto_resume_possible);
+        view.next_auto_resume_at = all_lift_at(&view.blockers);
     }
+    view
 }
 
 fn closure_view(ws: &Workspace, problems: &mut Vec<String>) -> ClosureView {

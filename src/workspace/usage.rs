@@ -20,7 +20,8 @@ mod state;
 
 pub use ledger::{DamagedLine, LedgerEntry, LedgerRead, append_entry, read_ledger, unrecorded_results};
 pub use state::{
-    BlockerRecord, GOVERNANCE_STATE_VERSION, GovernanceState, QuotaState, QuotaStatus, WindowReading,
+    BlockerRecord, GOVERNANCE_STATE_VERSION, GovernanceState, QUOTA_EXHAUSTED_RULE_ID, QuotaState,
+    QuotaStatus, WindowReading, all_lift_at,
 };
 
 use super::fsx::FsError;

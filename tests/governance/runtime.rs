@@ -345,3 +345,65 @@ fn seed_ledger(root: &Path, completed: Timestamp, tokens: u64) {
     };
     millrace::workspace::usage::append_entry(&ws, &entry).unwrap();
 }
+
+/// Runs the builder, then fakes a crash after the checker's result reached
+/// the disk but before it was routed: the snapshot still has it pending.
+fn crash_after_the_checker(g: &Governed) {
+    g.run(&["run", "once"]);
+    let snapshot_path = g.ws.path("state/runtime_snapshot.json");
+    let mut snapshot: Value =
+        serde_json::from_str(&std::fs::read_to_string(&snapshot_path).unwrap()).unwrap();
+    let run = &mut snapshot["active_runs"]["execution"];
+    assert_eq!(run["node"], "checker");
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    let request = format!("{}-099", run_id.replacen("run-", "req-", 1));
+    run["pending_request_id"] = Value::String(request.clone());
+    std::fs::write(&snapshot_path, serde_json::to_string_pretty(&snapshot).unwrap()).unwrap();
+    let results = g.ws.path(&format!("runs/{run_id}/stage_results"));
+    let builder = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut result: Value = serde_json::from_str(&std::fs::read_to_string(builder).unwrap()).unwrap();
+    result["request_id"] = Value::String(request.clone());
+    result["node"] = "checker".into();
+    result["stage"] = "checker".into();
+    result["terminal_result"] = "CHECKER_PASS".into();
+    std::fs::write(results.join(format!("{request}.json")), result.to_string()).unwrap();
+}
+
+#[test]
+fn a_result_recovered_at_startup_is_counted_and_judged_before_the_next_stage() {
+    let g = Governed::new(TINY_RULE, SCRIPT);
+    crash_after_the_checker(&g);
+    g.run(&["run", "daemon", "--max-ticks", "10"]);
+    assert_eq!(
+        g.stages_started(),
+        ["builder"],
+        "the updater waits for the window"
+    );
+    let status = g.status();
+    assert_eq!(
+        field(&status, "pause_sources").as_deref(),
+        Some("usage_governance")
+    );
+    assert!(
+        fields(&status, "usage_governance_blocker")[0].contains("observed=2000 threshold=1500"),
+        "{status}"
+    );
+    let ledger = millrace::workspace::usage::read_ledger(&g.ws.workspace()).unwrap();
+    assert_eq!(ledger.entries.len(), 2, "the recovered result counted once");
+}
+
+#[test]
+fn a_result_recovered_at_startup_starts_its_next_stage_at_the_first_tick() {
+    // Without governance the recovered result's next stage used to start
+    // while the runtime was still opening, outside its event loop (a panic).
+    let g = Governed::new("", SCRIPT);
+    crash_after_the_checker(&g);
+    g.run(&["run", "daemon", "--exit-when-idle", "--max-ticks", "100"]);
+    assert_eq!(g.stages_started(), ["builder", "updater"]);
+    assert!(g.task_done());
+}

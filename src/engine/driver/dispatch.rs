@@ -119,9 +119,13 @@ impl Runtime {
             result.plane, result.node, result.terminal_result
         ));
         let path = self.relative(&path);
-        // Count the stage and let governance decide before the result is
-        // routed: a chained next stage must not start past a limit this
-        // one reached.
+        self.route_result(result, path)
+    }
+
+    /// Counts a saved stage result, lets usage governance decide, then
+    /// routes it. Governance goes first so that a chained next stage never
+    /// starts past a limit this one reached.
+    pub(super) fn route_result(&mut self, result: StageResult, path: String) -> Result<(), EngineError> {
         let now = jiff::Timestamp::now();
         self.count_usage(&result, &path, now);
         self.govern(now)?;

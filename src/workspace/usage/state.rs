@@ -37,6 +37,37 @@ pub struct BlockerRecord {
     pub detail: String,
 }
 
+/// The rule id of the pause a quota-exhausted stage result starts.
+pub const QUOTA_EXHAUSTED_RULE_ID: &str = "harness-quota-exhausted";
+
+impl BlockerRecord {
+    /// The pause a quota-exhausted stage started, lifting at `until`.
+    pub fn quota_exhausted(until: Timestamp) -> Self {
+        BlockerRecord {
+            source: "quota_exhausted".into(),
+            rule_id: QUOTA_EXHAUSTED_RULE_ID.into(),
+            window: "until_reset".into(),
+            observed: 100.0,
+            threshold: 100.0,
+            metric: "percent_used".into(),
+            auto_resume_possible: true,
+            next_auto_resume_at: Some(until),
+            detail: "a stage reported its subscription quota exhausted".into(),
+        }
+    }
+}
+
+/// When every blocker lifts by itself: the time the last one does (`None`
+/// when one of them never lifts by itself, or there are none).
+pub fn all_lift_at(blockers: &[BlockerRecord]) -> Option<Timestamp> {
+    blockers
+        .iter()
+        .map(|b| b.next_auto_resume_at.filter(|_| b.auto_resume_possible))
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .max()
+}
+
 /// Whether subscription telemetry could be read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
