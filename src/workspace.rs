@@ -30,8 +30,10 @@ pub mod mailbox;
 pub mod markers;
 pub mod plan_store;
 pub mod problem;
+pub mod promotion;
 pub mod queue;
 pub mod runs;
+pub mod skills;
 pub mod snapshot;
 pub mod status;
 

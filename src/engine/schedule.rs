@@ -16,6 +16,7 @@ impl Step<'_> {
             self.state.queue_depths.insert(*plane, *depth);
         }
         self.govern(world);
+        self.maybe_land();
         if self.state.stop_requested {
             if self
                 .state
