@@ -107,3 +107,37 @@ fn a_skill_changed_after_the_curator_judged_it_is_never_overwritten() {
         1
     );
 }
+
+#[test]
+fn run_once_runs_one_stage_and_learning_only_when_nothing_else_is_claimable() {
+    let c = Campaign::new("learning_codex", SCRIPT, "");
+    c.add_task("t1");
+    c.ws.write(
+        "learning/requests/queue/learn-1.md",
+        &crate::workspace::learning_md("learn-1", "2026-01-01T00:00:00Z"),
+    );
+    let out = c.ws.run(&["run", "once", "--json"]);
+    assert!(out.status.success(), "{}", crate::workspace::stderr(&out));
+    let started: Vec<String> = c
+        .events()
+        .iter()
+        .filter(|e| e["event_type"] == "stage_started")
+        .map(|e| e["data"]["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(started, ["builder"], "one stage, the foreground first");
+    for _ in 0..4 {
+        assert!(c.ws.run(&["run", "once"]).status.success());
+    }
+    assert!(c.ws.path("tasks/done/t1.md").is_file());
+    assert!(
+        c.position("stage_started", |d| d["plane"] == "learning")
+            .is_none()
+    );
+    assert!(c.ws.run(&["run", "once"]).status.success());
+    let last = c
+        .events()
+        .into_iter()
+        .rfind(|e| e["event_type"] == "stage_started")
+        .unwrap();
+    assert_eq!(last["data"]["plane"], "learning", "then the learning lane");
+}
