@@ -76,6 +76,19 @@ fn a_trigger_runs_the_curator_beside_the_updater_and_its_update_lands_after() {
             .ends_with("curator_skill_update.md")
     );
     assert!(c.ws.path("learning/requests/done").read_dir().unwrap().count() == 1);
+
+    // Each stage recorded which skill text it was given.
+    let checker = &c.events()[c.position("stage_started", |d| d["node"] == "checker").unwrap()]["data"];
+    let evidence = c.ws.path(&format!(
+        "runs/{}/skill_revision_evidence.{}.json",
+        checker["run_id"].as_str().unwrap(),
+        checker["request_id"].as_str().unwrap()
+    ));
+    let evidence: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(evidence).unwrap()).unwrap();
+    let used = &evidence["skills"][0];
+    assert!(used["path"].as_str().unwrap().ends_with("checker-core/SKILL.md"));
+    assert_eq!(used["sha256"], millrace::plan::sha256_hex(before.as_bytes()));
 }
 
 #[test]
