@@ -2,6 +2,7 @@
 //! temporary workspace with the scripted harness, and the tests read what
 //! it left (queues, runs, events, records).
 
+mod daemon;
 mod intake;
 mod learning;
 
