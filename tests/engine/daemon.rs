@@ -192,3 +192,37 @@ updater = [{ outcome = "UPDATE_COMPLETE", tokens = 2000 }]
     let marker = std::fs::read_to_string(c.ws.path("state/execution_status.md")).unwrap();
     assert!(marker.contains("BUDGET_EXHAUSTED"), "{marker}");
 }
+
+#[test]
+fn a_stop_between_stages_resumes_the_same_item_at_the_next_node() {
+    let c = Campaign::new("default_codex", SLOW, "");
+    c.add_task("t1");
+    let daemon = Daemon::start(&c.ws);
+    wait_for(|| c.position("stage_started", |d| d["node"] == "builder").is_some());
+    assert!(c.ws.run(&["stop"]).status.success());
+    assert!(
+        daemon.wait().success(),
+        "stop waits for the stage, then exits cleanly"
+    );
+    let status = stdout(&c.ws.run(&["status"]));
+    assert_eq!(
+        field(&status, "stop_requested").as_deref(),
+        Some("false"),
+        "{status}"
+    );
+    assert_eq!(
+        field(&status, "execution_active").as_deref(),
+        Some("task:t1"),
+        "{status}"
+    );
+    // A clean stop is resumable: no stale-state repair, no recovery detour.
+    c.run_until_idle();
+    assert!(c.ws.path("tasks/done/t1.md").is_file());
+    let nodes: Vec<String> = c
+        .events()
+        .iter()
+        .filter(|e| e["event_type"] == "stage_started")
+        .map(|e| e["data"]["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(nodes, ["builder", "checker", "updater"]);
+}
