@@ -3,6 +3,7 @@
 //! it left (queues, runs, events, records).
 
 mod daemon;
+mod harness;
 mod intake;
 mod learning;
 
@@ -21,18 +22,21 @@ impl Campaign {
     /// `base` is the shipped mode to extend; `script` the scripted
     /// harness's TOML; `config` extra `millrace.toml` text.
     pub fn new(base: &str, script: &str, config: &str) -> Self {
-        let ws = Ws::new();
-        ws.write(
-            "loops/campaign.mill",
+        let c = Self::with_mode(
             &format!("mode campaign extends {base} {{\n    runner * = scripted\n}}\n"),
+            &format!("[runners.scripted]\nscript = \"campaign/script.toml\"\n\n{config}"),
         );
-        ws.write("campaign/script.toml", script);
+        c.ws.write("campaign/script.toml", script);
+        c
+    }
+
+    /// A workspace whose default mode is `campaign`, defined by `mode`.
+    pub fn with_mode(mode: &str, config: &str) -> Self {
+        let ws = Ws::new();
+        ws.write("loops/campaign.mill", mode);
         ws.write(
             "millrace.toml",
-            &format!(
-                "[runtime]\ndefault_mode = \"campaign\"\nidle_sleep_seconds = 0.01\n\n\
-                 [runners.scripted]\nscript = \"campaign/script.toml\"\n\n{config}"
-            ),
+            &format!("[runtime]\ndefault_mode = \"campaign\"\nidle_sleep_seconds = 0.01\n\n{config}"),
         );
         let out = ws.run(&["compile", "validate"]);
         assert!(out.status.success(), "compile failed: {}", stderr(&out));
