@@ -17,6 +17,7 @@ mod output;
 mod queue;
 mod run;
 mod runs;
+mod skills;
 mod status;
 
 use std::io::IsTerminal;
@@ -162,6 +163,7 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         Command::Init => init::run(cx),
         Command::Config(command) => config::run(command, cx),
         Command::Queue(command) => queue::run(command, cx),
+        Command::Skills(command) => skills::run(command, cx),
         Command::Status(args) => status::run(&args, cx),
         Command::Doctor(args) => doctor::run(&args, cx),
         Command::Runs(command) => runs::run(command, cx),

@@ -136,6 +136,25 @@ impl Plan {
             .map(|e| e.node)
     }
 
+    /// Whether this plan takes a learning request (entering at
+    /// `target_stage`, if set): its mode must bind a learning loop that runs
+    /// that stage. The error says why not, for the operator.
+    pub fn accepts_learning_request(&self, target_stage: Option<&str>) -> Result<(), String> {
+        if self.loop_for(Plane::Learning).is_none() {
+            return Err(format!(
+                "mode `{}` has no learning plane, so nothing would ever run this request",
+                self.mode
+            ));
+        }
+        match target_stage {
+            Some(stage) if self.node_for_stage(Plane::Learning, stage).is_none() => Err(format!(
+                "the learning loop of mode `{}` has no `{stage}` stage",
+                self.mode
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The loop with a closure pass, if any.
     pub fn closure(&self) -> Option<(LoopId, ClosureRow)> {
         self.loops

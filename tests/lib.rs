@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod compile;
+mod engine;
 mod governance;
 mod runners;
 mod ui;

@@ -50,6 +50,9 @@ pub enum Command {
     /// Add work documents and inspect the queues.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// List installed skills and queue learning requests.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
     /// Show runtime state: plan, queues, active work, pauses, closure.
     Status(StatusArgs),
     /// Check workspace integrity and suggest repairs.
@@ -169,6 +172,9 @@ pub enum QueueCommand {
     AddSpec(AddArgs),
     /// Stage an idea markdown file for intake as a root spec.
     AddIdea(AddArgs),
+    /// Validate a learning request (`.md` or `.json`) and queue it; refused
+    /// unless the mode runs a learning plane.
+    AddLearningRequest(LearningAddArgs),
     /// Queue depths and active items per family.
     Ls(QueueLsArgs),
     /// Find one work item and print it.
@@ -178,6 +184,68 @@ pub enum QueueCommand {
 #[derive(Debug, Args)]
 pub struct AddArgs {
     pub file: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LearningAddArgs {
+    pub file: PathBuf,
+    /// Check against this mode instead of `runtime.default_mode`.
+    #[arg(long)]
+    pub mode: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillsCommand {
+    /// Every installed skill: id, stages, path.
+    Ls(JsonFlag),
+    /// One skill's metadata and text.
+    Show(SkillIdArgs),
+    /// Skills whose id, description or text contain a phrase (any case).
+    Search(SkillSearchArgs),
+    /// Queue a learning request to create a new skill.
+    Create(SkillCreateArgs),
+    /// Queue a learning request to improve an installed skill.
+    Improve(SkillImproveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SkillIdArgs {
+    pub skill_id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillSearchArgs {
+    pub query: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillCreateArgs {
+    /// What the skill should teach, in a sentence or two.
+    pub prompt: String,
+    /// Use this mode instead of `runtime.default_mode`.
+    #[arg(long)]
+    pub mode: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillImproveArgs {
+    pub skill_id: String,
+    /// What should change (default: improve it from recent runs).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Use this mode instead of `runtime.default_mode`.
+    #[arg(long)]
+    pub mode: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

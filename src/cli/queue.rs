@@ -29,6 +29,10 @@ pub fn run(command: QueueCommand, cx: &Context) -> Outcome {
         QueueCommand::AddTask(args) => add_document(&ws, WorkItemKind::Task, &args),
         QueueCommand::AddSpec(args) => add_document(&ws, WorkItemKind::Spec, &args),
         QueueCommand::AddIdea(args) => add_idea(&ws, &args),
+        QueueCommand::AddLearningRequest(args) => {
+            let doc = WorkDocument::load(&args.file, Some(WorkItemKind::LearningRequest))?;
+            super::skills::submit(&ws, doc, args.mode.as_deref(), args.json, cx)
+        }
         QueueCommand::Ls(args) => ls(&ws, &args),
         QueueCommand::Show(args) => show(&ws, &args),
     }
@@ -73,7 +77,7 @@ fn add_document(ws: &Workspace, kind: WorkItemKind, args: &AddArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_mailbox(json: bool, action: &str, subject: &str, issued: &mailbox::Issued) -> Outcome {
+pub(super) fn report_mailbox(json: bool, action: &str, subject: &str, issued: &mailbox::Issued) -> Outcome {
     if json {
         print_json(&json!({
             "mode": "mailbox",

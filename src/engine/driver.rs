@@ -203,6 +203,7 @@ impl Runtime {
         let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
         rt.commit(Input::Boot { now, session, mode })?;
         rt.return_orphans()?;
+        rt.warn_stranded_learning();
         Ok(rt)
     }
 
@@ -380,11 +381,32 @@ impl Runtime {
     }
 
     /// A path as the engine records it: relative to the workspace root.
+    /// `path` relative to the workspace root (runners report canonical
+    /// paths, so the canonical root is tried too).
     fn relative(&self, path: &std::path::Path) -> String {
-        path.strip_prefix(self.ws.root())
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        let root = self.ws.root();
+        let canonical = root.canonicalize().ok();
+        let rel = path
+            .strip_prefix(root)
+            .ok()
+            .or_else(|| canonical.as_deref().and_then(|c| path.strip_prefix(c).ok()))
+            .unwrap_or(path);
+        rel.display().to_string()
+    }
+
+    /// Learning requests nothing in this plan will run: said once at start,
+    /// so an operator reading the log learns why they wait.
+    fn warn_stranded_learning(&mut self) {
+        if self.plan.loop_for(Plane::Learning).is_some() {
+            return;
+        }
+        let queued = crate::workspace::queue::Queues::new(&self.ws)
+            .depth(WorkItemKind::LearningRequest)
+            .unwrap_or(0);
+        if queued > 0 {
+            let data = json!({"queued": queued, "mode": self.plan.mode});
+            self.emit("learning_requests_stranded", data);
+        }
     }
 
     /// Items in an `active/` directory that no run claims: a process stopped

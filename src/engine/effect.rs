@@ -50,6 +50,21 @@ pub enum Effect {
     WriteMarker { plane: Plane, token: String },
     /// Write the report a repair stage reads.
     WriteRuntimeErrorReport { run_id: String, text: String },
+    /// Record the skill files a learning stage staged in its run directory
+    /// as a promotion (landed later, by [`Effect::LandPromotions`]).
+    RecordPromotion {
+        run_id: String,
+        request_id: String,
+        work_item_id: Option<String>,
+        /// The stage's account of the change, as the result named it.
+        update_record: Option<String>,
+        /// Foreground planes with a stage running right now.
+        foreground: Vec<Plane>,
+        now: Timestamp,
+    },
+    /// Land every deferred promotion into the installed skills (only ever
+    /// emitted while no foreground stage runs).
+    LandPromotions { now: Timestamp },
     /// Record why a stage's outcome led where it did.
     RecordRouting {
         run_id: String,

@@ -45,6 +45,12 @@ impl Step<'_> {
         }
         run.pending_request_id = None;
         run.last_stage_result = Some(result_path.to_string());
+        // Between two stages of a chained foreground run is the moment
+        // staged skill changes can land.
+        self.maybe_land();
+        let Some(run) = self.state.active_runs.get_mut(&plane) else {
+            return;
+        };
         if let Some(reason) = run.retry_requested.take() {
             self.requeue(plane, &reason);
             return;
@@ -83,6 +89,7 @@ impl Step<'_> {
         };
         self.marker(plane, &result.terminal_result);
         self.fire_triggers(&run, result, result_path);
+        self.note_promotion(&run, result);
         let reason = reason_for(&run, result, &routed);
         self.record(&run, result, &routed, &reason);
         // Spending caps end the item with their own reason: sending it to
@@ -168,6 +175,51 @@ impl Step<'_> {
             });
             self.event("learning_request_enqueued", data);
         }
+    }
+
+    /// A learning stage that names a skill-update record among its
+    /// artifacts has staged skill files: record them now, land them once no
+    /// foreground stage is running (a stage never sees skills change under
+    /// it).
+    fn note_promotion(&mut self, run: &ActiveRun, result: &StageResult) {
+        if run.plane != Plane::Learning || !result.success {
+            return;
+        }
+        let update = result.artifacts.iter().find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains("skill_update") || n.contains("skill-update"))
+        });
+        let Some(update) = update else {
+            return;
+        };
+        self.effects.push(Effect::RecordPromotion {
+            run_id: run.run_id.clone(),
+            request_id: result.request_id.clone(),
+            work_item_id: run.work_item.as_ref().map(|w| w.id.clone()),
+            update_record: Some(update.to_string_lossy().into_owned()),
+            foreground: self.foreground_in_flight(),
+            now: self.now,
+        });
+        self.state.promotions_pending = true;
+        self.maybe_land();
+    }
+
+    /// Lands staged skill changes if no foreground stage is running.
+    pub(super) fn maybe_land(&mut self) {
+        if self.state.promotions_pending && self.foreground_in_flight().is_empty() {
+            self.state.promotions_pending = false;
+            self.effects.push(Effect::LandPromotions { now: self.now });
+        }
+    }
+
+    fn foreground_in_flight(&self) -> Vec<Plane> {
+        self.state
+            .active_runs
+            .iter()
+            .filter(|(p, r)| **p != Plane::Learning && r.pending_request_id.is_some())
+            .map(|(p, _)| *p)
+            .collect()
     }
 
     fn record(&mut self, run: &ActiveRun, result: &StageResult, routed: &Routed, reason: &str) {

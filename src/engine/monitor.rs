@@ -18,6 +18,20 @@ fn s<'a>(data: &'a Value, key: &str) -> &'a str {
     data.get(key).and_then(Value::as_str).unwrap_or("-")
 }
 
+/// A promotion's files, comma-separated.
+fn files(data: &Value) -> String {
+    let names: Vec<&str> = data
+        .get("files")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if names.is_empty() {
+        "-".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
 fn work(data: &Value) -> String {
     match data.get("work_item") {
         Some(Value::Object(w)) => format!(
@@ -109,6 +123,17 @@ pub fn line(at: Timestamp, event_type: &str, data: &Value) -> Option<String> {
                 s(data, "rule_id")
             )
         }
+        "learning_requests_stranded" => format!(
+            "{} learning request(s) wait: mode {} has no learning plane",
+            data.get("queued").and_then(Value::as_u64).unwrap_or(0),
+            s(data, "mode")
+        ),
+        "learning_promotion_deferred" => format!(
+            "skill update deferred until foreground stages finish: {}",
+            files(data)
+        ),
+        "learning_promotion_applied" => format!("skill update landed: {}", files(data)),
+        "learning_promotion_rejected" => format!("skill update rejected: {}", s(data, "reason")),
         "closure_pass_started" => format!(
             "closure pass {} attempt={}/{}",
             s(data, "root_spec_id"),

@@ -16,6 +16,7 @@ impl Step<'_> {
             self.state.queue_depths.insert(*plane, *depth);
         }
         self.govern(world.governance.as_ref());
+        self.maybe_land();
         if self.state.stop_requested {
             if self
                 .state
@@ -30,6 +31,11 @@ impl Step<'_> {
         if self.held() {
             return;
         }
+        // `run once` starts one stage per invocation: the first thing
+        // started ends the turn, and learning runs only when nothing of the
+        // foreground could.
+        let solo = !self.rules.chain_stages;
+        let mark = self.effects.len();
         for plane in Plane::FOREGROUND_ORDER {
             let waiting = self
                 .state
@@ -38,6 +44,9 @@ impl Step<'_> {
                 .is_some_and(|r| r.pending_request_id.is_none());
             if waiting && self.may_start(plane) {
                 self.dispatch(plane);
+                if solo && self.started_since(mark) {
+                    return;
+                }
             }
         }
         let foreground_busy = self
@@ -47,6 +56,9 @@ impl Step<'_> {
             .any(|p| matches!(p, Plane::Planning | Plane::Execution));
         if !foreground_busy {
             self.claim_foreground(world);
+        }
+        if solo && (foreground_busy || self.started_since(mark)) {
+            return;
         }
         let learning_free = !self.state.active_runs.contains_key(&Plane::Learning);
         if learning_free
@@ -59,6 +71,14 @@ impl Step<'_> {
                 root: None,
             });
         }
+    }
+
+    /// Whether a stage or claim was asked for since `mark` (an index into
+    /// the effects).
+    fn started_since(&self, mark: usize) -> bool {
+        self.effects[mark..]
+            .iter()
+            .any(|e| matches!(e, Effect::Dispatch { .. } | Effect::Claim { .. }))
     }
 
     /// Applies usage governance's verdict to the `usage_governance` pause

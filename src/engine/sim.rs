@@ -201,6 +201,14 @@ impl Sim {
                 false
             }
             Effect::Exit => false,
+            Effect::RecordPromotion { run_id, .. } => {
+                self.events.push(format!("promotion recorded {run_id}"));
+                false
+            }
+            Effect::LandPromotions { .. } => {
+                self.events.push("promotions landed".into());
+                false
+            }
             Effect::WriteMarker { .. }
             | Effect::WriteRuntimeErrorReport { .. }
             | Effect::RecordRouting { .. }

@@ -432,7 +432,7 @@ fn plan(c: &mut Checks<'_>, config: Option<&Config>) {
     let path = c.ws.paths().compiled_plan();
     match plan_store::load_plan(c.ws) {
         Ok(None) => return,
-        Ok(Some(_)) => {}
+        Ok(Some(plan)) => stranded_learning(c, &plan),
         Err(e) => {
             c.error(
                 "mill::doctor::plan_invalid",
@@ -451,6 +451,32 @@ fn plan(c: &mut Checks<'_>, config: Option<&Config>) {
             Some(&path),
             message,
             "millrace compile validate",
+        );
+    }
+}
+
+/// Learning requests queued under a plan without a learning plane would
+/// wait forever; say so (intake refuses them, but a file can be dropped in
+/// by hand, or the mode changed after they were queued).
+fn stranded_learning(c: &mut Checks<'_>, plan: &crate::plan::Plan) {
+    if plan.loop_for(Plane::Learning).is_some() {
+        return;
+    }
+    let queues = super::queue::Queues::new(c.ws);
+    let queued = queues.depth(WorkItemKind::LearningRequest).unwrap_or(0);
+    if queued > 0 {
+        let dir =
+            c.ws.paths()
+                .queue_dir(WorkItemKind::LearningRequest, QueueState::Queued);
+        let message = format!(
+            "{queued} learning request(s) are queued, but mode `{}` has no learning plane to run them",
+            plan.mode
+        );
+        c.warning(
+            "mill::doctor::learning_stranded",
+            Some(&dir),
+            message,
+            "millrace run daemon --mode learning_codex",
         );
     }
 }

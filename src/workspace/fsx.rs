@@ -260,13 +260,20 @@ pub fn read_optional(path: &Path) -> FsResult<Option<String>> {
     }
 }
 
-/// Reads a whole file as bytes; `Ok(None)` if it does not exist.
+/// Reads a whole file's bytes; a missing file is `None`.
 pub fn read_optional_bytes(path: &Path) -> FsResult<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(FsError::io("read", path, e)),
     }
+}
+
+/// Reads a whole file's bytes.
+pub fn read_bytes(path: &Path) -> FsResult<Vec<u8>> {
+    read_optional_bytes(path)?.ok_or_else(|| FsError::Missing {
+        path: path.to_path_buf(),
+    })
 }
 
 /// Reads a whole file as UTF-8 text.

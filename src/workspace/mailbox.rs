@@ -79,6 +79,7 @@ pub enum Command {
     ReloadConfig,
     AddTask(WorkDocument),
     AddSpec(WorkDocument),
+    AddLearningRequest(WorkDocument),
     /// Stage an idea: `source_name` is `<safe-id>.md`.
     AddIdea {
         source_name: String,
@@ -104,6 +105,7 @@ impl Command {
             Command::ReloadConfig => "reload_config",
             Command::AddTask(_) => "add_task",
             Command::AddSpec(_) => "add_spec",
+            Command::AddLearningRequest(_) => "add_learning_request",
             Command::AddIdea { .. } => "add_idea",
             Command::RetryActive { .. } => "retry_active",
             Command::ClearStaleState { .. } => "clear_stale_state",
@@ -112,7 +114,9 @@ impl Command {
 
     fn payload(&self) -> Value {
         match self {
-            Command::AddTask(doc) | Command::AddSpec(doc) => json!({ "document": doc.to_json() }),
+            Command::AddTask(doc) | Command::AddSpec(doc) | Command::AddLearningRequest(doc) => {
+                json!({ "document": doc.to_json() })
+            }
             Command::AddIdea {
                 source_name,
                 markdown,
@@ -137,19 +141,19 @@ impl Command {
             "pause" => Command::Pause,
             "resume" => Command::Resume,
             "reload_config" => Command::ReloadConfig,
-            "add_task" | "add_spec" => {
-                let kind = if name == "add_task" {
-                    WorkItemKind::Task
-                } else {
-                    WorkItemKind::Spec
+            "add_task" | "add_spec" | "add_learning_request" => {
+                let kind = match name {
+                    "add_task" => WorkItemKind::Task,
+                    "add_spec" => WorkItemKind::Spec,
+                    _ => WorkItemKind::LearningRequest,
                 };
                 let document = payload.get("document").ok_or("the payload has no `document`")?;
                 let doc = WorkDocument::from_json_value(Some(kind), document, "payload.document")
                     .map_err(|e| format!("invalid document: {}", e.summary()))?;
-                if name == "add_task" {
-                    Command::AddTask(doc)
-                } else {
-                    Command::AddSpec(doc)
+                match kind {
+                    WorkItemKind::Task => Command::AddTask(doc),
+                    WorkItemKind::Spec => Command::AddSpec(doc),
+                    _ => Command::AddLearningRequest(doc),
                 }
             }
             "add_idea" => {

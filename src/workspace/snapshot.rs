@@ -234,6 +234,9 @@ pub struct Snapshot {
     /// When a quota pause may lift (the harness said when it resets).
     #[serde(default)]
     pub governance_resume_at: Option<Timestamp>,
+    /// A learning stage staged skill changes that have not landed yet.
+    #[serde(default)]
+    pub promotions_pending: bool,
     pub updated_at: Timestamp,
     #[serde(default)]
     pub tick: u64,
@@ -268,6 +271,7 @@ impl Snapshot {
             last_reload_error: None,
             started_at: None,
             governance_resume_at: None,
+            promotions_pending: false,
             updated_at: now,
             tick: 0,
         }

@@ -11,6 +11,7 @@ use crate::plan::WorkItemKind;
 use crate::workspace::closure::{self, ClosureTarget};
 use crate::workspace::document::WorkDocument;
 use crate::workspace::fsx;
+use crate::workspace::promotion::{self, PromotionState};
 use crate::workspace::queue::{QueueError, Queues};
 use crate::workspace::runs::RunDir;
 use crate::workspace::{QueueState, markers};
@@ -80,6 +81,35 @@ impl Runtime {
                 .and_then(|dir| dir.write_routing(request_id, record))
                 .map(|_| ())
                 .map_err(ApplyFailure::new),
+            Effect::RecordPromotion {
+                run_id,
+                request_id,
+                work_item_id,
+                update_record,
+                foreground,
+                now,
+            } => {
+                let update = update_record
+                    .as_deref()
+                    .map(|p| self.relative(std::path::Path::new(p)));
+                let candidate = promotion::Candidate {
+                    run_id,
+                    request_id,
+                    work_item_id: work_item_id.as_deref(),
+                    update_record: update.as_deref(),
+                    foreground,
+                    now: *now,
+                };
+                let settled = promotion::record(&self.ws, &candidate).map_err(ApplyFailure::new)?;
+                self.promotion_event(&settled);
+                Ok(())
+            }
+            Effect::LandPromotions { now } => {
+                for settled in promotion::land_all(&self.ws, *now).map_err(ApplyFailure::new)? {
+                    self.promotion_event(&settled);
+                }
+                Ok(())
+            }
             // Actions are not applied here.
             _ => Ok(()),
         }
@@ -128,6 +158,17 @@ impl Runtime {
             }),
             Err(e) => Err(ApplyFailure::new(e)),
         }
+    }
+
+    fn promotion_event(&mut self, settled: &promotion::Settled) {
+        let event = match settled.state {
+            PromotionState::Deferred => "learning_promotion_deferred",
+            PromotionState::Applied => "learning_promotion_applied",
+            PromotionState::Rejected => "learning_promotion_rejected",
+        };
+        let record = self.relative(&settled.record_path);
+        let data = json!({"record": record, "files": settled.files, "reason": settled.reason});
+        self.emit(event, data);
     }
 
     /// Queues a document the runtime files itself, unless its id exists.
@@ -223,7 +264,7 @@ impl Runtime {
             .arbiter_dir()
             .join("verdicts")
             .join(format!("{root}.json"));
-        let verdict = verdict.is_file().then(|| self.relative_to_agents(&verdict));
+        let verdict = verdict.is_file().then(|| self.relative(&verdict));
         let report = run_id.and_then(|run| self.archive_report(run));
         self.update_target(root, |t| {
             t.closure_open = false;
@@ -255,13 +296,6 @@ impl Runtime {
             .join("reports")
             .join(format!("{run_id}.md"));
         fsx::write_atomic(&dest, &bytes).ok()?;
-        Some(self.relative_to_agents(&dest))
-    }
-
-    fn relative_to_agents(&self, path: &std::path::Path) -> String {
-        path.strip_prefix(self.ws.root())
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        Some(self.relative(&dest))
     }
 }

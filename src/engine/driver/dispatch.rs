@@ -79,6 +79,9 @@ impl Runtime {
                 });
             }
         }
+        if self.plan.loop_for(Plane::Learning).is_some() {
+            self.write_skill_evidence(&request);
+        }
         let (cancel, handle) = Cancel::new();
         let future = self.runner.start(request.clone(), handle);
         let sender = self.completions.0.clone();
@@ -136,6 +139,38 @@ impl Runtime {
             self.govern(jiff::Timestamp::now())?;
         }
         Ok(())
+    }
+
+    /// Which version of each skill a stage was given, so the learning plane
+    /// can tie a run's evidence to the skill text that produced it.
+    fn write_skill_evidence(&mut self, request: &StageRunRequest) {
+        let skills: Vec<_> = request
+            .required_skills
+            .iter()
+            .chain(&request.attached_skills)
+            .map(|path| {
+                let bytes = std::fs::read(path).ok();
+                json!({
+                    "path": self.relative(path),
+                    "exists": bytes.is_some(),
+                    "sha256": bytes.as_deref().map(crate::plan::sha256_hex),
+                    "size_bytes": bytes.as_ref().map(Vec::len),
+                })
+            })
+            .collect();
+        let evidence = json!({
+            "schema_version": "1.0", "kind": "skill_revision_evidence",
+            "request_id": request.request_id, "run_id": request.run_id,
+            "mode_id": request.mode_id, "compiled_plan_id": request.plan_id,
+            "emitted_at": jiff::Timestamp::now(), "skills": skills,
+        });
+        let name = format!("skill_revision_evidence.{}.json", request.request_id);
+        let written = RunDir::create(&self.ws, &request.run_id)
+            .and_then(|d| d.write_artifact(&name, format!("{evidence:#}\n").as_bytes()));
+        if let Err(e) = written {
+            // Evidence helps learning; its absence must not stop the stage.
+            self.emit("skill_evidence_failed", json!({"error": e.to_string()}));
+        }
     }
 
     fn build_request(&self, run: &ActiveRun, request_id: &str) -> Option<StageRunRequest> {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::super::{Control, Input};
 use super::{EngineError, Runtime};
-use crate::workspace::document::normalize_idea;
+use crate::workspace::document::{WorkDocument, normalize_idea};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::Queues;
 
@@ -65,6 +65,17 @@ impl Runtime {
             Command::ReloadConfig => {
                 self.reload_requested = true;
                 return Ok(json!({"reload": "requested"}));
+            }
+            Command::AddLearningRequest(doc) => {
+                // Refused here rather than queued where no stage would ever
+                // claim it.
+                let target = match doc {
+                    WorkDocument::LearningRequest(r) => r.target_stage.as_deref(),
+                    _ => None,
+                };
+                self.plan.accepts_learning_request(target)?;
+                let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| e.to_string())?;
+                return Ok(json!({"enqueued": self.relative(&path)}));
             }
             Command::AddTask(doc) | Command::AddSpec(doc) => {
                 let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| e.to_string())?;

@@ -1,0 +1,228 @@
+//! The daemon as an operator meets it: the demo campaign, controls sent
+//! through the mailbox while it runs, reload, and spending caps.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Campaign;
+use crate::workspace::{Ws, field, millrace_in, stderr, stdout};
+
+/// A daemon started in the background; killed (by its pid) if a test
+/// fails before it stops.
+struct Daemon(Child);
+
+impl Daemon {
+    fn start(ws: &Ws) -> Daemon {
+        let child = Command::new(env!("CARGO_BIN_EXE_millrace"))
+            .args(["--workspace", ws.root.to_str().unwrap(), "run", "daemon"])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon(child);
+        wait_for(|| field(&stdout(&ws.run(&["status"])), "process_running").as_deref() == Some("true"));
+        daemon
+    }
+
+    /// Waits for the process to end by itself.
+    fn wait(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the daemon did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "condition not reached in time");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn the_demo_plans_builds_and_closes_its_idea() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    let out = millrace_in(dir.path(), &["--workspace", root.to_str().unwrap(), "demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(field(&text, "specs done").as_deref(), Some("1"), "{text}");
+    assert_eq!(field(&text, "tasks done").as_deref(), Some("2"), "{text}");
+    assert_eq!(
+        field(&text, "closure idea-greet").as_deref(),
+        Some("passed"),
+        "{text}"
+    );
+    for stage in [
+        "planner",
+        "manager",
+        "builder",
+        "fixer",
+        "doublechecker",
+        "arbiter",
+    ] {
+        assert!(
+            text.contains(&format!("/{stage} ")),
+            "{stage} did not run: {text}"
+        );
+    }
+    let doctor = millrace_in(dir.path(), &["--workspace", root.to_str().unwrap(), "doctor"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    // A second demo never overwrites a workspace.
+    let again = millrace_in(dir.path(), &["--workspace", root.to_str().unwrap(), "demo"]);
+    assert!(stderr(&again).contains("mill::cli::demo_target_exists"));
+}
+
+/// A builder slow enough to send controls while it runs.
+const SLOW: &str = r#"
+[stages]
+builder = [{ outcome = "BUILDER_COMPLETE", delay_ms = 600 }]
+checker = ["CHECKER_PASS"]
+updater = ["UPDATE_COMPLETE"]
+"#;
+
+#[test]
+fn pause_resume_and_stop_reach_a_running_daemon_through_its_mailbox() {
+    let c = Campaign::new("default_codex", SLOW, "");
+    c.add_task("t1");
+    c.add_task("t2");
+    let daemon = Daemon::start(&c.ws);
+    let out = c.ws.run(&["pause"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(field(&stdout(&out), "mode").as_deref(), Some("mailbox"));
+    wait_for(|| field(&stdout(&c.ws.run(&["status"])), "paused").as_deref() == Some("true"));
+    // The running stage finishes, but nothing new starts while paused.
+    wait_for(|| {
+        c.position("stage_completed", |d| d["node"] == "builder")
+            .is_some()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = |c: &Campaign| {
+        c.events()
+            .iter()
+            .filter(|e| e["event_type"] == "stage_started")
+            .count()
+    };
+    let held = started(&c);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(started(&c), held, "a paused daemon dispatches nothing");
+    assert!(c.ws.run(&["resume"]).status.success());
+    wait_for(|| c.ws.path("tasks/done/t2.md").is_file());
+    assert!(c.ws.run(&["stop"]).status.success());
+    assert!(daemon.wait().success());
+    assert!(c.ws.path("tasks/done/t1.md").is_file());
+    assert_eq!(
+        field(&stdout(&c.ws.run(&["status"])), "process_running").as_deref(),
+        Some("false")
+    );
+}
+
+#[test]
+fn reload_config_swaps_the_plan_between_stages() {
+    let c = Campaign::new("default_codex", SLOW, "");
+    let daemon = Daemon::start(&c.ws);
+    let before = field(&stdout(&c.ws.run(&["status"])), "running_plan_id").unwrap();
+    // A runner change in millrace.toml changes the plan.
+    let config = std::fs::read_to_string(c.ws.path("millrace.toml")).unwrap();
+    c.ws.write(
+        "millrace.toml",
+        &format!("{config}\n[stages.checker]\ntimeout_seconds = 77\n"),
+    );
+    assert!(c.ws.run(&["reload-config"]).status.success());
+    wait_for(|| c.position("runtime_config_reloaded", |_| true).is_some());
+    let after = field(&stdout(&c.ws.run(&["status"])), "running_plan_id").unwrap();
+    assert_ne!(before, after);
+    // A broken file keeps the running plan and says why.
+    c.ws.write("millrace.toml", "[runtime\n");
+    assert!(c.ws.run(&["reload-config"]).status.success());
+    wait_for(|| c.position("runtime_config_reload_failed", |_| true).is_some());
+    assert_eq!(
+        field(&stdout(&c.ws.run(&["status"])), "running_plan_id").unwrap(),
+        after
+    );
+    c.ws.write("millrace.toml", &config);
+    assert!(c.ws.run(&["stop"]).status.success());
+    assert!(daemon.wait().success());
+}
+
+#[test]
+fn a_per_item_token_cap_blocks_the_item_with_its_own_reason() {
+    let script = r#"
+[stages]
+builder = [{ outcome = "BUILDER_COMPLETE", tokens = 2000 }]
+checker = [{ outcome = "CHECKER_PASS", tokens = 2000 }]
+updater = [{ outcome = "UPDATE_COMPLETE", tokens = 2000 }]
+"#;
+    let c = Campaign::new(
+        "default_codex",
+        script,
+        "[usage_governance.budgets]\nper_item_tokens = 3000\n",
+    );
+    c.add_task("t1");
+    c.add_task("t2");
+    c.run_until_idle();
+    for id in ["t1", "t2"] {
+        assert!(
+            c.ws.path(&format!("tasks/blocked/{id}.md")).is_file(),
+            "{id} blocked"
+        );
+    }
+    let exhausted = c
+        .events()
+        .into_iter()
+        .filter(|e| e["event_type"] == "work_item_budget_exhausted")
+        .count();
+    assert_eq!(exhausted, 2);
+    // The cap stopped each item before its third stage spent more.
+    assert!(c.position("stage_started", |d| d["node"] == "updater").is_none());
+    let marker = std::fs::read_to_string(c.ws.path("state/execution_status.md")).unwrap();
+    assert!(marker.contains("BUDGET_EXHAUSTED"), "{marker}");
+}
+
+#[test]
+fn a_stop_between_stages_resumes_the_same_item_at_the_next_node() {
+    let c = Campaign::new("default_codex", SLOW, "");
+    c.add_task("t1");
+    let daemon = Daemon::start(&c.ws);
+    wait_for(|| c.position("stage_started", |d| d["node"] == "builder").is_some());
+    assert!(c.ws.run(&["stop"]).status.success());
+    assert!(
+        daemon.wait().success(),
+        "stop waits for the stage, then exits cleanly"
+    );
+    let status = stdout(&c.ws.run(&["status"]));
+    assert_eq!(
+        field(&status, "stop_requested").as_deref(),
+        Some("false"),
+        "{status}"
+    );
+    assert_eq!(
+        field(&status, "execution_active").as_deref(),
+        Some("task:t1"),
+        "{status}"
+    );
+    // A clean stop is resumable: no stale-state repair, no recovery detour.
+    c.run_until_idle();
+    assert!(c.ws.path("tasks/done/t1.md").is_file());
+    let nodes: Vec<String> = c
+        .events()
+        .iter()
+        .filter(|e| e["event_type"] == "stage_started")
+        .map(|e| e["data"]["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(nodes, ["builder", "checker", "updater"]);
+}
