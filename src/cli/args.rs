@@ -270,6 +270,26 @@ pub struct QueueShowArgs {
 pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
+    /// Print again every `--interval` seconds, until interrupted or
+    /// `--max-updates` is reached (with `--json`: one JSON line per update).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between updates of `--watch`.
+    #[arg(long, default_value_t = 1.0, value_parser = interval_seconds)]
+    pub interval: f64,
+    /// Stop `--watch` after this many updates.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_updates: Option<u64>,
+    /// Another workspace to show as well (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub also: Vec<PathBuf>,
+}
+
+fn interval_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.0..=3600.0).contains(&s) => Ok(s),
+        _ => Err("expected a number of seconds from 0 to 3600".into()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -10,14 +10,42 @@ use crate::workspace::plan_store::Currentness;
 use crate::workspace::status::{self, StatusReport};
 
 pub fn run(args: &StatusArgs, cx: &Context) -> Outcome {
-    let ws = Workspace::open(cx.cli_workspace.as_deref())?;
-    let report = status::report(&ws);
-    if args.json {
-        print_json(&report)?;
-    } else {
-        print(&render(&report))?;
+    let mut all = vec![Workspace::open(cx.cli_workspace.as_deref())?];
+    for path in &args.also {
+        let ws = Workspace::open(Some(path))?;
+        if all.iter().all(|w| w.root() != ws.root()) {
+            all.push(ws);
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    let mut updates = 0u64;
+    loop {
+        show(&all, args)?;
+        updates += 1;
+        if !args.watch || args.max_updates.is_some_and(|m| updates >= m) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(std::time::Duration::from_secs_f64(args.interval));
+        if !args.json {
+            print("\n")?;
+        }
+    }
+}
+
+/// One update: every workspace's block (blank-line separated), or JSON.
+fn show(all: &[Workspace], args: &StatusArgs) -> Result<(), super::OutputError> {
+    let reports: Vec<StatusReport> = all.iter().map(status::report).collect();
+    match (args.json, args.watch) {
+        (true, true) => {
+            let line = serde_json::json!({"updated_at": jiff::Timestamp::now(), "workspaces": reports});
+            print(&format!("{line}\n"))
+        }
+        (true, false) if reports.len() == 1 => print_json(&reports[0]),
+        (true, false) => print_json(&reports),
+        (false, _) => {
+            let blocks: Vec<String> = reports.iter().map(render).collect();
+            print(&blocks.join("\n"))
+        }
+    }
 }
 
 fn or_none(value: Option<&str>) -> &str {

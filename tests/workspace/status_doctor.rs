@@ -364,3 +364,48 @@ fn doctor_reports_an_interrupted_transition() {
     millrace::workspace::journal::clear(&w).unwrap();
     assert_eq!(doctor(&ws).0, Some(0));
 }
+
+#[test]
+fn status_watches_several_workspaces() {
+    let (a, b) = (Ws::new(), Ws::new());
+    let other = b.root.to_str().unwrap();
+    let out = a.run(&[
+        "status",
+        "--watch",
+        "--interval",
+        "0",
+        "--max-updates",
+        "2",
+        "--also",
+        other,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("workspace: ").count(), 4, "{text}");
+    assert!(text.contains(other));
+    let out = a.run(&[
+        "status",
+        "--watch",
+        "--json",
+        "--interval",
+        "0",
+        "--max-updates",
+        "3",
+        "--also",
+        other,
+        "--also",
+        other,
+    ]);
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0]["workspaces"].as_array().unwrap().len(),
+        2,
+        "duplicates collapse"
+    );
+    let bad = a.run(&["status", "--watch", "--interval", "-1"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
