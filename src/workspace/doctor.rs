@@ -104,6 +104,7 @@ pub fn run(ws: &Workspace) -> DoctorReport {
     let config = config(&mut checks);
     plan(&mut checks, config.as_ref());
     journal(&mut checks);
+    usage(&mut checks);
     mailbox_and_events(&mut checks);
     let mut findings = checks.findings;
     findings.sort_by(|a, b| {
@@ -477,6 +478,45 @@ fn stranded_learning(c: &mut Checks<'_>, plan: &crate::plan::Plan) {
             Some(&dir),
             message,
             "millrace run daemon --mode learning_codex",
+        );
+    }
+}
+
+/// Usage governance's files: a damaged ledger line is skipped (its tokens
+/// no longer count), an unreadable state file is rebuilt at the next
+/// evaluation; both deserve a look.
+fn usage(c: &mut Checks<'_>) {
+    let ledger = c.ws.paths().governance_ledger();
+    match super::usage::read_ledger(c.ws) {
+        Ok(read) if !read.damaged.is_empty() => {
+            let lines: Vec<String> = read.damaged.iter().map(|d| d.line.to_string()).collect();
+            let message = format!(
+                "{} damaged ledger line(s) are skipped and their tokens not counted (line {})",
+                read.damaged.len(),
+                lines.join(", ")
+            );
+            c.warning(
+                "mill::doctor::usage_ledger_damaged",
+                Some(&ledger),
+                message,
+                "inspect the lines; delete them if they are torn writes",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => c.error(
+            "mill::doctor::usage_ledger_damaged",
+            Some(&ledger),
+            e.to_string(),
+            "check the file's permissions",
+        ),
+    }
+    if let Err(e) = super::usage::GovernanceState::load(c.ws) {
+        let path = c.ws.paths().governance_state();
+        c.warning(
+            "mill::doctor::usage_state_invalid",
+            Some(&path),
+            e.to_string(),
+            "delete it; the next evaluation writes a fresh one",
         );
     }
 }

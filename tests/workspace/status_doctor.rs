@@ -409,3 +409,20 @@ fn status_watches_several_workspaces() {
     let bad = a.run(&["status", "--watch", "--interval", "-1"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn doctor_flags_damaged_usage_files() {
+    let ws = Ws::new();
+    ws.write("state/usage_governance_ledger.jsonl", "{\"dedupe_key\": \n");
+    ws.write("state/usage_governance_state.json", "not json");
+    let (_, text) = doctor(&ws);
+    let found = codes(&text);
+    assert!(
+        found.contains(&"mill::doctor::usage_ledger_damaged".to_string()),
+        "{text}"
+    );
+    assert!(
+        found.contains(&"mill::doctor::usage_state_invalid".to_string()),
+        "{text}"
+    );
+}
