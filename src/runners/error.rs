@@ -2,7 +2,7 @@
 //!
 //! Input: a runner name and its configuration. Output: a typed error with a
 //! `mill::runner::*` code and help that says how to fix the setup.
-//! Invariant: every variant is documented in `docs/diagnostics-runners.md`.
+//! Invariant: every variant is documented in `docs/diagnostics.md`.
 
 use std::path::PathBuf;
 
