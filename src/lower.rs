@@ -396,13 +396,18 @@ mod tests {
     fn counter_limits_come_from_settings() {
         let (p, s) = program("");
         let mut settings = PlanSettings::default();
-        settings.recovery.max_fix_cycles = 5;
+        settings.recovery.max_fix_cycles = Some(5);
         let plan = lower(&p, &s, "default_codex", &settings).unwrap();
         let l = plan.loop_for(Plane::Execution).unwrap();
         let fix = plan.counter_named(l, "fix_cycles").unwrap();
         assert_eq!(plan.counters[fix].limit, 5);
         let default = lower(&p, &s, "default_codex", &PlanSettings::default()).unwrap();
         assert_ne!(default.plan_id, plan.plan_id, "limits are part of the plan");
+        let fix = default.counter_named(l, "fix_cycles").unwrap();
+        assert_eq!(
+            default.counters[fix].limit, 2,
+            "unset, the loop's own limit holds"
+        );
     }
 
     #[test]

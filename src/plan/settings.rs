@@ -31,26 +31,16 @@ pub struct StageOverride {
     pub timeout_seconds: Option<u64>,
 }
 
-/// The `[recovery]` limits counters may take via `config <key>`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The `[recovery]` limits counters may take via `config <key>`. Only the
+/// keys `millrace.toml` sets are here: an unset key leaves each counter
+/// naming it at the limit its loop declares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryLimits {
-    pub max_fix_cycles: u32,
-    pub max_troubleshoot_attempts_before_consult: u32,
-    pub max_mechanic_attempts: u32,
-    pub max_consultant_invocations: u32,
-    pub max_closure_attempts: u32,
-}
-
-impl Default for RecoveryLimits {
-    fn default() -> Self {
-        Self {
-            max_fix_cycles: 2,
-            max_troubleshoot_attempts_before_consult: 2,
-            max_mechanic_attempts: 2,
-            max_consultant_invocations: 2,
-            max_closure_attempts: 3,
-        }
-    }
+    pub max_fix_cycles: Option<u32>,
+    pub max_troubleshoot_attempts_before_consult: Option<u32>,
+    pub max_mechanic_attempts: Option<u32>,
+    pub max_consultant_invocations: Option<u32>,
+    pub max_closure_attempts: Option<u32>,
 }
 
 impl Default for PlanSettings {
@@ -72,7 +62,8 @@ impl PlanSettings {
         super::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// The recovery limits keyed by their config key, as counters name them.
+    /// The recovery limits set, keyed by their config key, as counters name
+    /// them.
     pub fn counter_limits(&self) -> BTreeMap<String, u32> {
         let r = &self.recovery;
         [
@@ -89,7 +80,7 @@ impl PlanSettings {
             ("recovery.max_closure_attempts", r.max_closure_attempts),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
         .collect()
     }
 }

@@ -125,22 +125,6 @@ impl Config {
         }
     }
 
-    /// The limit configured for a counter config key such as
-    /// `recovery.max_fix_cycles` (see `plan::COUNTER_CONFIG_KEYS`).
-    pub fn counter_limit(&self, key: &str) -> Option<u32> {
-        let r = &self.recovery;
-        match key {
-            "recovery.max_fix_cycles" => Some(r.max_fix_cycles),
-            "recovery.max_troubleshoot_attempts_before_consult" => {
-                Some(r.max_troubleshoot_attempts_before_consult)
-            }
-            "recovery.max_mechanic_attempts" => Some(r.max_mechanic_attempts),
-            "recovery.max_consultant_invocations" => Some(r.max_consultant_invocations),
-            "recovery.max_closure_attempts" => Some(r.max_closure_attempts),
-            _ => None,
-        }
-    }
-
     /// The effective configuration as JSON (every default filled in).
     pub fn to_json_value(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)

@@ -13,7 +13,10 @@ fn defaults_fill_every_key() {
     assert_eq!(config.runtime.run_style, RunStyle::Daemon);
     assert_eq!(config.runtime.max_stage_runs_per_item, 40);
     assert_eq!(config.runners.codex.args, ["exec"]);
-    assert_eq!(config.recovery.max_closure_attempts, 3);
+    assert_eq!(
+        config.recovery.max_closure_attempts, None,
+        "unset: loops keep their own limits"
+    );
     let rules = &config.usage_governance.runtime_token_rules.rules;
     assert_eq!(
         rules.iter().map(|r| r.threshold).collect::<Vec<_>>(),
@@ -200,7 +203,10 @@ fn config_show_prints_the_effective_config() {
     );
     let out = ws.run(&["config", "show", "--json"]);
     let value = json(&out);
-    assert_eq!(value["config"]["recovery"]["max_fix_cycles"], 2);
+    assert_eq!(
+        value["config"]["recovery"]["max_fix_cycles"],
+        serde_json::Value::Null
+    );
     assert_eq!(value["plan_settings_fingerprint"].as_str().unwrap().len(), 64);
 }
 
@@ -280,14 +286,25 @@ mod properties {
 
 #[test]
 fn counter_limits_cover_every_counter_config_key() {
-    let settings = Config::parse("[recovery]\nmax_fix_cycles = 7\n", "m")
+    let mut text = String::from("[recovery]\n");
+    for (i, key) in millrace::plan::COUNTER_CONFIG_KEYS.iter().enumerate() {
+        text.push_str(&format!("{} = {}\n", key.trim_start_matches("recovery."), i + 5));
+    }
+    let limits = Config::parse(&text, "m")
         .unwrap()
-        .plan_settings();
-    let limits = settings.counter_limits();
+        .plan_settings()
+        .counter_limits();
     let keys: Vec<&str> = limits.keys().map(String::as_str).collect();
     let mut expected = millrace::plan::COUNTER_CONFIG_KEYS.to_vec();
     expected.sort();
     assert_eq!(keys, expected);
-    assert_eq!(limits["recovery.max_fix_cycles"], 7);
-    assert_eq!(limits["recovery.max_closure_attempts"], 3);
+    assert_eq!(limits["recovery.max_fix_cycles"], 5);
+    // Only what the file sets: the loops' own limits hold for the rest.
+    let some = Config::parse("[recovery]\nmax_fix_cycles = 7\n", "m")
+        .unwrap()
+        .plan_settings();
+    assert_eq!(
+        some.counter_limits().into_iter().collect::<Vec<_>>(),
+        [("recovery.max_fix_cycles".to_string(), 7)]
+    );
 }

@@ -275,27 +275,30 @@ pub struct ScriptedConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecoveryConfig {
-    #[serde(deserialize_with = "positive_u32")]
-    pub max_fix_cycles: u32,
-    #[serde(deserialize_with = "positive_u32")]
-    pub max_troubleshoot_attempts_before_consult: u32,
-    #[serde(deserialize_with = "positive_u32")]
-    pub max_mechanic_attempts: u32,
-    #[serde(deserialize_with = "positive_u32")]
-    pub max_consultant_invocations: u32,
-    #[serde(deserialize_with = "positive_u32")]
-    pub max_closure_attempts: u32,
+    /// Each limit overrides the counters that name it with `config`; unset,
+    /// those counters keep the limit their loop declares (the shipped loops:
+    /// 2, and 3 closure attempts).
+    #[serde(deserialize_with = "opt_positive_u32")]
+    pub max_fix_cycles: Option<u32>,
+    #[serde(deserialize_with = "opt_positive_u32")]
+    pub max_troubleshoot_attempts_before_consult: Option<u32>,
+    #[serde(deserialize_with = "opt_positive_u32")]
+    pub max_mechanic_attempts: Option<u32>,
+    #[serde(deserialize_with = "opt_positive_u32")]
+    pub max_consultant_invocations: Option<u32>,
+    #[serde(deserialize_with = "opt_positive_u32")]
+    pub max_closure_attempts: Option<u32>,
     pub stale_state_recovery_enabled: bool,
 }
 
 impl Default for RecoveryConfig {
     fn default() -> Self {
         Self {
-            max_fix_cycles: 2,
-            max_troubleshoot_attempts_before_consult: 2,
-            max_mechanic_attempts: 2,
-            max_consultant_invocations: 2,
-            max_closure_attempts: 3,
+            max_fix_cycles: None,
+            max_troubleshoot_attempts_before_consult: None,
+            max_mechanic_attempts: None,
+            max_consultant_invocations: None,
+            max_closure_attempts: None,
             stale_state_recovery_enabled: true,
         }
     }
