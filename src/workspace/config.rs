@@ -33,8 +33,8 @@ pub const BOOTSTRAP_TOML: &str = "\
 [runtime]
 # The mode compiled and run when no --mode is given.
 default_mode = \"default_codex\"
-# `daemon` keeps running until stopped; `once` runs a single tick.
-run_style = \"daemon\"
+# Seconds an idle daemon waits between ticks.
+idle_sleep_seconds = 1.0
 
 [runners.codex]
 # basic | elevated | maximum
