@@ -135,7 +135,11 @@ pub fn record_inputs(ws: &Workspace, plan: &mut Plan, sources: &Sources, setting
 /// Compiles `mode` (default: the workspace's `runtime.default_mode`) in a
 /// workspace and writes the plan and its diagnostics into `state/`. On
 /// failure the last good plan stays in place.
-pub fn compile_workspace(ws: &Workspace, mode: Option<&str>) -> Result<WorkspaceCompile, Failure> {
+pub fn compile_workspace(
+    ws: &Workspace,
+    mode: Option<&str>,
+    persist: bool,
+) -> Result<WorkspaceCompile, Failure> {
     let settings = settings(Some(ws))?;
     let compiled = compile_files(Some(ws), &[])?;
     let mode = mode.unwrap_or(&settings.default_mode).to_string();
@@ -145,6 +149,13 @@ pub fn compile_workspace(ws: &Workspace, mode: Option<&str>) -> Result<Workspace
             plan
         })
     });
+    if !persist {
+        return Ok(WorkspaceCompile {
+            compiled,
+            mode,
+            lowered,
+        });
+    }
     if let Some(Ok(plan)) = &lowered {
         plan_store::save_plan(ws, plan)?;
     }
@@ -197,7 +208,7 @@ pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
             // a workspace; without files, a workspace compile writes its plan.
             match (&ws, args.files.is_empty()) {
                 (Some(ws), true) => {
-                    let outcome = compile_workspace(ws, args.mode.as_deref())?;
+                    let outcome = compile_workspace(ws, args.mode.as_deref(), true)?;
                     let mode = outcome.mode.clone();
                     report(
                         outcome.compiled,

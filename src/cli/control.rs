@@ -8,12 +8,13 @@ use std::rc::Rc;
 use super::{Context, Outcome, print_fields};
 use crate::engine::Control;
 use crate::engine::driver::{Harnesses, Monitor, Runtime};
+use crate::plan::Plan;
 use crate::runners::RunnersConfig;
-use crate::workspace::Workspace;
 use crate::workspace::config::Config;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::snapshot::RuntimeMode;
+use crate::workspace::{Workspace, plan_store};
 
 pub(super) fn run(command: Command, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
@@ -51,7 +52,7 @@ pub(super) fn run(command: Command, cx: &Context) -> Outcome {
 /// Applies a command with no daemon: take the lock, commit, let go.
 fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, String), super::Failure> {
     let config = Config::load(&ws.paths().config())?;
-    let plan = super::run::current_plan(ws, &config, None, cx)?;
+    let (plan, note) = control_plan(ws, &config, cx)?;
     let control = match command {
         Command::Pause => Control::Pause,
         Command::Resume => Control::Resume,
@@ -81,5 +82,22 @@ fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, Stri
         Monitor::default(),
         control,
     )?;
-    Ok((report.applied, report.detail))
+    Ok((report.applied, format!("{}{note}", report.detail)))
+}
+
+/// The plan a direct control runs under: the current one, or, when the
+/// sources do not compile right now, the stored plan the last run used. An
+/// operator must be able to pause or requeue while fixing a loop.
+fn control_plan(
+    ws: &Workspace,
+    config: &Config,
+    cx: &Context,
+) -> Result<(Plan, &'static str), super::Failure> {
+    match super::run::resolve_plan(ws, config, None, true)? {
+        Ok(plan) => Ok((plan, "")),
+        Err(broken) => match plan_store::load_plan(ws) {
+            Ok(Some(plan)) => Ok((plan, " (with the stored plan: the sources do not compile)")),
+            _ => Err(super::run::report_broken(&broken, cx)),
+        },
+    }
 }

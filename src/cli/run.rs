@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::compile::compile_workspace;
+use super::compile::{WorkspaceCompile, compile_workspace};
 use super::{Context, DaemonArgs, Failure, MonitorMode, Outcome, RunCommand, RunOnceArgs, print, print_json};
 use crate::engine::driver::{
     DispatchSettings, Harnesses, Monitor, Reload, Reloader, RunOptions, RunSummary, Runtime,
@@ -50,42 +50,71 @@ pub(super) fn run(command: RunCommand, cx: &Context) -> Outcome {
 }
 
 /// The plan to run: the compiled one if it is current for the mode, else a
-/// fresh compile. A stale plan never runs.
+/// fresh compile, stored as the workspace's plan. A stale plan never runs.
 pub(super) fn current_plan(
     ws: &Workspace,
     config: &Config,
     mode: Option<&str>,
     cx: &Context,
 ) -> Result<Plan, Failure> {
+    resolve_plan(ws, config, mode, true)?.map_err(|broken| report_broken(&broken, cx))
+}
+
+/// The current plan for a mode, compiled in memory when the stored one is
+/// not it: a check (may this mode take a learning request?) must not
+/// replace the plan the workspace runs.
+pub(super) fn plan_for_check(
+    ws: &Workspace,
+    config: &Config,
+    mode: Option<&str>,
+    cx: &Context,
+) -> Result<Plan, Failure> {
+    resolve_plan(ws, config, mode, false)?.map_err(|broken| report_broken(&broken, cx))
+}
+
+/// The stored plan if current for the mode, else a compile (stored when
+/// `persist`); `Err` holds a compile that failed.
+pub(super) fn resolve_plan(
+    ws: &Workspace,
+    config: &Config,
+    mode: Option<&str>,
+    persist: bool,
+) -> Result<Result<Plan, WorkspaceCompile>, Failure> {
     let settings = config.plan_settings();
     let wanted = mode.unwrap_or(&settings.default_mode);
     if let Ok(Some(plan)) = plan_store::load_plan(ws) {
         let current = plan_store::currentness(ws, &settings) == Currentness::Current;
         if current && plan.mode == wanted {
-            return Ok(plan);
+            return Ok(Ok(plan));
         }
     }
-    let outcome = compile_workspace(ws, Some(wanted))?;
-    match outcome.lowered {
+    let mut outcome = compile_workspace(ws, Some(wanted), persist)?;
+    Ok(match outcome.lowered.take() {
         Some(Ok(plan)) => Ok(plan),
         other => {
-            let options = crate::diag::RenderOptions {
-                color: cx.color,
-                width: 100,
-            };
-            eprint!(
-                "{}",
-                crate::diag::render_human(outcome.compiled.diags.iter(), &outcome.compiled.sources, options)
-            );
-            if let Some(Err(e)) = &other {
-                eprint!("{}", super::render_diagnostic(e, cx.color));
-            }
-            Err(StartError::NoCurrentPlan {
-                mode: wanted.to_string(),
-            }
-            .into())
+            outcome.lowered = other;
+            Err(outcome)
         }
+    })
+}
+
+/// Prints why a mode does not compile and says the runtime will not start.
+pub(super) fn report_broken(outcome: &WorkspaceCompile, cx: &Context) -> Failure {
+    let options = crate::diag::RenderOptions {
+        color: cx.color,
+        width: 100,
+    };
+    eprint!(
+        "{}",
+        crate::diag::render_human(outcome.compiled.diags.iter(), &outcome.compiled.sources, options)
+    );
+    if let Some(Err(e)) = &outcome.lowered {
+        eprint!("{}", super::render_diagnostic(e, cx.color));
     }
+    StartError::NoCurrentPlan {
+        mode: outcome.mode.clone(),
+    }
+    .into()
 }
 
 /// The engine's rules from `millrace.toml`.

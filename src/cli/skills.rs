@@ -205,7 +205,7 @@ pub(super) fn submit(
         return super::queue::report_mailbox(json, command.name(), doc.id(), &issued);
     }
     let config = Config::load(&ws.paths().config())?;
-    let plan = super::run::current_plan(ws, &config, mode, cx)?;
+    let plan = super::run::plan_for_check(ws, &config, mode, cx)?;
     check(&plan, target.as_deref())?;
     let path = queues.enqueue(&doc)?;
     let label = WorkItemKind::LearningRequest.as_str();

@@ -226,3 +226,23 @@ fn a_stop_between_stages_resumes_the_same_item_at_the_next_node() {
         .collect();
     assert_eq!(nodes, ["builder", "checker", "updater"]);
 }
+
+#[test]
+fn an_operator_can_pause_and_resume_while_the_loops_do_not_compile() {
+    let c = Campaign::new("default_codex", SLOW, "");
+    c.ws.write("loops/broken.mill", "loop execution.broken {\n");
+    let out = c.ws.run(&["pause"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(field(&text, "applied").as_deref(), Some("true"), "{text}");
+    assert!(field(&text, "detail").unwrap().contains("stored plan"), "{text}");
+    assert_eq!(
+        field(&stdout(&c.ws.run(&["status"])), "paused").as_deref(),
+        Some("true")
+    );
+    assert!(c.ws.run(&["resume"]).status.success());
+    assert_eq!(
+        field(&stdout(&c.ws.run(&["status"])), "paused").as_deref(),
+        Some("false")
+    );
+}

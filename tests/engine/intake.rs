@@ -151,3 +151,14 @@ fn skills_ls_show_and_search_read_the_installed_tree() {
     let out = ws.run(&["skills", "search", "  "]);
     assert!(stderr(&out).contains("mill::cli::empty_query"));
 }
+
+#[test]
+fn checking_a_request_against_another_mode_leaves_the_stored_plan_alone() {
+    let ws = Ws::new();
+    assert!(ws.run(&["compile", "validate"]).status.success());
+    let before = std::fs::read_to_string(ws.path("state/compiled_plan.json")).unwrap();
+    let out = ws.run(&["skills", "create", "Probe flags", "--mode", "learning_codex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = std::fs::read_to_string(ws.path("state/compiled_plan.json")).unwrap();
+    assert_eq!(before, after);
+}
