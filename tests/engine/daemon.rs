@@ -246,3 +246,60 @@ fn an_operator_can_pause_and_resume_while_the_loops_do_not_compile() {
         Some("false")
     );
 }
+
+#[test]
+fn run_once_answers_its_mailbox_while_the_stage_runs() {
+    let script =
+        "[stages]\nbuilder = [{ outcome = \"BUILDER_COMPLETE\", delay_ms = 4000 }, \"BUILDER_COMPLETE\"]\n";
+    let c = Campaign::new("default_codex", script, "");
+    c.add_task("t1");
+    let started = Instant::now();
+    let once = Command::new(env!("CARGO_BIN_EXE_millrace"))
+        .args(["--workspace", c.ws.root.to_str().unwrap(), "run", "once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let once = Daemon(once);
+    wait_for(|| c.position("stage_started", |d| d["node"] == "builder").is_some());
+    let out = c.ws.run(&["pause"]);
+    assert_eq!(field(&stdout(&out), "mode").as_deref(), Some("mailbox"));
+    let out = c.ws.run(&["stop", "--now"]);
+    assert_eq!(field(&stdout(&out), "mode").as_deref(), Some("mailbox"));
+    assert!(once.wait().success());
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "stop --now killed the stage"
+    );
+    assert!(
+        c.position("stage_interrupted", |d| d["node"] == "builder"
+            || d["reason"] == "killed")
+            .is_some()
+    );
+    let status = stdout(&c.ws.run(&["status"]));
+    assert_eq!(
+        field(&status, "paused").as_deref(),
+        Some("true"),
+        "the pause was applied, not left queued"
+    );
+    assert!(
+        c.ws.path("state/mailbox/incoming")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    // The killed stage runs again at the same node.
+    assert!(c.ws.run(&["resume"]).status.success());
+    assert!(c.ws.run(&["run", "once"]).status.success());
+    let builders = c
+        .events()
+        .iter()
+        .filter(|e| e["event_type"] == "stage_completed" && e["data"]["node"] == "builder")
+        .count();
+    assert_eq!(builders, 2);
+    assert_eq!(
+        field(&stdout(&c.ws.run(&["status"])), "execution_active").as_deref(),
+        Some("task:t1")
+    );
+}

@@ -19,7 +19,7 @@ impl Runtime {
         Ok(())
     }
 
-    fn drain_mailbox(&mut self) -> Result<(), EngineError> {
+    pub(super) fn drain_mailbox(&mut self) -> Result<(), EngineError> {
         let pending = match mailbox::pending(&self.ws) {
             Ok(pending) => pending,
             Err(e) => {

@@ -7,6 +7,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::super::{Control, Input};
 use super::{EngineError, Runtime};
 
+/// How often `run once` looks at the mailbox while its stage runs.
+const MAILBOX_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// How long to run.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
@@ -27,8 +30,10 @@ pub struct RunSummary {
 }
 
 impl Runtime {
-    /// Claims or continues one item and runs exactly one stage of it (a
-    /// stage on another lane that starts at the same time runs too).
+    /// Claims or continues one item and runs exactly one stage of it.
+    /// While it runs, the mailbox and signals are still answered (`stop
+    /// --now` or a second signal kills it); commands that arrive meanwhile
+    /// are applied before the process lets go, never left for the next one.
     pub async fn run_once(&mut self) -> Result<RunSummary, EngineError> {
         self.intake()?;
         self.tick()?;
@@ -37,7 +42,8 @@ impl Runtime {
         } else {
             "one_stage"
         };
-        self.drain().await?;
+        self.await_stage().await?;
+        self.drain_mailbox()?;
         Ok(RunSummary {
             ticks: 1,
             stages: self.finished.clone(),
@@ -151,6 +157,30 @@ impl Runtime {
             now: Timestamp::now(),
             command,
         })
+    }
+
+    /// [`Self::drain`], answering the mailbox and signals meanwhile.
+    async fn await_stage(&mut self) -> Result<(), EngineError> {
+        let event_loop = |e: std::io::Error| EngineError::EventLoop {
+            detail: e.to_string(),
+        };
+        let mut term = signal(SignalKind::terminate()).map_err(event_loop)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(event_loop)?;
+        let mut signals = 0u32;
+        self.rules.chain_stages = false;
+        while !self.running.is_empty() {
+            let poll = tokio::time::sleep(MAILBOX_POLL);
+            tokio::select! {
+                done = self.completions.1.recv() => match done {
+                    Some(done) => self.complete(done)?,
+                    None => break,
+                },
+                _ = poll => self.drain_mailbox()?,
+                _ = term.recv() => self.on_signal(&mut signals)?,
+                _ = int.recv() => self.on_signal(&mut signals)?,
+            }
+        }
+        Ok(())
     }
 
     /// Waits for every running stage and routes it, starting nothing new.
