@@ -135,6 +135,10 @@ pub struct Runtime {
     ideas_seen: Option<std::time::SystemTime>,
     /// A `reload_config` command arrived.
     reload_requested: bool,
+    /// A compiled reload waiting for active runs to leave nodes it lacks.
+    deferred_reload: Option<Reload>,
+    /// The deferral was logged (once per request).
+    reload_deferral_said: bool,
     /// Monitor-style lines of the events emitted (for direct commands).
     said: Vec<String>,
     /// Recompiles the plan for `reload_config` (set by the daemon's caller).
@@ -238,6 +242,8 @@ impl Runtime {
             finished: Vec::new(),
             ideas_seen: None,
             reload_requested: false,
+            deferred_reload: None,
+            reload_deferral_said: false,
             said: Vec::new(),
             reloader: None,
             governor,

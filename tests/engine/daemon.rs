@@ -303,3 +303,42 @@ fn run_once_answers_its_mailbox_while_the_stage_runs() {
         Some("task:t1")
     );
 }
+
+#[test]
+fn a_deferred_reload_waits_quietly_then_applies_once_the_run_moves_on() {
+    let c = Campaign::new("default_codex", SLOW, "");
+    c.add_task("t1");
+    let daemon = Daemon::start(&c.ws);
+    wait_for(|| c.position("stage_started", |d| d["node"] == "builder").is_some());
+    assert!(c.ws.run(&["pause"]).status.success());
+    wait_for(|| {
+        c.position("stage_completed", |d| d["node"] == "builder")
+            .is_some()
+    });
+    // The new plan has no `checker` node, where t1 now waits.
+    c.ws.write(
+        "loops/campaign.mill",
+        "loop execution.solo {\n    plane execution\n    entry task -> builder\n    builder {\n        \
+         BUILDER_COMPLETE -> finish done\n        BLOCKED -> finish blocked\n    }\n    \
+         terminal done: success writes UPDATE_COMPLETE\n    terminal blocked: blocked\n}\n\
+         mode campaign extends default_codex {\n    execution = execution.solo\n    runner * = scripted\n}\n",
+    );
+    assert!(c.ws.run(&["reload-config"]).status.success());
+    wait_for(|| c.position("runtime_config_reload_deferred", |_| true).is_some());
+    std::thread::sleep(Duration::from_millis(400));
+    let count = |kind: &str| c.events().iter().filter(|e| e["event_type"] == kind).count();
+    assert_eq!(
+        count("runtime_config_reload_deferred"),
+        1,
+        "said once, not every turn"
+    );
+    assert!(c.ws.run(&["resume"]).status.success());
+    wait_for(|| c.position("runtime_config_reloaded", |_| true).is_some());
+    assert!(
+        c.ws.path("tasks/done/t1.md").is_file(),
+        "t1 finished under the plan it started with"
+    );
+    assert!(c.position("stage_started", |d| d["node"] == "updater").is_some());
+    assert!(c.ws.run(&["stop"]).status.success());
+    assert!(daemon.wait().success());
+}

@@ -64,6 +64,10 @@ impl Runtime {
             },
             Command::ReloadConfig => {
                 self.reload_requested = true;
+                // A newer request recompiles: the configuration may have
+                // changed again since a deferred reload was compiled.
+                self.deferred_reload = None;
+                self.reload_deferral_said = false;
                 return Ok(json!({"reload": "requested"}));
             }
             Command::AddLearningRequest(doc) => {

@@ -99,17 +99,19 @@ impl Runtime {
     }
 
     /// Recompiles and swaps the plan between stages. Deferred while an
-    /// active run sits at a node the new plan lacks.
+    /// active run sits at a node the new plan lacks: the compiled result is
+    /// kept and checked again each turn (said once, compiled once) until
+    /// those runs move on or a newer reload request replaces it.
     fn reload(&mut self) -> Result<(), EngineError> {
         let now = Timestamp::now();
-        let Some(reloader) = self.reloader.as_mut() else {
-            self.reload_requested = false;
-            return self.commit(Input::Reloaded {
-                now,
-                error: Some("this run cannot reload".into()),
-            });
+        let compiled = match self.deferred_reload.take() {
+            Some(next) => Ok(next),
+            None => match self.reloader.as_mut() {
+                Some(reloader) => reloader(),
+                None => Err("this run cannot reload".to_string()),
+            },
         };
-        match reloader() {
+        match compiled {
             Ok(next) => {
                 let missing: Vec<String> = self
                     .state
@@ -119,12 +121,17 @@ impl Runtime {
                     .map(|r| format!("{}/{}", r.plane, r.node))
                     .collect();
                 if !missing.is_empty() {
-                    self.emit(
-                        "runtime_config_reload_deferred",
-                        json!({"reason": "active runs at nodes the new plan lacks", "nodes": missing}),
-                    );
+                    if !self.reload_deferral_said {
+                        self.reload_deferral_said = true;
+                        self.emit(
+                            "runtime_config_reload_deferred",
+                            json!({"reason": "active runs at nodes the new plan lacks", "nodes": missing}),
+                        );
+                    }
+                    self.deferred_reload = Some(next);
                     return Ok(());
                 }
+                self.reload_deferral_said = false;
                 self.reload_requested = false;
                 let chain = self.rules.chain_stages;
                 self.plan = next.plan;
