@@ -15,7 +15,7 @@ use super::{
     Context, Failure, Outcome, SkillCreateArgs, SkillIdArgs, SkillImproveArgs, SkillSearchArgs,
     SkillsCommand, print, print_fields, print_json,
 };
-use crate::plan::{LearningAction, WorkItemKind};
+use crate::plan::{LearningAction, Plane, WorkItemKind};
 use crate::workspace::config::Config;
 use crate::workspace::document::{LearningRequest, WorkDocument};
 use crate::workspace::lock::{self, LockState};
@@ -38,17 +38,17 @@ pub enum SkillsError {
     #[diagnostic(code(mill::cli::empty_query), help("pass a word or phrase to look for"))]
     EmptyQuery,
 
+    #[error("the request text is empty")]
+    #[diagnostic(
+        code(mill::cli::empty_prompt),
+        help("say in a sentence what the skill should teach")
+    )]
+    EmptyPrompt,
+
     /// The mode would never run the request.
     #[error("learning request refused: {reason}")]
-    #[diagnostic(
-        code(mill::cli::learning_refused),
-        help(
-            "run a mode that binds a learning loop (the shipped ones are `learning_codex` and \
-             `learning_pi`): pass `--mode`, or set `runtime.default_mode` in millrace.toml; \
-             `millrace modes list` shows every mode"
-        )
-    )]
-    Refused { reason: String },
+    #[diagnostic(code(mill::cli::learning_refused), help("{help}"))]
+    Refused { reason: String, help: String },
 }
 
 pub(super) fn run(command: SkillsCommand, cx: &Context) -> Outcome {
@@ -131,7 +131,7 @@ fn search(ws: &Workspace, args: &SkillSearchArgs) -> Outcome {
 fn create(ws: &Workspace, args: &SkillCreateArgs, cx: &Context) -> Outcome {
     let prompt = args.prompt.trim();
     if prompt.is_empty() {
-        return Err(SkillsError::EmptyQuery.into());
+        return Err(SkillsError::EmptyPrompt.into());
     }
     let request = new_request(LearningAction::Create, "Create a skill", prompt, None);
     submit(ws, request, args.mode.as_deref(), args.json, cx)
@@ -222,6 +222,24 @@ pub(super) fn submit(
 }
 
 fn check(plan: &crate::plan::Plan, target: Option<&str>) -> Result<(), Failure> {
-    plan.accepts_learning_request(target)
-        .map_err(|reason| SkillsError::Refused { reason }.into())
+    plan.accepts_learning_request(target).map_err(|reason| {
+        let help = match plan.loop_for(Plane::Learning) {
+            None => "run a mode that binds a learning loop (the shipped ones are `learning_codex` and \
+                     `learning_pi`): pass `--mode`, or set `runtime.default_mode` in millrace.toml; \
+                     `millrace modes list` shows every mode"
+                .to_string(),
+            Some(l) => {
+                let stages: Vec<String> = plan.loops[l]
+                    .nodes
+                    .iter()
+                    .map(|n| format!("`{}`", plan.stage_of(n).name))
+                    .collect();
+                format!(
+                    "set `Target-Stage` to one of {}, or leave it out to start at the entry",
+                    stages.join(", ")
+                )
+            }
+        };
+        SkillsError::Refused { reason, help }.into()
+    })
 }

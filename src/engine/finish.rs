@@ -91,7 +91,6 @@ impl Step<'_> {
         self.fire_triggers(&run, result, result_path);
         self.note_promotion(&run, result);
         let reason = reason_for(&run, result, &routed);
-        self.record(&run, result, &routed, &reason);
         // Spending caps end the item with their own reason: sending it to
         // recovery would only spend more.
         let over = (result.failure_class == Some(FailureClass::BudgetExhausted))
@@ -101,6 +100,13 @@ impl Step<'_> {
                     .then(|| self.rules.budgets.exceeded(&run))
                     .flatten()
             });
+        self.record(
+            &run,
+            result,
+            &routed,
+            over.as_deref().unwrap_or(&reason),
+            over.is_some(),
+        );
         if let Some(reason) = over {
             self.event(
                 "work_item_budget_exhausted",
@@ -128,9 +134,13 @@ impl Step<'_> {
 
     /// A killed or quota-stopped stage: the node stays; quota also pauses.
     fn same_stage_again(&mut self, plane: Plane, result: &StageResult) {
-        if let Some(run) = self.state.active_runs.get_mut(&plane) {
-            run.interruptions += 1;
-        }
+        let (run_id, node) = match self.state.active_runs.get_mut(&plane) {
+            Some(run) => {
+                run.interruptions += 1;
+                (run.run_id.clone(), run.node.clone())
+            }
+            None => (result.run_id.clone(), result.node.clone()),
+        };
         if result.failure_class == Some(FailureClass::QuotaExhausted) {
             // Without a reset time from the harness, back off rather than
             // retry an exhausted quota in a loop.
@@ -139,14 +149,15 @@ impl Step<'_> {
                 .unwrap_or_else(|| self.now + jiff::SignedDuration::from_mins(QUOTA_BACKOFF_MINUTES));
             self.state.add_pause(PauseSource::UsageGovernance);
             self.state.governance_resume_at = Some(resume);
-            let data =
-                json!({"plane": plane, "request_id": result.request_id, "resets_at": result.quota_reset_at});
+            // `resets_at` is when the pause lifts; `reported_reset` whether
+            // the harness said so or the backoff chose it.
+            let data = json!({"plane": plane, "run_id": run_id, "node": node, "request_id": result.request_id,
+                "resets_at": resume, "reported_reset": result.quota_reset_at.is_some()});
             self.event("usage_quota_exhausted", data);
         } else {
-            self.event(
-                "stage_interrupted",
-                json!({"plane": plane, "request_id": result.request_id, "reason": "killed"}),
-            );
+            let data = json!({"plane": plane, "run_id": run_id, "node": node,
+                "request_id": result.request_id, "reason": "killed"});
+            self.event("stage_interrupted", data);
         }
     }
 
@@ -222,8 +233,11 @@ impl Step<'_> {
             .collect()
     }
 
-    fn record(&mut self, run: &ActiveRun, result: &StageResult, routed: &Routed, reason: &str) {
+    /// Records where an outcome led: the routed target, or, when a spending
+    /// cap overrides the route, the block it leads to instead.
+    fn record(&mut self, run: &ActiveRun, result: &StageResult, routed: &Routed, reason: &str, capped: bool) {
         let target = match routed.target {
+            _ if capped => json!({"terminal": "BUDGET_EXHAUSTED", "class": "blocked"}),
             Target::Node(n) => json!({"node": self.plan.nodes[n].name}),
             Target::Finish(t) => {
                 json!({"terminal": self.plan.terminals[t].name, "class": self.plan.terminals[t].class})

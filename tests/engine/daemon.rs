@@ -187,8 +187,18 @@ updater = [{ outcome = "UPDATE_COMPLETE", tokens = 2000 }]
         .filter(|e| e["event_type"] == "work_item_budget_exhausted")
         .count();
     assert_eq!(exhausted, 2);
-    // The cap stopped each item before its third stage spent more.
+    // The cap stopped each item before its third stage spent more, and the
+    // routing record says so rather than naming the next node.
     assert!(c.position("stage_started", |d| d["node"] == "updater").is_none());
+    assert!(
+        c.position("router_decision", |d| d["target"]["node"] == "updater")
+            .is_none()
+    );
+    assert!(
+        c.position("router_decision", |d| d["target"]["terminal"]
+            == "BUDGET_EXHAUSTED")
+            .is_some()
+    );
     let marker = std::fs::read_to_string(c.ws.path("state/execution_status.md")).unwrap();
     assert!(marker.contains("BUDGET_EXHAUSTED"), "{marker}");
 }

@@ -71,6 +71,12 @@ fn add_learning_request_checks_the_target_stage_against_the_loop() {
     let out = ws.run(&["queue", "add-learning-request", path, "--mode", "learning_codex"]);
     let err = stderr(&out);
     assert!(err.contains("has no `builder` stage"), "{err}");
+    assert!(
+        err.contains("`analyst`, `professor`, `curator`"),
+        "the help lists the stages: {err}"
+    );
+    let out = ws.run(&["skills", "create", " ", "--mode", "learning_codex"]);
+    assert!(stderr(&out).contains("mill::cli::empty_prompt"));
     std::fs::write(&file, learning_md("learn-a", "2026-01-01T00:00:00Z")).unwrap();
     let out = ws.run(&["queue", "add-learning-request", path, "--mode", "learning_codex"]);
     assert!(out.status.success(), "{}", stderr(&out));

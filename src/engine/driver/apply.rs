@@ -101,7 +101,11 @@ impl Runtime {
                     now: *now,
                 };
                 let settled = promotion::record(&self.ws, &candidate).map_err(ApplyFailure::new)?;
-                self.promotion_event(&settled);
+                // With no foreground stage running it lands in this same
+                // transition; only a real wait is worth a line.
+                if settled.state != PromotionState::Deferred || !foreground.is_empty() {
+                    self.promotion_event(&settled);
+                }
                 Ok(())
             }
             Effect::LandPromotions { now } => {
