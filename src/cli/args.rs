@@ -151,7 +151,9 @@ pub enum ModesCommand {
 
 #[derive(Debug, Args)]
 pub struct ModeShowArgs {
+    /// A mode or alias name (see `millrace modes list`).
     pub mode: String,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
@@ -183,17 +185,21 @@ pub enum QueueCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
+    /// The document: markdown (`.md`) or JSON (`.json`); an idea is markdown named `<id>.md`.
     pub file: PathBuf,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct LearningAddArgs {
+    /// The learning request: markdown (`.md`) or JSON (`.json`).
     pub file: PathBuf,
     /// Check against this mode instead of `runtime.default_mode`.
     #[arg(long)]
     pub mode: Option<String>,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
@@ -214,14 +220,18 @@ pub enum SkillsCommand {
 
 #[derive(Debug, Args)]
 pub struct SkillIdArgs {
+    /// A skill id from `millrace skills ls`.
     pub skill_id: String,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SkillSearchArgs {
+    /// The phrase to look for (any case).
     pub query: String,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
@@ -233,12 +243,14 @@ pub struct SkillCreateArgs {
     /// Use this mode instead of `runtime.default_mode`.
     #[arg(long)]
     pub mode: Option<String>,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SkillImproveArgs {
+    /// The installed skill to improve (see `millrace skills ls`).
     pub skill_id: String,
     /// What should change (default: improve it from recent runs).
     #[arg(long)]
@@ -246,6 +258,7 @@ pub struct SkillImproveArgs {
     /// Use this mode instead of `runtime.default_mode`.
     #[arg(long)]
     pub mode: Option<String>,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
@@ -255,19 +268,23 @@ pub struct QueueLsArgs {
     /// List every queued item, not only the counts.
     #[arg(long)]
     pub all: bool,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct QueueShowArgs {
+    /// A work item id (task, spec, incident or learning request).
     pub id: String,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
     /// Print again every `--interval` seconds, until interrupted or
@@ -294,6 +311,7 @@ fn interval_seconds(text: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args)]
 pub struct JsonFlag {
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
@@ -310,7 +328,9 @@ pub enum RunsCommand {
 
 #[derive(Debug, Args)]
 pub struct RunIdArgs {
+    /// A run id from `millrace runs ls`.
     pub run_id: String,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
@@ -328,6 +348,7 @@ pub struct RunOnceArgs {
     /// Pin a mode instead of `runtime.default_mode`.
     #[arg(long)]
     pub mode: Option<String>,
+    /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
@@ -369,12 +390,14 @@ pub struct RetryArgs {
     /// The plane whose active item to requeue (required when several are active).
     #[arg(long)]
     pub plane: Option<String>,
+    /// Why, recorded with the requeued item.
     #[arg(long, default_value = "operator requested retry")]
     pub reason: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ReasonArg {
+    /// Why, recorded in the runtime events.
     #[arg(long, default_value = "operator requested stale-state clear")]
     pub reason: String,
 }
@@ -390,5 +413,6 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// The shell to print completions for.
     pub shell: clap_complete::Shell,
 }

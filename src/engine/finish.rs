@@ -83,7 +83,10 @@ impl Step<'_> {
         ) {
             Ok(routed) => routed,
             Err(e) => {
-                self.block_run(plane, "BLOCKED", &e.to_string());
+                // The code leads the reason so status and the blocked log
+                // name it (`mill::engine::missing_route`, ...).
+                let reason = format!("{}: {e}", crate::diag::code_of(&e));
+                self.block_run(plane, "BLOCKED", &reason);
                 return;
             }
         };

@@ -62,6 +62,8 @@ pub struct Sim {
     pub targets: BTreeMap<String, (bool, u32)>,
     pub trace: Vec<String>,
     pub events: Vec<String>,
+    /// The last reason given for moving each item.
+    pub reasons: std::collections::BTreeMap<String, String>,
     pub now: Timestamp,
     /// Usage governance's verdict for every tick.
     pub governance: Option<GovernanceView>,
@@ -88,6 +90,7 @@ impl Sim {
             targets: BTreeMap::new(),
             trace: Vec::new(),
             events: Vec::new(),
+            reasons: Default::default(),
             now,
             governance: None,
             after_stage: None,
@@ -135,9 +138,12 @@ impl Sim {
 
     fn apply(&mut self, effect: Effect) -> bool {
         match effect {
-            Effect::MoveItem { kind, id, to, .. } => {
+            Effect::MoveItem { kind, id, to, reason } => {
                 if let Some(item) = self.items.iter_mut().find(|i| i.kind == kind && i.id == id) {
                     item.state = to;
+                }
+                if let Some(reason) = reason {
+                    self.reasons.insert(id, reason);
                 }
                 true
             }

@@ -285,6 +285,19 @@ fn fuel_runs_out_before_a_loop_can_burn_forever() {
 }
 
 #[test]
+fn an_outcome_the_stage_never_declared_blocks_with_its_code() {
+    let mut sim = Sim::new("default_codex", |_, _, _| Answer::of("NOT_A_MARKER"));
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run(10);
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Blocked));
+    let reason = &sim.reasons["t1"];
+    assert!(
+        reason.starts_with("mill::engine::undeclared_outcome: "),
+        "{reason}"
+    );
+}
+
+#[test]
 fn a_killed_stage_runs_again_at_the_same_node() {
     let mut sim = Sim::new("default_codex", |node, attempt, _| match (node, attempt) {
         ("builder", 0) => {
