@@ -132,5 +132,8 @@ fn stage_text(stage: &StageView) -> String {
     if let Some(cost) = r.cost_usd {
         out.push_str(&format!("cost_usd: {cost}\n"));
     }
+    for note in &r.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
     out
 }

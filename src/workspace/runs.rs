@@ -103,6 +103,9 @@ pub struct StageResult {
     pub stderr_path: Option<String>,
     #[serde(default)]
     pub report_artifact: Option<String>,
+    /// What the runner noticed (a configuration code leads its note).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Whether a run's results could all be read.

@@ -18,7 +18,8 @@ fn stage_result(
         "work_item_kind": "task", "work_item_id": "t-1", "terminal_result": format!("{}_COMPLETE", stage.to_uppercase()),
         "result_class": "success", "failure_class": null, "started_at": started, "completed_at": completed,
         "token_usage": {"input_tokens": 100, "cached_input_tokens": 10, "output_tokens": 20, "thinking_tokens": 5, "total_tokens": 125},
-        "cost_usd": 0.5, "runner": "scripted", "model": "m", "future_field": {"ignored": true}
+                "cost_usd": 0.5, "runner": "scripted", "model": "m", "future_field": {"ignored": true},
+        "notes": [format!("{stage} said hello")]
     });
     if let (Some(base), serde_json::Value::Object(more)) = (value.as_object_mut(), extra) {
         base.extend(more);
@@ -97,6 +98,10 @@ fn runs_are_listed_in_time_order_and_shown_stage_by_stage() {
     assert_eq!(field(&text, "cost_usd").as_deref(), Some("1"));
     assert_eq!(fields(&text, "request_id"), ["req-a", "req-b"]);
     assert_eq!(fields(&text, "routing_path"), ["none", "routing.req-b.json"]);
+    assert_eq!(
+        fields(&text, "note"),
+        ["builder said hello", "checker said hello"]
+    );
 
     let value = json(&ws.run(&["runs", "show", "run-20260101T000000000-aaaaaaaa", "--json"]));
     assert_eq!(value["stages"][1]["routing"]["next"], "updater");
