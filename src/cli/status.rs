@@ -110,6 +110,10 @@ fn render(r: &StatusReport) -> String {
     active_runs(r, &mut out);
     governance(r, &mut out);
     closure(r, &mut out);
+    out.put(
+        "learning_promotions_deferred",
+        r.learning_promotions_deferred.len(),
+    );
     out.put("quarantined_count", r.quarantined.len());
     for q in &r.quarantined {
         let line = format!("{} reason={}", q.path.display(), or_none(q.reason.as_deref()));

@@ -377,6 +377,7 @@ mod tests {
             first,
             "recording is idempotent"
         );
+        assert_eq!(deferred(&ws).unwrap(), ["run-1-learn-1.json"]);
         // A crash after the file landed but before the record moved on.
         let skill = ws.paths().agents().join("skills/core/SKILL.md");
         fsx::write_atomic(&skill, b"new\n").unwrap();
@@ -384,6 +385,7 @@ mod tests {
         assert_eq!(landed.len(), 1);
         assert_eq!(landed[0].state, PromotionState::Applied);
         assert!(land_all(&ws, now).unwrap().is_empty(), "nothing left to land");
+        assert!(deferred(&ws).unwrap().is_empty());
         assert_eq!(std::fs::read(&skill).unwrap(), b"new\n");
     }
 

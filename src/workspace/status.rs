@@ -109,6 +109,9 @@ pub struct StatusReport {
     pub closure: ClosureView,
     pub usage_governance: GovernanceView,
     pub quarantined: Vec<Quarantined>,
+    /// Curator skill updates recorded but not landed yet (they land once no
+    /// foreground stage runs).
+    pub learning_promotions_deferred: Vec<String>,
     pub last_terminal_result: Option<String>,
     pub config_version: Option<String>,
     pub last_reload_outcome: Option<String>,
@@ -168,6 +171,10 @@ pub fn report(ws: &Workspace) -> StatusReport {
         closure,
         usage_governance,
         quarantined,
+        learning_promotions_deferred: super::promotion::deferred(ws).unwrap_or_else(|e| {
+            problems.push(format!("learning/update-candidates/deferred: {e}"));
+            Vec::new()
+        }),
         last_terminal_result: snapshot.last_terminal_result.clone(),
         config_version: snapshot.config_version.clone(),
         last_reload_outcome: snapshot.last_reload_outcome.as_ref().map(serde_plain),

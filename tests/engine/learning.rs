@@ -42,6 +42,12 @@ fn a_trigger_runs_the_curator_beside_the_updater_and_its_update_lands_after() {
     );
     // Its update waited for the updater, then landed.
     let deferred = c.position("learning_promotion_deferred", |_| true).unwrap();
+    let status = crate::workspace::stdout(&c.ws.run(&["status"]));
+    assert_eq!(
+        crate::workspace::field(&status, "learning_promotions_deferred").as_deref(),
+        Some("0"),
+        "landed by the time the daemon stopped"
+    );
     let applied = c
         .position("learning_promotion_applied", |d| {
             d["files"][0] == "stage/execution/checker-core/SKILL.md"
