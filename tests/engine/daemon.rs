@@ -352,3 +352,32 @@ fn a_deferred_reload_waits_quietly_then_applies_once_the_run_moves_on() {
     assert!(c.ws.run(&["stop"]).status.success());
     assert!(daemon.wait().success());
 }
+
+#[test]
+fn closure_waits_for_blocked_lineage_work_and_status_names_it() {
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/script.toml")).unwrap();
+    let script = format!(
+        "{demo}\n[items.\"idea-greet-t02\"]\nbuilder = [\"BLOCKED\"]\ntroubleshooter = [\"BLOCKED\"]\nconsultant = [\"BLOCKED\"]\n"
+    );
+    let c = Campaign::new("default_codex", &script, "");
+    let idea = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/idea.md")).unwrap();
+    std::fs::create_dir_all(c.ws.root.join("ideas/inbox")).unwrap();
+    std::fs::write(c.ws.root.join("ideas/inbox/greet.md"), idea).unwrap();
+    c.run_until_idle();
+    assert!(c.ws.path("tasks/blocked/idea-greet-t02.md").is_file());
+    assert!(
+        c.position("closure_pass_started", |_| true).is_none(),
+        "closure waits for the lineage"
+    );
+    let status = stdout(&c.ws.run(&["status"]));
+    assert_eq!(
+        field(&status, "closure_target_blocked_by_lineage_work").as_deref(),
+        Some("true"),
+        "{status}"
+    );
+    let target: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.ws.path("arbiter/targets/idea-greet.json")).unwrap())
+            .unwrap();
+    assert_eq!(target["blocking_work_ids"], serde_json::json!(["idea-greet-t02"]));
+}

@@ -10,9 +10,9 @@ use super::{EngineError, Runtime};
 use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::closure::{self, ClosureTarget};
 use crate::workspace::document::WorkDocument;
-use crate::workspace::ids;
 use crate::workspace::queue::{Queues, plane_kinds};
 use crate::workspace::snapshot::Lineage;
+use crate::workspace::{Workspace, ids};
 
 impl Runtime {
     /// One scheduler turn.
@@ -57,7 +57,7 @@ impl Runtime {
         // Lineage work matters only when nothing of the foreground is
         // claimable (the closure pass may then run); skip the scan otherwise.
         let foreground_idle = !claimable.iter().any(|p| *p != Plane::Learning);
-        let target = target.map(|t| target_view(&queues, t, foreground_idle));
+        let target = target.map(|t| target_view(&ws, &queues, t, foreground_idle));
         World {
             claimable,
             target,
@@ -101,12 +101,21 @@ impl Runtime {
     }
 }
 
-fn target_view(queues: &Queues<'_>, target: ClosureTarget, scan: bool) -> TargetView {
-    let busy = !scan
-        || queues
-            .lineage_work(&target.root_spec_id)
-            .map(|w| !w.is_empty())
-            .unwrap_or(true);
+fn target_view(ws: &Workspace, queues: &Queues<'_>, mut target: ClosureTarget, scan: bool) -> TargetView {
+    let busy = match scan.then(|| queues.lineage_work(&target.root_spec_id)) {
+        None | Some(Err(_)) => true,
+        Some(Ok(work)) => {
+            // What `status` shows about the wait, refreshed whenever the
+            // lineage is scanned anyway (it decides nothing).
+            let ids: Vec<String> = work.iter().map(|w| w.id.clone()).collect();
+            if ids != target.blocking_work_ids {
+                target.closure_blocked_by_lineage_work = !ids.is_empty();
+                target.blocking_work_ids = ids;
+                let _ = target.save(ws);
+            }
+            !work.is_empty()
+        }
+    };
     TargetView {
         root_spec_id: target.root_spec_id,
         root_idea_id: Some(target.root_idea_id),
