@@ -300,13 +300,16 @@ fn check_document(c: &mut Checks<'_>, kind: WorkItemKind, dir: &std::path::Path,
     let path = dir.join(format!("{id}.md"));
     let result = WorkDocument::load(&path, Some(kind)).and_then(|doc| check_stem(&doc, &path));
     if let Err(e) = result {
-        let message = format!("malformed {kind} document: {}", e.summary());
-        c.error(
-            "mill::doctor::queue_artifact_invalid",
-            Some(&path),
-            message,
-            "millrace queue ls --all (quarantines it)",
-        );
+                let message = format!("malformed {kind} document: {}", e.summary());
+        // Only the queue directory is quarantined by a listing; elsewhere
+        // (active, done, blocked) the file needs a hand.
+        let queued = *dir == c.ws.paths().queue_dir(kind, QueueState::Queued);
+        let fix = if queued {
+            "millrace queue ls --all (quarantines it)"
+        } else {
+            "fix or remove the file by hand"
+        };
+        c.error("mill::doctor::queue_artifact_invalid", Some(&path), message, fix);
     }
 }
 
