@@ -69,7 +69,7 @@ pub enum EngineError {
     #[error("cannot persist runtime state: {detail}")]
     #[diagnostic(
         code(mill::engine::persist_failed),
-                help("check free disk space and permissions under `millrace-agents/` (`state/`, `runs/`)")
+        help("check free disk space and permissions under `millrace-agents/` (`state/`, `runs/`)")
     )]
     Persist { detail: String },
 

@@ -27,6 +27,21 @@ impl Step<'_> {
         }
     }
 
+    /// A stage that never started: undo its dispatch, charge nothing.
+    pub(super) fn not_started(&mut self, plane: Plane, reason: &str) {
+        let Some(run) = self.state.active_runs.get_mut(&plane) else {
+            return;
+        };
+        if let Some(request) = run.pending_request_id.take() {
+            run.stage_runs = run.stage_runs.saturating_sub(1);
+            if let Some(n) = run.node_runs.get_mut(&run.node) {
+                *n = n.saturating_sub(1);
+            }
+            let data = json!({"plane": plane, "run_id": run.run_id, "node": run.node, "request_id": request, "reason": reason});
+            self.event("stage_not_started", data);
+        }
+    }
+
     pub(super) fn finished(&mut self, result: &StageResult, result_path: &str) {
         let plane = result.plane;
         let Some(run) = self.state.active_runs.get_mut(&plane) else {

@@ -26,6 +26,13 @@ pub enum Input {
         plane: Plane,
         reason: String,
     },
+    /// A dispatched stage could not start (its harness failed the pre-start
+    /// check): nothing ran, so the stage is not charged to the item's fuel.
+    NotStarted {
+        now: Timestamp,
+        plane: Plane,
+        reason: String,
+    },
     /// A stage finished (or its result was recovered from disk).
     Finished {
         now: Timestamp,

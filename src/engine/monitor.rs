@@ -155,6 +155,12 @@ pub fn line(at: Timestamp, event_type: &str, data: &Value) -> Option<String> {
             s(data, "node"),
             s(data, "reason")
         ),
+        "stage_not_started" => format!(
+            "not started {} {} ({})",
+            s(data, "plane"),
+            s(data, "node"),
+            s(data, "reason")
+        ),
         "work_item_fuel_exhausted" => format!(
             "fuel exhausted {} run={}",
             s(data, "plane"),

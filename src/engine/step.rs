@@ -130,6 +130,7 @@ pub fn step(plan: &Plan, rules: &Rules, state: &Snapshot, input: Input) -> (Snap
             error,
         } => s.at(now).apply_failed(&result, &result_path, &error),
         Input::Interrupted { now, plane, reason } => s.at(now).interrupted(plane, &reason),
+        Input::NotStarted { now, plane, reason } => s.at(now).not_started(plane, &reason),
     }
     s.state.updated_at = s.now;
     s.state.tick += 1;

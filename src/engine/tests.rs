@@ -320,6 +320,45 @@ fn a_killed_stage_runs_again_at_the_same_node() {
 }
 
 #[test]
+fn a_stage_whose_harness_cannot_start_costs_no_fuel() {
+    let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
+    let now = sim.now;
+    let execution = crate::plan::Plane::Execution;
+    let claimed = Input::Claimed {
+        now,
+        plane: execution,
+        item: claimed_task("t1"),
+    };
+    let (state, _) = step(&sim.plan, &sim.rules, &sim.state, claimed);
+    assert_eq!(state.active_runs[&execution].stage_runs, 1);
+    let first = state.active_runs[&execution].pending_request_id.clone();
+    let refused = Input::NotStarted {
+        now,
+        plane: execution,
+        reason: "codex is not installed".into(),
+    };
+    let (state, effects) = step(&sim.plan, &sim.rules, &state, refused);
+    let run = &state.active_runs[&execution];
+    assert_eq!(
+        (run.stage_runs, run.interruptions, run.node_runs["builder"]),
+        (0, 0, 0)
+    );
+    assert!(run.pending_request_id.is_none());
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Event { event_type, .. } if event_type == "stage_not_started"))
+    );
+    // The retry later reuses the request id nothing was written under.
+    let tick = Input::Tick {
+        now,
+        world: World::default(),
+    };
+    let (state, _) = step(&sim.plan, &sim.rules, &state, tick);
+    assert_eq!(state.active_runs[&execution].pending_request_id, first);
+}
+
+#[test]
 fn a_crash_mid_stage_resumes_the_same_node_and_counts_it() {
     let mut sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
     sim.add(Task, "t1", Lineage::default(), false);

@@ -35,7 +35,9 @@ pub enum ClosureError {
     #[error("closure target `{}` is invalid: {detail}", path.display())]
     #[diagnostic(
         code(mill::closure::invalid_target),
-                help("inspect the file: the runtime skips an invalid target (no closure pass runs for it) until it is repaired or removed")
+        help(
+            "inspect the file: the runtime skips an invalid target (no closure pass runs for it) until it is repaired or removed"
+        )
     )]
     Invalid { path: PathBuf, detail: String },
 }

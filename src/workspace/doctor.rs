@@ -300,7 +300,7 @@ fn check_document(c: &mut Checks<'_>, kind: WorkItemKind, dir: &std::path::Path,
     let path = dir.join(format!("{id}.md"));
     let result = WorkDocument::load(&path, Some(kind)).and_then(|doc| check_stem(&doc, &path));
     if let Err(e) = result {
-                let message = format!("malformed {kind} document: {}", e.summary());
+        let message = format!("malformed {kind} document: {}", e.summary());
         // Only the queue directory is quarantined by a listing; elsewhere
         // (active, done, blocked) the file needs a hand.
         let queued = *dir == c.ws.paths().queue_dir(kind, QueueState::Queued);

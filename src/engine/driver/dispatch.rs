@@ -61,7 +61,7 @@ impl Runtime {
                 json!({"runner": request.runner, "message": message}),
             );
             let now = jiff::Timestamp::now();
-            self.commit(super::super::Input::Interrupted {
+            self.commit(super::super::Input::NotStarted {
                 now,
                 plane,
                 reason: message,
