@@ -276,8 +276,14 @@ impl Runtime {
         rt.said.clear();
         let resume = command == super::Control::Resume;
         let now = Timestamp::now();
+        let before = rt.state.clone();
         rt.commit(Input::Control { now, command })?;
-        let mut applied = true;
+        // Applied means something changed (pausing a paused runtime does
+        // not); the tick counter and clock always move, so they don't count.
+        let mut after = rt.state.clone();
+        after.tick = before.tick;
+        after.updated_at = before.updated_at;
+        let mut applied = after != before;
         if resume {
             rt.govern(now)?;
             if rt.governance_paused() {

@@ -53,8 +53,31 @@ pub fn line(at: Timestamp, event_type: &str, data: &Value) -> Option<String> {
             s(data, "plan_id")
         ),
         "runtime_stopped" => "runtime stopped".to_string(),
+        "runtime_paused" if data.get("applied") == Some(&Value::Bool(false)) => {
+            format!("already paused source={}", s(data, "source"))
+        }
         "runtime_paused" => format!("paused source={}", s(data, "source")),
-        "runtime_resumed" => format!("resumed source={}", s(data, "source")),
+        "runtime_resumed" => {
+            let still: Vec<&str> = data
+                .get("still_paused_by")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let verb = if data.get("applied") == Some(&Value::Bool(false)) {
+                "not paused"
+            } else {
+                "resumed"
+            };
+            if still.is_empty() {
+                format!("{verb} source={}", s(data, "source"))
+            } else {
+                format!(
+                    "{verb} source={}; still paused by {}",
+                    s(data, "source"),
+                    still.join(",")
+                )
+            }
+        }
         "runtime_stop_requested" => {
             let now = data.get("now").and_then(Value::as_bool).unwrap_or(false);
             format!("stop requested{}", if now { " (now)" } else { "" })

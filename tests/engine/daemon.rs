@@ -250,6 +250,16 @@ fn an_operator_can_pause_and_resume_while_the_loops_do_not_compile() {
         field(&stdout(&c.ws.run(&["status"])), "paused").as_deref(),
         Some("true")
     );
+    let again = stdout(&c.ws.run(&["pause"]));
+    assert_eq!(
+        field(&again, "applied").as_deref(),
+        Some("false"),
+        "nothing changed: {again}"
+    );
+    assert!(
+        field(&again, "detail").unwrap().starts_with("already paused"),
+        "{again}"
+    );
     assert!(c.ws.run(&["resume"]).status.success());
     assert_eq!(
         field(&stdout(&c.ws.run(&["status"])), "paused").as_deref(),
