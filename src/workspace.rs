@@ -32,6 +32,7 @@ pub mod plan_store;
 pub mod problem;
 pub mod promotion;
 pub mod queue;
+pub mod repair;
 pub mod runs;
 pub mod skills;
 pub mod snapshot;

@@ -14,7 +14,7 @@ use crate::workspace::config::Config;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::snapshot::RuntimeMode;
-use crate::workspace::{Workspace, plan_store};
+use crate::workspace::{Workspace, plan_store, repair};
 
 pub(super) fn run(command: Command, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
@@ -51,6 +51,12 @@ pub(super) fn run(command: Command, cx: &Context) -> Outcome {
 
 /// Applies a command with no daemon: take the lock, commit, let go.
 fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, String), super::Failure> {
+    // Clearing stale state first sets aside the state files a runtime could
+    // not start from (an unreadable snapshot, journal, lock or status file).
+    let repaired = match command {
+        Command::ClearStaleState { .. } => repair::set_aside_damaged(ws, jiff::Timestamp::now())?,
+        _ => Vec::new(),
+    };
     let config = Config::load(&ws.paths().config())?;
     let (plan, note) = control_plan(ws, &config, cx)?;
     let control = match command {
@@ -82,7 +88,9 @@ fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, Stri
         Monitor::default(),
         control,
     )?;
-    Ok((report.applied, format!("{}{note}", report.detail)))
+    let mut detail = repaired;
+    detail.push(format!("{}{note}", report.detail));
+    Ok((report.applied || detail.len() > 1, detail.join("; ")))
 }
 
 /// The plan a direct control runs under: the current one, or, when the

@@ -275,6 +275,7 @@ impl Runtime {
         rt.recover_pending()?;
         rt.said.clear();
         let resume = command == super::Control::Resume;
+        let clearing = matches!(command, super::Control::ClearStaleState { .. });
         let now = Timestamp::now();
         let before = rt.state.clone();
         rt.commit(Input::Control { now, command })?;
@@ -284,6 +285,13 @@ impl Runtime {
         after.tick = before.tick;
         after.updated_at = before.updated_at;
         let mut applied = after != before;
+        if clearing {
+            // Items in `active/` no run knows (a lost snapshot, a crash
+            // between claim and record) go back to their queues too.
+            let said = rt.said.len();
+            rt.return_orphans()?;
+            applied |= rt.said.len() > said;
+        }
         if resume {
             rt.govern(now)?;
             if rt.governance_paused() {

@@ -391,3 +391,42 @@ fn closure_waits_for_blocked_lineage_work_and_status_names_it() {
             .unwrap();
     assert_eq!(target["blocking_work_ids"], serde_json::json!(["idea-greet-t02"]));
 }
+
+#[test]
+fn clear_stale_state_repairs_what_would_stop_a_start() {
+    let c = Campaign::new("default_codex", SLOW, "");
+    c.ws.write(
+        "tasks/active/t9.md",
+        &crate::workspace::task_md("t9", "2026-01-01T00:00:00Z", &[]),
+    );
+    c.ws.write("state/runtime_snapshot.json", "{ torn");
+    c.ws.write("state/runtime_daemon.lock.json", "not a lock");
+    c.ws.write("state/execution_status.md", "garbage\n");
+    let out = c.ws.run(&["clear-stale-state"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(field(&text, "applied").as_deref(), Some("true"), "{text}");
+    let detail = field(&text, "detail").unwrap();
+    for said in [
+        "unreadable lock",
+        "runtime snapshot",
+        "execution status file",
+        "orphaned task t9",
+    ] {
+        assert!(detail.contains(said), "{said}: {detail}");
+    }
+    assert!(
+        c.ws.path("tasks/queue/t9.md").is_file(),
+        "the untracked active item is back in its queue"
+    );
+    let aside = std::fs::read_dir(c.ws.path("state")).unwrap().flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with("runtime_snapshot.json.invalid-")
+    });
+    assert!(aside, "the damaged snapshot is kept for a human");
+    let doctor = c.ws.run(&["doctor"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    c.run_until_idle();
+    assert!(c.ws.path("tasks/done/t9.md").is_file());
+}

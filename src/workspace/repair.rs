@@ -1,0 +1,57 @@
+//! The damaged-state half of `clear-stale-state`: runtime state files that
+//! cannot be read are set aside so the runtime can start from a clean
+//! state, and nothing is deleted that a human may want to read.
+//!
+//! Input: a workspace no live process owns. Output: one note per repair.
+//! Invariants: a file is renamed aside (`<name>.invalid-<UTC stamp>`),
+//! never removed, except a stale or invalid lock, which holds nothing;
+//! readable state is left exactly as it is.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::fsx::{self, FsResult};
+use super::snapshot::Snapshot;
+use super::{Workspace, journal, lock, markers};
+use crate::plan::Plane;
+
+/// Repairs what would stop the runtime from starting.
+pub fn set_aside_damaged(ws: &Workspace, now: Timestamp) -> FsResult<Vec<String>> {
+    let mut notes = Vec::new();
+    match lock::clear_if_not_active(ws)? {
+        lock::LockClear::ClearedStale => notes.push("removed the lock of a process that is gone".into()),
+        lock::LockClear::ClearedInvalid => notes.push("removed an unreadable lock".into()),
+        lock::LockClear::Missing | lock::LockClear::ActiveOwner => {}
+    }
+    let paths = ws.paths();
+    if paths.snapshot().is_file() && Snapshot::load(ws).is_err() {
+        notes.push(aside(&paths.snapshot(), now, "the runtime snapshot")?);
+        Snapshot::bootstrap(now)
+            .save(ws)
+            .map_err(|e| fsx::FsError::io("write", &paths.snapshot(), std::io::Error::other(e)))?;
+    }
+    if journal::read::<serde_json::Value>(ws).is_err() {
+        notes.push(aside(&paths.journal(), now, "the transition journal")?);
+    }
+    for plane in Plane::ALL {
+        if markers::read_marker(ws, *plane).is_err() {
+            markers::write_marker(ws, *plane, "IDLE").map_err(|e| {
+                fsx::FsError::io("write", &paths.status_marker(*plane), std::io::Error::other(e))
+            })?;
+            notes.push(format!("reset the unreadable {plane} status file to IDLE"));
+        }
+    }
+    Ok(notes)
+}
+
+/// Renames `path` aside and says so.
+fn aside(path: &Path, now: Timestamp, what: &str) -> FsResult<String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = path.with_file_name(format!("{name}.invalid-{}", now.strftime("%Y%m%dT%H%M%SZ")));
+    fsx::move_file(path, &target)?;
+    Ok(format!("set aside unreadable {what} as {}", target.display()))
+}
