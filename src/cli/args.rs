@@ -255,7 +255,7 @@ pub struct DaemonArgs {
     /// Print progress lines to stdout.
     #[arg(long, value_enum, default_value_t = MonitorMode::None, ignore_case = true)]
     pub monitor: MonitorMode,
-        /// Also append progress lines to this file.
+    /// Also append progress lines to this file.
     #[arg(long, value_name = "PATH")]
     pub monitor_log: Option<PathBuf>,
     /// Stop as soon as nothing runs and nothing is claimable (batch use).

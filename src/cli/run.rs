@@ -165,7 +165,10 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
     let reloader = reloader(ws.clone(), args.mode.clone(), cx.clone());
     let mut runtime = open(ws, config, plan, false, monitor)?;
     runtime.set_reloader(reloader);
-        let options = RunOptions { max_ticks: args.max_ticks, until_idle: args.exit_when_idle };
+    let options = RunOptions {
+        max_ticks: args.max_ticks,
+        until_idle: args.exit_when_idle,
+    };
     let summary = tokio::task::LocalSet::new().block_on(&event_loop()?, runtime.run_daemon(options));
     runtime.close()?;
     report("daemon", &mode, &plan_id, &summary?, false)
