@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod compile;
+mod proof;
 mod runners;
 mod ui;
 mod workspace;

@@ -299,7 +299,18 @@ impl Runtime {
 
     /// Stages whose request was persisted but which never reported: route
     /// the result if it reached the disk, else run the stage again.
+    ///
+    /// Nothing starts here: this runs before the event loop (stages are
+    /// local tasks of it), so a routed result leaves its run waiting at the
+    /// next node and the first tick dispatches it.
     fn recover_pending(&mut self) -> Result<(), EngineError> {
+        let chain = std::mem::replace(&mut self.rules.chain_stages, false);
+        let recovered = self.recover_pending_results();
+        self.rules.chain_stages = chain;
+        recovered
+    }
+
+    fn recover_pending_results(&mut self) -> Result<(), EngineError> {
         let pending: Vec<(Plane, String, String)> = self
             .state
             .active_runs

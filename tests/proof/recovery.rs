@@ -1,0 +1,59 @@
+//! Deterministic crash states, built by hand, that the random crash test
+//! found: each must be repaired by the next start without help.
+
+use super::{Bench, assert_no_panic, scripted_bench, snapshot, task_md, text};
+
+const SCRIPT: &str = "[stages]\nbuilder = [\"BUILDER_COMPLETE\"]\nchecker = [\"CHECKER_PASS\"]\nupdater = [\"UPDATE_COMPLETE\"]\n";
+
+/// The one run directory of a workspace.
+fn only_run(bench: &Bench) -> String {
+    let runs = bench.names("runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+/// A stage whose result reached the disk but was never routed (the process
+/// died in between) is routed at the next start. The next stage must wait
+/// for the event loop: starting it while recovering panicked
+/// (`spawn_local` outside a `LocalSet`).
+#[test]
+fn a_saved_but_unrouted_result_is_routed_at_the_next_start() {
+    let bench = scripted_bench(SCRIPT);
+    bench.write(
+        "tasks/queue/t01.md",
+        &task_md("t01", "2026-01-01T00:00:00Z", "", &[]),
+    );
+    let out = bench.run(&["run", "once"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Rewind the snapshot to "builder dispatched, result not routed".
+    let run = only_run(&bench);
+    let request = bench
+        .names(&format!("runs/{run}/stage_results"))
+        .pop()
+        .unwrap()
+        .trim_end_matches(".json")
+        .to_string();
+    let mut snap = snapshot(&bench);
+    let active = &mut snap["active_runs"]["execution"];
+    assert_eq!(active["node"], "checker");
+    active["node"] = "builder".into();
+    active["stage"] = "builder".into();
+    active["pending_request_id"] = request.clone().into();
+    std::fs::write(bench.path("state/runtime_snapshot.json"), snap.to_string()).unwrap();
+    std::fs::remove_file(bench.path(&format!("runs/{run}/routing.{request}.json"))).unwrap();
+
+    for args in [
+        &["pause"][..],
+        &["resume"],
+        &["run", "daemon", "--exit-when-idle"],
+    ] {
+        let out = bench.run(args);
+        assert_no_panic(&args.join(" "), &out);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    assert_eq!(bench.stems("tasks/done"), ["t01"]);
+    let routed = bench.names(&format!("runs/{run}"));
+    assert!(routed.contains(&format!("routing.{request}.json")), "{routed:?}");
+    let doctor = bench.doctor();
+    assert_eq!(doctor["findings"], serde_json::json!([]), "{doctor:#}");
+}
