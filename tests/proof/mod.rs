@@ -5,16 +5,19 @@
 //! Everything here drives the built binary the way an operator would, in
 //! temporary workspaces, and checks the workspace afterwards.
 
+mod crash;
 mod recovery;
+mod signals;
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 
 use tempfile::TempDir;
 
 /// A temporary workspace root (initialized or not).
 pub struct Bench {
-    _dir: Option<TempDir>,
+    dir: Option<TempDir>,
     pub root: PathBuf,
 }
 
@@ -31,10 +34,15 @@ impl Bench {
     pub fn bare() -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        Bench {
-            _dir: Some(dir),
-            root,
+        Bench { dir: Some(dir), root }
+    }
+
+    /// Keeps the directory after the test (to inspect a failure).
+    pub fn keep(&mut self) -> PathBuf {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
         }
+        self.root.clone()
     }
 
     pub fn agents(&self) -> PathBuf {
@@ -69,6 +77,21 @@ impl Bench {
     /// Runs a command to completion.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Starts a command in its own process group, its output going to
+    /// `<log>.out` and `<log>.err` beside the workspace.
+    pub fn spawn(&self, args: &[&str], log: &Path) -> Child {
+        use std::os::unix::process::CommandExt;
+        let out = std::fs::File::create(log.with_extension("out")).unwrap();
+        let err = std::fs::File::create(log.with_extension("err")).unwrap();
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap()
     }
 
     /// `millrace doctor --json`.
@@ -108,6 +131,30 @@ impl Bench {
     }
 }
 
+/// The queue families: directory, then its four state directories in
+/// lifecycle order (queued, active, done, blocked).
+pub const FAMILIES: &[(&str, [&str; 4])] = &[
+    ("tasks", ["queue", "active", "done", "blocked"]),
+    ("specs", ["queue", "active", "done", "blocked"]),
+    ("incidents", ["incoming", "active", "resolved", "blocked"]),
+    ("learning/requests", ["queue", "active", "done", "blocked"]),
+];
+
+/// Where every work item of every family is: `family -> id -> states`.
+pub fn locate_all(bench: &Bench) -> BTreeMap<&'static str, BTreeMap<String, Vec<&'static str>>> {
+    let mut all = BTreeMap::new();
+    for (family, states) in FAMILIES {
+        let mut ids: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        for state in states {
+            for id in bench.stems(&format!("{family}/{state}")) {
+                ids.entry(id).or_default().push(*state);
+            }
+        }
+        all.insert(*family, ids);
+    }
+    all
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -134,6 +181,46 @@ pub fn assert_no_panic(what: &str, out: &Output) {
     }
 }
 
+/// Sends a signal to one process (a pid the test started).
+#[allow(unsafe_code)]
+pub fn signal(pid: u32, signal: i32) {
+    let pid = i32::try_from(pid).unwrap();
+    assert!(pid > 1);
+    // SAFETY: plain integers; the pid is a child this test started.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert!(
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH),
+        "kill({pid}, {signal}) failed: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Whether any process (a zombie included) is left in a process group.
+#[allow(unsafe_code)]
+pub fn group_alive(pgid: u32) -> bool {
+    let pgid = i32::try_from(pgid).unwrap();
+    assert!(pgid > 1);
+    // SAFETY: signal 0 only checks existence; plain integers.
+    let rc = unsafe { libc::kill(-pgid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Waits for a child to exit, up to `limit`; kills it (and fails) after.
+pub fn wait_for(child: &mut Child, limit: std::time::Duration, what: &str) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// A valid task document.
 pub fn task_md(id: &str, created_at: &str, extra_headers: &str, depends_on: &[&str]) -> String {
     let mut text = format!(
@@ -148,6 +235,15 @@ pub fn task_md(id: &str, created_at: &str, extra_headers: &str, depends_on: &[&s
         }
     }
     text
+}
+
+/// A valid root spec document.
+pub fn spec_md(id: &str, created_at: &str) -> String {
+    format!(
+        "# Spec {id}\n\nSpec-ID: {id}\nSummary: a spec\nSource-Type: manual\nCreated-At: {created_at}\n\
+         Created-By: proof\n\nGoals:\n- a goal\n\nConstraints:\n- a constraint\n\nAcceptance:\n- accepted\n\n\
+         References:\n- none\n"
+    )
 }
 
 /// An initialized workspace running `default_codex` with every stage on
