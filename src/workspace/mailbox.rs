@@ -277,7 +277,8 @@ pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
     Ok(out)
 }
 
-fn decode_file(name: &str, text: &str) -> Result<(Envelope, Command), String> {
+/// Decodes and checks one incoming file's text (`name` is its file name).
+pub fn decode_file(name: &str, text: &str) -> Result<(Envelope, Command), String> {
     let envelope: Envelope = serde_json::from_str(text).map_err(|e| format!("not an envelope: {e}"))?;
     if envelope.schema_version != MAILBOX_SCHEMA_VERSION || envelope.kind != "mailbox_command" {
         return Err(format!(

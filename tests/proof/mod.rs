@@ -6,7 +6,10 @@
 //! temporary workspaces, and checks the workspace afterwards.
 
 mod crash;
+mod props;
+mod readers;
 mod recovery;
+mod regressions;
 mod signals;
 
 use std::collections::BTreeMap;
