@@ -182,11 +182,22 @@ impl Runtime {
         monitor: Monitor,
     ) -> Result<Self, EngineError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
-        rt.recover_pending()?;
-        let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
-        rt.commit(Input::Boot { now, session, mode })?;
-        rt.return_orphans()?;
+        let settled = rt.recover_pending().and_then(|()| {
+            let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
+            rt.commit(Input::Boot { now, session, mode })?;
+            rt.return_orphans()
+        });
+        rt.or_release(settled)?;
         Ok(rt)
+    }
+
+    /// Gives the lock back when starting failed, so a refused start never
+    /// leaves a stale lock behind.
+    fn or_release<T>(&self, result: Result<T, EngineError>) -> Result<T, EngineError> {
+        if result.is_err() {
+            let _ = lock::release(&self.ws, &self.session);
+        }
+        result
     }
 
     /// Takes the lock and settles a transition a crashed process left half
@@ -201,8 +212,16 @@ impl Runtime {
     ) -> Result<Self, EngineError> {
         let session = ids::new_session_id();
         let acquired = lock::acquire(&ws, &session)?;
-        let events = EventLog::open(&ws)?;
-        let state = Snapshot::load(&ws)?;
+        let loaded = EventLog::open(&ws)
+            .map_err(EngineError::from)
+            .and_then(|events| Ok((events, Snapshot::load(&ws)?)));
+        let (events, state) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = lock::release(&ws, &session);
+                return Err(e);
+            }
+        };
         let mut rt = Runtime {
             ws,
             plan,
@@ -228,7 +247,8 @@ impl Runtime {
                 json!({"pid": dead.owner_pid, "host": dead.owner_hostname, "session": dead.owner_session_id}),
             );
         }
-        rt.replay_journal()?;
+        let replayed = rt.replay_journal();
+        rt.or_release(replayed)?;
         Ok(rt)
     }
 
@@ -244,12 +264,14 @@ impl Runtime {
         command: super::Control,
     ) -> Result<String, EngineError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
-        rt.recover_pending()?;
-        rt.said.clear();
-        rt.commit(Input::Control {
-            now: Timestamp::now(),
-            command,
-        })?;
+        let applied = rt.recover_pending().and_then(|()| {
+            rt.said.clear();
+            rt.commit(Input::Control {
+                now: Timestamp::now(),
+                command,
+            })
+        });
+        rt.or_release(applied)?;
         lock::release(&rt.ws, &rt.session)?;
         let detail = rt.said.join("; ");
         Ok(if detail.is_empty() {

@@ -57,3 +57,51 @@ fn a_saved_but_unrouted_result_is_routed_at_the_next_start() {
     let doctor = bench.doctor();
     assert_eq!(doctor["findings"], serde_json::json!([]), "{doctor:#}");
 }
+
+/// A start refused after the lock was taken (a damaged snapshot or
+/// journal) gives the lock back: it left a stale lock behind, which the
+/// next `doctor` reported and the next start had to take over.
+#[test]
+fn a_refused_start_leaves_no_lock() {
+    let bench = scripted_bench(SCRIPT);
+    let lock = bench.path("state/runtime_daemon.lock.json");
+    for (file, damage, code) in [
+        (
+            "state/runtime_snapshot.json",
+            "{\"schema_version\": 1",
+            "mill::state::snapshot_invalid",
+        ),
+        ("state/journal.json", "[1, 2", "mill::state::journal_invalid"),
+    ] {
+        let path = bench.path(file);
+        let before = std::fs::read(&path).ok();
+        std::fs::write(&path, damage).unwrap();
+        for args in [
+            &["run", "daemon", "--exit-when-idle"][..],
+            &["run", "once"],
+            &["pause"],
+        ] {
+            let out = bench.run(args);
+            assert_no_panic(&args.join(" "), &out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert!(
+                text(&out.stderr).contains(code),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+            assert!(
+                !lock.exists(),
+                "{args:?} with a damaged {file} left the lock behind"
+            );
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                damage,
+                "{file} was changed"
+            );
+        }
+        match before {
+            Some(bytes) => std::fs::write(&path, bytes).unwrap(),
+            None => std::fs::remove_file(&path).unwrap(),
+        }
+    }
+}
