@@ -41,7 +41,7 @@ use crate::plan::{Plan, Plane, WorkItemKind};
 use crate::runners::StageRunRequest;
 use crate::workspace::events::EventLog;
 use crate::workspace::snapshot::{RuntimeMode, Snapshot};
-use crate::workspace::{QueueState, Workspace, ids, lock};
+use crate::workspace::{QueueState, Workspace, ids, lock, markers};
 
 /// Why the runtime cannot start or go on.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -254,6 +254,12 @@ impl Runtime {
 
     /// Applies one operator command with no daemon running: lock, settle,
     /// commit, unlock. Returns what happened, in monitor words.
+    ///
+    /// `clear-stale-state` also repairs what the snapshot cannot describe:
+    /// it removes a stale or invalid lock and sets an unreadable snapshot
+    /// aside first (starting over from the queues), and afterwards returns
+    /// active items no run tracks to their queues and rewrites unreadable
+    /// status files.
     pub fn control(
         ws: Workspace,
         plan: Plan,
@@ -263,13 +269,37 @@ impl Runtime {
         monitor: Monitor,
         command: super::Control,
     ) -> Result<String, EngineError> {
+        let clearing = matches!(command, super::Control::ClearStaleState { .. });
+        let mut cleared = Vec::new();
+        if clearing {
+            if let lock::LockClear::ClearedInvalid =
+                lock::clear_if_not_active(&ws).map_err(lock::LockError::from)?
+            {
+                cleared.push(("stale_state_lock_removed", json!({"reason": "invalid lock"})));
+            }
+            if let Some(aside) = Snapshot::set_aside_if_invalid(&ws)? {
+                let aside = aside.display().to_string();
+                cleared.push(("stale_state_snapshot_set_aside", json!({"path": aside})));
+            }
+        }
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
+        rt.said.clear();
+        for (event_type, data) in cleared {
+            rt.emit(event_type, data);
+        }
         let applied = rt.recover_pending().and_then(|()| {
-            rt.said.clear();
             rt.commit(Input::Control {
                 now: Timestamp::now(),
                 command,
-            })
+            })?;
+            if clearing {
+                rt.return_orphans()?;
+                rt.repair_markers();
+                // Written even when nothing changed: it may have been set
+                // aside above.
+                rt.state.save(&rt.ws)?;
+            }
+            Ok(())
         });
         rt.or_release(applied)?;
         lock::release(&rt.ws, &rt.session)?;
@@ -416,6 +446,29 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Rewrites every missing or unreadable status file with the token the
+    /// state records for its plane.
+    fn repair_markers(&mut self) {
+        for plane in Plane::ALL {
+            if matches!(markers::read_marker(&self.ws, *plane), Ok(Some(_))) {
+                continue;
+            }
+            let token = self
+                .state
+                .status_markers
+                .get(plane)
+                .cloned()
+                .unwrap_or_else(|| "IDLE".into());
+            match markers::write_marker(&self.ws, *plane, &token) {
+                Ok(()) => self.emit("status_marker_repaired", json!({"plane": plane, "token": token})),
+                Err(e) => self.emit(
+                    "status_marker_repair_failed",
+                    json!({"plane": plane, "error": e.to_string()}),
+                ),
+            }
+        }
     }
 
     /// The absolute path of a workspace-relative one.

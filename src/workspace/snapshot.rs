@@ -294,6 +294,31 @@ impl Snapshot {
         }
     }
 
+    /// Renames an unusable snapshot to `runtime_snapshot.json.invalid`
+    /// (`.invalid.<n>` when taken) so the runtime can start over from the
+    /// queues without losing it; `Ok(None)` when it loads (or is absent).
+    pub fn set_aside_if_invalid(ws: &Workspace) -> Result<Option<std::path::PathBuf>, SnapshotError> {
+        match Self::load(ws) {
+            Ok(_) => return Ok(None),
+            Err(SnapshotError::Invalid { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let path = ws.paths().snapshot();
+        for n in 0..1000u32 {
+            let aside = match n {
+                0 => path.with_extension("json.invalid"),
+                n => path.with_extension(format!("json.invalid.{n}")),
+            };
+            match fsx::move_file(&path, &aside) {
+                Ok(()) => return Ok(Some(aside)),
+                Err(FsError::Exists { .. }) => {}
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FsError::Exists { path }.into())
+    }
+
     /// Parses and checks snapshot JSON.
     pub fn from_json(text: &str) -> Result<Self, String> {
         let snapshot: Snapshot = serde_json::from_str(text).map_err(|e| e.to_string())?;

@@ -105,3 +105,59 @@ fn a_refused_start_leaves_no_lock() {
         }
     }
 }
+
+/// Every error `doctor` answers with `millrace clear-stale-state` is
+/// repaired by it, with nothing lost. It refused to run on an invalid lock
+/// or snapshot, and did nothing about untracked active items or damaged
+/// status files ("nothing to do").
+#[test]
+fn clear_stale_state_repairs_what_doctor_sends_to_it() {
+    let bench = scripted_bench(SCRIPT);
+    let (a1, a2) = (
+        task_md("a1", "2026-01-01T00:00:00Z", "", &[]),
+        task_md("a2", "2026-01-01T00:00:00Z", "", &[]),
+    );
+    let cases: [(&str, Vec<(&str, &str)>); 4] = [
+        (
+            "mill::doctor::lock_invalid",
+            vec![("state/runtime_daemon.lock.json", "{ not a lock")],
+        ),
+        (
+            "mill::doctor::snapshot_invalid",
+            vec![("state/runtime_snapshot.json", "{\"schema_version\": 7}")],
+        ),
+        (
+            "mill::doctor::status_marker_invalid",
+            vec![("state/execution_status.md", "BUILDER\n")],
+        ),
+        (
+            "mill::doctor::multiple_active",
+            vec![("tasks/active/a1.md", &a1), ("tasks/active/a2.md", &a2)],
+        ),
+    ];
+    for (code, damage) in cases {
+        for (file, content) in damage {
+            bench.write(file, content);
+        }
+        let before = bench.doctor();
+        let codes: Vec<&str> = before["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["code"].as_str())
+            .collect();
+        assert!(codes.contains(&code), "{code} not reported: {before:#}");
+        let out = bench.run(&["clear-stale-state", "--reason", "proof"]);
+        assert_no_panic("clear-stale-state", &out);
+        assert!(out.status.success(), "{code}: {}", text(&out.stderr));
+        let after = bench.doctor();
+        assert_eq!(after["errors"], 0, "{code} survived clear-stale-state: {after:#}");
+        assert!(!bench.path("state/runtime_daemon.lock.json").exists());
+    }
+    // Nothing was lost: the items are queued, the damaged snapshot kept.
+    assert_eq!(bench.stems("tasks/queue"), ["a1", "a2"]);
+    assert!(bench.path("state/runtime_snapshot.json.invalid").is_file());
+    let out = bench.run(&["run", "daemon", "--exit-when-idle"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(bench.stems("tasks/done"), ["a1", "a2"]);
+}
