@@ -237,8 +237,11 @@ pub struct Pending {
     pub command: Command,
 }
 
-/// Reads every incoming command in issue order. Invalid files are archived
-/// to `failed/` with the reason on the spot and are not returned.
+/// Reads every incoming command in issue order. Invalid files (not UTF-8,
+/// not an envelope, not a known command) are archived to `failed/` with
+/// the reason on the spot and are not returned. One bad entry never stops
+/// the others: an entry that cannot even be read or archived (a directory,
+/// no permission) is left in `incoming/` for `doctor` to report.
 pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
     let dir = ws.paths().mailbox(MailboxBox::Incoming);
     let mut names: Vec<String> = fsx::list_names(&dir)?
@@ -251,26 +254,35 @@ pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
         let path = dir.join(&name);
         if already_archived(ws, &name) {
             // Handled before a crash that left the incoming copy behind.
-            fsx::remove_file(&path)?;
+            let _ = fsx::remove_file(&path);
             continue;
         }
-        let Some(text) = fsx::read_optional(&path)? else {
-            continue;
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(_) => continue,
         };
-        match decode_file(&name, &text) {
+        let decoded = match std::str::from_utf8(&bytes) {
+            Ok(text) => decode_file(&name, text),
+            Err(e) => Err(format!("not UTF-8 text: {e}")),
+        };
+        match decoded {
             Ok((envelope, command)) => out.push(Pending {
                 file_name: name,
                 envelope,
                 command,
             }),
             Err(error) => {
-                let raw = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text.clone()));
-                archive(
-                    ws,
-                    &name,
-                    MailboxBox::Failed,
-                    json!({ "error": error, "raw_payload": raw }),
-                )?;
+                let text = String::from_utf8_lossy(&bytes);
+                let raw = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text.into_owned()));
+                let mut record = json!({ "error": error, "raw_payload": raw });
+                if std::str::from_utf8(&bytes).is_err() {
+                    record["raw_bytes_hex"] = bytes
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                        .into();
+                }
+                let _ = archive(ws, &name, MailboxBox::Failed, record);
             }
         }
     }

@@ -6,6 +6,7 @@
 //! temporary workspaces, and checks the workspace afterwards.
 
 mod crash;
+mod mailbox;
 mod props;
 mod readers;
 mod recovery;
