@@ -41,6 +41,9 @@ pub const COMMANDS: &[&str] = &[
     "clear_stale_state",
 ];
 
+/// The code recorded with an incoming file archived as invalid.
+pub const INVALID_COMMAND: &str = "mill::mailbox::invalid_command";
+
 /// Why a command cannot be issued or archived.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum MailboxError {
@@ -274,7 +277,7 @@ pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
             Err(error) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let raw = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text.into_owned()));
-                let mut record = json!({ "error": error, "raw_payload": raw });
+                let mut record = json!({ "code": INVALID_COMMAND, "error": error, "raw_payload": raw });
                 if std::str::from_utf8(&bytes).is_err() {
                     record["raw_bytes_hex"] = bytes
                         .iter()
