@@ -185,8 +185,18 @@ pub fn record_for_this_process(ws: &Workspace, session_id: &str) -> LockRecord {
 
 /// Inspects the lock without changing anything.
 pub fn inspect(ws: &Workspace) -> Result<LockInspection, FsError> {
-    let text = fsx::read_optional(&ws.paths().lock())?;
-    Ok(judge(ws, text.as_deref()))
+    let path = ws.paths().lock();
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(judge(ws, None)),
+        Err(e) => return Err(FsError::io("read", &path, e)),
+    };
+    // Bytes that are not UTF-8 are a damaged lock (invalid, removable by
+    // clear-stale-state), not an I/O failure.
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => judge(ws, Some(&text)),
+        Err(e) => inspection(LockState::Invalid, None, format!("not UTF-8 text: {e}"), false),
+    })
 }
 
 fn judge(ws: &Workspace, text: Option<&str>) -> LockInspection {

@@ -161,3 +161,30 @@ fn clear_stale_state_repairs_what_doctor_sends_to_it() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(bench.stems("tasks/done"), ["a1", "a2"]);
 }
+
+/// A lock or snapshot whose bytes are not UTF-8 is damaged state like any
+/// other: doctor names it, and clear-stale-state repairs it. Both were
+/// reported as I/O errors (`mill::fs::io`), which clear-stale-state could
+/// not get past. Found by the bad-input corpus.
+#[test]
+fn state_files_that_are_not_utf8_are_repairable() {
+    let bench = scripted_bench(SCRIPT);
+    for (file, code) in [
+        ("state/runtime_daemon.lock.json", "mill::doctor::lock_invalid"),
+        ("state/runtime_snapshot.json", "mill::doctor::snapshot_invalid"),
+    ] {
+        std::fs::write(bench.path(file), b"{\"x\": \"\xff\xfe\"}").unwrap();
+        let doctor = bench.doctor();
+        let codes: Vec<&str> = doctor["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["code"].as_str())
+            .collect();
+        assert!(codes.contains(&code), "{file}: {doctor:#}");
+        let out = bench.run(&["clear-stale-state", "--reason", "proof"]);
+        assert_no_panic("clear-stale-state", &out);
+        assert!(out.status.success(), "{file}: {}", text(&out.stderr));
+        assert_eq!(bench.doctor()["errors"], 0, "{file}");
+    }
+}
