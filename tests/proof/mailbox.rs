@@ -41,3 +41,32 @@ fn a_bad_entry_never_blocks_later_commands() {
         .collect();
     assert_eq!(codes, ["mill::doctor::mailbox_invalid_command"]);
 }
+
+/// doctor warns about every incoming file the daemon would refuse. It
+/// skipped an envelope of another schema version or kind, and one whose
+/// command id is not its file name. Found by the bad-input corpus.
+#[test]
+fn doctor_warns_about_every_file_the_daemon_refuses() {
+    let bench = Bench::init();
+    let incoming = bench.path("state/mailbox/incoming");
+    let envelope = |id: &str, version: u32| {
+        serde_json::json!({"schema_version": version, "kind": "mailbox_command", "command_id": id,
+            "command": "pause", "issued_at": "2026-01-01T00:00:00Z", "issuer": "x", "payload": {}})
+        .to_string()
+    };
+    std::fs::write(incoming.join("cmd-1.json"), envelope("cmd-1", 9)).unwrap();
+    std::fs::write(incoming.join("cmd-2.json"), envelope("cmd-3", 1)).unwrap();
+    let warned: Vec<String> = bench.doctor()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", f["code"].as_str().unwrap(), f["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            "mill::doctor::mailbox_invalid_command millrace-agents/state/mailbox/incoming/cmd-1.json",
+            "mill::doctor::mailbox_invalid_command millrace-agents/state/mailbox/incoming/cmd-2.json",
+        ]
+    );
+}
