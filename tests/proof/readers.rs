@@ -196,7 +196,9 @@ pub fn engine_walk(plan: &Plan, seed: usize) {
             state = step(plan, &rules, &state, input).0;
         }
     }
-    assert!(state.check().is_ok(), "the engine produced an invalid snapshot");
+    if let Err(e) = state.check() {
+        panic!("the engine produced an invalid snapshot: {e}");
+    }
 }
 
 fn stage_result(
