@@ -5,6 +5,7 @@
 //! Everything here drives the built binary the way an operator would, in
 //! temporary workspaces, and checks the workspace afterwards.
 
+mod corpus;
 mod crash;
 mod mailbox;
 mod props;
