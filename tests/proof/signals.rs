@@ -54,6 +54,26 @@ fn children_of(parent: u32) -> Vec<u32> {
     out
 }
 
+/// SIGKILLs a harness's process group when dropped, so a failing test
+/// never leaves a hanging fake harness behind.
+struct Reap(u32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if group_alive(self.0) {
+            signal_group(self.0, libc::SIGKILL);
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn signal_group(pgid: u32, signal: i32) {
+    let pgid = i32::try_from(pgid).unwrap();
+    assert!(pgid > 1);
+    // SAFETY: plain integers; the group is a harness this test started.
+    unsafe { libc::kill(-pgid, signal) };
+}
+
 fn check_logs(log: &Path) {
     for ext in ["out", "err"] {
         let t = std::fs::read_to_string(log.with_extension(ext)).unwrap_or_default();
@@ -117,6 +137,7 @@ fn second_sigterm_kills_the_harness_group_and_the_next_start_resumes_the_node() 
         pid_file.is_file() && !children_of(pid).is_empty()
     });
     let harness = children_of(pid)[0];
+    let _reap = Reap(harness);
     let grandchild: u32 = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -265,4 +286,63 @@ fn stop_now_command_interrupts_and_the_next_start_resumes() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(routed_nodes(&bench), ["builder", "checker", "updater"]);
     assert_eq!(bench.stems("tasks/done"), ["t01"]);
+}
+
+/// `run once` handles signals as the daemon does. It installed no handler,
+/// so SIGTERM or Ctrl-C ended the process and left the harness (in its
+/// own process group) running, with a stale lock.
+#[test]
+fn run_once_is_stopped_by_signals_without_leaving_the_harness() {
+    if !have_python() {
+        return;
+    }
+    let bench = Bench::init();
+    bench.write(
+        "millrace.toml",
+        &format!("[runners.codex]\ncommand = \"{}\"\n", fake("codex")),
+    );
+    one_task(&bench);
+    let log = bench.root.join("once");
+    let mut once = bench
+        .command(&["run", "once"])
+        .env("FAKE_SCENARIO", "hang")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = once.id();
+    eventually(Duration::from_secs(30), "the harness", || {
+        !children_of(pid).is_empty()
+    });
+    let harness = children_of(pid)[0];
+    let _reap = Reap(harness);
+    signal(pid, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        once.try_wait().unwrap().is_none(),
+        "run once died on the first signal"
+    );
+    signal(pid, libc::SIGTERM);
+    let status = wait_for(&mut once, Duration::from_secs(20), "run once after two signals");
+    check_logs(&log);
+    assert!(status.success(), "run once exit: {status}");
+    eventually(Duration::from_secs(5), "the harness group to vanish", || {
+        !group_alive(harness)
+    });
+    assert!(
+        !bench.path("state/runtime_daemon.lock.json").exists(),
+        "lock left behind"
+    );
+    let snap = snapshot(&bench);
+    assert_eq!(snap["active_runs"]["execution"]["node"], "builder", "{snap:#}");
+    assert!(routed_nodes(&bench).is_empty(), "the killed stage was routed");
+    let out = bench
+        .command(&["run", "once"])
+        .env("FAKE_SCENARIO", "success")
+        .output()
+        .unwrap();
+    assert_no_panic("restart", &out);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(routed_nodes(&bench), ["builder"]);
 }

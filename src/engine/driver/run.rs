@@ -29,7 +29,10 @@ pub struct RunSummary {
 impl Runtime {
     /// Claims or continues one item and runs exactly one stage of it (a
     /// stage on another lane that starts at the same time runs too).
+    /// SIGTERM and SIGINT act as they do for the daemon: the first lets the
+    /// stage finish, a second kills it (recorded as interrupted).
     pub async fn run_once(&mut self) -> Result<RunSummary, EngineError> {
+        let mut signals = Signals::new()?;
         self.intake()?;
         self.tick()?;
         let ended = if self.running.is_empty() {
@@ -37,7 +40,7 @@ impl Runtime {
         } else {
             "one_stage"
         };
-        self.drain().await?;
+        self.drain(&mut signals).await?;
         Ok(RunSummary {
             ticks: 1,
             stages: self.finished.clone(),
@@ -48,12 +51,8 @@ impl Runtime {
     /// Runs until a stop drains (command, mailbox or signal) or `max_ticks`.
     /// SIGTERM and SIGINT act as `stop`; a second one as `stop --now`.
     pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, EngineError> {
-        let event_loop = |e: std::io::Error| EngineError::EventLoop {
-            detail: e.to_string(),
-        };
-        let mut term = signal(SignalKind::terminate()).map_err(event_loop)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(event_loop)?;
-        let (mut ticks, mut signals, mut idle) = (0u64, 0u32, false);
+        let mut signals = Signals::new()?;
+        let (mut ticks, mut idle) = (0u64, false);
         let ended = loop {
             self.intake()?;
             if self.reload_requested && self.running.is_empty() {
@@ -74,15 +73,15 @@ impl Runtime {
             }
             idle = quiet;
             if options.max_ticks.is_some_and(|m| ticks >= m) {
-                self.drain().await?;
+                self.drain(&mut signals).await?;
                 break "max_ticks";
             }
             let sleep = tokio::time::sleep(self.settings.idle_sleep);
             tokio::select! {
                 Some(done) = self.completions.1.recv() => self.complete(done)?,
                 _ = sleep => {}
-                _ = term.recv() => self.on_signal(&mut signals)?,
-                _ = int.recv() => self.on_signal(&mut signals)?,
+                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
+                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
             }
         };
         Ok(RunSummary {
@@ -153,14 +152,41 @@ impl Runtime {
     }
 
     /// Waits for every running stage and routes it, starting nothing new.
-    async fn drain(&mut self) -> Result<(), EngineError> {
+    /// Signals still count: a second one kills what runs.
+    async fn drain(&mut self, signals: &mut Signals) -> Result<(), EngineError> {
         self.rules.chain_stages = false;
         while !self.running.is_empty() {
-            match self.completions.1.recv().await {
-                Some(done) => self.complete(done)?,
-                None => break,
+            tokio::select! {
+                done = self.completions.1.recv() => match done {
+                    Some(done) => self.complete(done)?,
+                    None => break,
+                },
+                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
+                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
             }
         }
         Ok(())
+    }
+}
+
+/// SIGTERM and SIGINT, caught for as long as a run lasts (uncaught, they
+/// would end the process and leave the harness's process group running),
+/// and how many have arrived.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    count: u32,
+}
+
+impl Signals {
+    fn new() -> Result<Self, EngineError> {
+        let event_loop = |e: std::io::Error| EngineError::EventLoop {
+            detail: e.to_string(),
+        };
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(event_loop)?,
+            int: signal(SignalKind::interrupt()).map_err(event_loop)?,
+            count: 0,
+        })
     }
 }
