@@ -377,6 +377,15 @@ impl Runtime {
             match self.saved_result(&run_id, &request_id) {
                 Some((result, path)) => self.finish(result, path)?,
                 None => {
+                    // The harness may outlive the process that ran it; it
+                    // must not go on working beside the stage's rerun.
+                    let run_dir = self.ws.paths().run_dir(&run_id);
+                    if let Some(pgid) = crate::runners::kill_orphaned_harness(&run_dir, &request_id) {
+                        self.emit(
+                            "orphaned_harness_killed",
+                            json!({"plane": plane, "request_id": request_id, "pgid": pgid}),
+                        );
+                    }
                     let reason = "the process that ran it stopped before it reported".to_string();
                     self.commit(Input::Interrupted {
                         now: Timestamp::now(),
