@@ -113,7 +113,12 @@ pub fn render_diagnostic(diagnostic: &dyn miette::Diagnostic, color: bool) -> St
         .with_links(false)
         .with_width(100);
     let mut out = String::new();
-    if handler.render_report(&mut out, diagnostic).is_err() {
+    let rendered = if crate::diag::labels_drawable(diagnostic) {
+        handler.render_report(&mut out, diagnostic)
+    } else {
+        handler.render_report(&mut out, &crate::diag::WithoutSnippet::new(diagnostic, None))
+    };
+    if rendered.is_err() {
         out = format!("error: {diagnostic}\n");
     }
     out

@@ -19,7 +19,7 @@ mod render;
 mod sources;
 mod suggest;
 
-pub use render::{RenderOptions, render_human, render_json};
+pub use render::{RenderOptions, WithoutSnippet, labels_drawable, render_human, render_json};
 pub use sources::{FileId, Layer, Location, SourceFile, Sources, Span};
 pub use suggest::{did_you_mean, edit_distance};
 

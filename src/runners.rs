@@ -59,6 +59,22 @@ pub use sys::{group_exists, group_has_live_members};
 use raw::RawRun;
 use stream::Ctx;
 
+/// Stops the harness a dead runtime left running for `request_id` (the
+/// runtime was killed, so nobody reaps it, and the stage is about to run
+/// again): SIGKILLs its process group if `runner_process.<rid>.json` names
+/// a leader that is still the same process (same start time). Returns the
+/// group killed.
+pub fn kill_orphaned_harness(run_dir: &std::path::Path, request_id: &str) -> Option<i32> {
+    let record = std::fs::read_to_string(RunFiles::new(run_dir, request_id).process).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&record).ok()?;
+    let pgid = i32::try_from(record.get("pgid")?.as_i64()?).ok()?;
+    let started = record.get("start_time")?.as_u64()?;
+    if sys::start_time(pgid) != Some(started) || !sys::group_has_live_members(pgid) {
+        return None;
+    }
+    sys::kill_group(pgid).ok().map(|()| pgid)
+}
+
 /// Runs one stage and returns its normalized result. Never panics and
 /// always returns: a harness that cannot start, hangs, crashes or is
 /// cancelled still yields a result (`BLOCKED` with a failure class).

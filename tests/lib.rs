@@ -5,6 +5,7 @@
 mod compile;
 mod engine;
 mod governance;
+mod proof;
 mod runners;
 mod ui;
 mod workspace;

@@ -48,7 +48,12 @@ pub fn render_human<'a>(
             labels,
             notes,
         };
-        if handler.render_report(&mut out, &wrapped).is_err() {
+        let rendered = if labels_drawable(&wrapped) {
+            handler.render_report(&mut out, &wrapped)
+        } else {
+            handler.render_report(&mut out, &WithoutSnippet::new(&wrapped, None))
+        };
+        if rendered.is_err() {
             out.push_str(&format!("{}: {}\n", code_of(diag.as_ref()), diag));
         }
     }
@@ -209,5 +214,110 @@ impl Diagnostic for WithSource<'_> {
     }
     fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
         self.inner.diagnostic_source()
+    }
+}
+
+/// The farthest column a label may start or end at for miette to draw it:
+/// its underline padding is a formatting width, which panics past
+/// `u16::MAX` ("Formatting argument out of range"), and no one reads a
+/// snippet that wide anyway.
+const MAX_LABEL_COLUMN: usize = 4096;
+
+/// Whether miette can draw every label of `diag` (and of the diagnostics
+/// it relates or wraps) in a source snippet. When it cannot, render
+/// [`WithoutSnippet`] instead.
+pub fn labels_drawable(diag: &dyn Diagnostic) -> bool {
+    drawable_with(diag, None)
+}
+
+fn drawable_with(diag: &dyn Diagnostic, parent: Option<&dyn miette::SourceCode>) -> bool {
+    let source = diag.source_code().or(parent);
+    if let (Some(source), Some(mut labels)) = (source, diag.labels()) {
+        let fits = labels.all(|label| {
+            [label.offset(), label.offset() + label.len()]
+                .into_iter()
+                .all(|at| {
+                    source
+                        .read_span(&miette::SourceSpan::from((at, 0)), 0, 0)
+                        .is_ok_and(|s| s.column() <= MAX_LABEL_COLUMN)
+                })
+        });
+        if !fits {
+            return false;
+        }
+    }
+    let related = diag
+        .related()
+        .is_none_or(|mut r| r.all(|d| drawable_with(d, source)));
+    related && diag.diagnostic_source().is_none_or(|d| drawable_with(d, source))
+}
+
+/// A diagnostic shown without its source snippet: the same code, severity,
+/// message, help and related diagnostics, with the location in words.
+pub struct WithoutSnippet<'a> {
+    inner: &'a dyn Diagnostic,
+    at: Option<String>,
+    related: Vec<WithoutSnippet<'a>>,
+}
+
+impl<'a> WithoutSnippet<'a> {
+    pub fn new(inner: &'a dyn Diagnostic, parent: Option<&'a dyn miette::SourceCode>) -> Self {
+        let source = inner.source_code().or(parent);
+        let first = inner.labels().and_then(|mut l| l.next());
+        let at = source.zip(first).and_then(|(source, label)| {
+            let span = miette::SourceSpan::from((label.offset(), 0));
+            let contents = source.read_span(&span, 0, 0).ok()?;
+            let name = contents.name().map(|n| format!("{n}:")).unwrap_or_default();
+            Some(format!(
+                "at {name}{}:{}",
+                contents.line() + 1,
+                contents.column() + 1
+            ))
+        });
+        let related = inner
+            .related()
+            .map(|r| r.map(|d| WithoutSnippet::new(d, source)).collect())
+            .unwrap_or_default();
+        WithoutSnippet { inner, at, related }
+    }
+}
+
+impl fmt::Debug for WithoutSnippet<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.inner, f)
+    }
+}
+
+impl fmt::Display for WithoutSnippet<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.inner, f)?;
+        match &self.at {
+            Some(at) => write!(f, " ({at}; the line is too long to show)"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for WithoutSnippet<'_> {}
+
+impl Diagnostic for WithoutSnippet<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.inner.code()
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.inner.severity()
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.inner.help()
+    }
+    fn url<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.inner.url()
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)))
+        }
     }
 }

@@ -203,12 +203,23 @@ impl Runtime {
         monitor: Monitor,
     ) -> Result<Self, EngineError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
-        rt.recover_pending()?;
-        let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
-        rt.commit(Input::Boot { now, session, mode })?;
-        rt.return_orphans()?;
+        let settled = rt.recover_pending().and_then(|()| {
+            let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
+            rt.commit(Input::Boot { now, session, mode })?;
+            rt.return_orphans()
+        });
+        rt.or_release(settled)?;
         rt.warn_stranded_learning();
         Ok(rt)
+    }
+
+    /// Gives the lock back when starting failed, so a refused start never
+    /// leaves a stale lock behind.
+    fn or_release<T>(&self, result: Result<T, EngineError>) -> Result<T, EngineError> {
+        if result.is_err() {
+            let _ = lock::release(&self.ws, &self.session);
+        }
+        result
     }
 
     /// Takes the lock and settles a transition a crashed process left half
@@ -223,8 +234,16 @@ impl Runtime {
     ) -> Result<Self, EngineError> {
         let session = ids::new_session_id();
         let acquired = lock::acquire(&ws, &session)?;
-        let events = EventLog::open(&ws)?;
-        let state = Snapshot::load(&ws)?;
+        let loaded = EventLog::open(&ws)
+            .map_err(EngineError::from)
+            .and_then(|events| Ok((events, Snapshot::load(&ws)?)));
+        let (events, state) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = lock::release(&ws, &session);
+                return Err(e);
+            }
+        };
         let governor = Governor::new(&ws, settings.governance.clone());
         let mut rt = Runtime {
             ws,
@@ -254,7 +273,8 @@ impl Runtime {
                 json!({"pid": dead.owner_pid, "host": dead.owner_hostname, "session": dead.owner_session_id}),
             );
         }
-        rt.replay_journal()?;
+        let replayed = rt.replay_journal();
+        rt.or_release(replayed)?;
         Ok(rt)
     }
 
@@ -272,33 +292,37 @@ impl Runtime {
         command: super::Control,
     ) -> Result<ControlReport, EngineError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
-        rt.recover_pending()?;
         rt.said.clear();
         let resume = command == super::Control::Resume;
         let clearing = matches!(command, super::Control::ClearStaleState { .. });
         let now = Timestamp::now();
-        let before = rt.state.clone();
-        rt.commit(Input::Control { now, command })?;
-        // Applied means something changed (pausing a paused runtime does
-        // not); the tick counter and clock always move, so they don't count.
-        let mut after = rt.state.clone();
-        after.tick = before.tick;
-        after.updated_at = before.updated_at;
-        let mut applied = after != before;
-        if clearing {
-            // Items in `active/` no run knows (a lost snapshot, a crash
-            // between claim and record) go back to their queues too.
-            let said = rt.said.len();
-            rt.return_orphans()?;
-            applied |= rt.said.len() > said;
-        }
-        if resume {
-            rt.govern(now)?;
-            if rt.governance_paused() {
-                applied = false;
-                rt.said.push("runtime resume blocked by usage governance".into());
+        let applied = rt.recover_pending().and_then(|()| {
+            let before = rt.state.clone();
+            rt.commit(Input::Control { now, command })?;
+            // Applied means something changed (pausing a paused runtime
+            // does not); the tick counter and clock always move, so they
+            // don't count.
+            let mut after = rt.state.clone();
+            after.tick = before.tick;
+            after.updated_at = before.updated_at;
+            let mut applied = after != before;
+            if clearing {
+                // Items in `active/` no run knows (a lost snapshot, a crash
+                // between claim and record) go back to their queues too.
+                let said = rt.said.len();
+                rt.return_orphans()?;
+                applied |= rt.said.len() > said;
             }
-        }
+            if resume {
+                rt.govern(now)?;
+                if rt.governance_paused() {
+                    applied = false;
+                    rt.said.push("runtime resume blocked by usage governance".into());
+                }
+            }
+            Ok(applied)
+        });
+        let applied = rt.or_release(applied)?;
         lock::release(&rt.ws, &rt.session)?;
         let detail = rt.said.join("; ");
         let detail = if detail.is_empty() {
@@ -350,17 +374,17 @@ impl Runtime {
     /// Stages whose request was persisted but which never reported: route
     /// the result if it reached the disk, else run the stage again.
     ///
-    /// Nothing starts from here: this runs before the event loop exists
-    /// (starting a stage would need it), so a recovered result's next stage
-    /// waits for the first tick.
+    /// Nothing starts here: this runs before the event loop (stages are
+    /// local tasks of it), so a routed result leaves its run waiting at the
+    /// next node and the first tick dispatches it.
     fn recover_pending(&mut self) -> Result<(), EngineError> {
         let chain = std::mem::replace(&mut self.rules.chain_stages, false);
-        let recovered = self.recover_each();
+        let recovered = self.recover_pending_results();
         self.rules.chain_stages = chain;
         recovered
     }
 
-    fn recover_each(&mut self) -> Result<(), EngineError> {
+    fn recover_pending_results(&mut self) -> Result<(), EngineError> {
         let pending: Vec<(Plane, String, String)> = self
             .state
             .active_runs
@@ -375,6 +399,15 @@ impl Runtime {
             match self.saved_result(&run_id, &request_id) {
                 Some((result, path)) => self.route_result(result, path)?,
                 None => {
+                    // The harness may outlive the process that ran it; it
+                    // must not go on working beside the stage's rerun.
+                    let run_dir = self.ws.paths().run_dir(&run_id);
+                    if let Some(pgid) = crate::runners::kill_orphaned_harness(&run_dir, &request_id) {
+                        self.emit(
+                            "orphaned_harness_killed",
+                            json!({"plane": plane, "request_id": request_id, "pgid": pgid}),
+                        );
+                    }
                     let reason = "the process that ran it stopped before it reported".to_string();
                     self.commit(Input::Interrupted {
                         now: Timestamp::now(),

@@ -394,7 +394,7 @@ impl Step<'_> {
                 run.active_since = self.now;
                 self.state.active_runs.insert(plane, run);
                 self.marker(plane, "BLOCKED");
-                if !self.held() && self.may_start(plane) {
+                if self.rules.chain_stages && !self.held() && self.may_start(plane) {
                     self.dispatch(plane);
                 }
             }

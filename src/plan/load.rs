@@ -84,7 +84,39 @@ impl Plan {
         self.validate_nodes()?;
         self.validate_edges_and_branches()?;
         self.validate_routes_stay_in_loop()?;
+        self.validate_marker_tokens()?;
         self.validate_rest()
+    }
+
+    /// Running markers, outcome names and terminal markers are written to
+    /// the status files and the snapshot, which accept only `[A-Z0-9_]+`:
+    /// a plan with another one would stop the runtime at its first stage.
+    fn validate_marker_tokens(&self) -> Result<(), PlanLoadError> {
+        let is_token = |t: &str| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        };
+        let tokens = self
+            .stages
+            .iter()
+            .map(|s| (format!("stage `{}` running marker", s.name), &s.running))
+            .chain(
+                self.outcomes
+                    .iter()
+                    .map(|o| (format!("outcome `{}`", o.name), &o.name)),
+            )
+            .chain(
+                self.terminals
+                    .iter()
+                    .map(|t| (format!("terminal `{}` marker", t.name), &t.writes)),
+            );
+        for (what, token) in tokens {
+            ensure(is_token(token), || {
+                format!("{what} `{token}` is not a status token")
+            })?;
+        }
+        Ok(())
     }
 
     fn validate_loops(&self) -> Result<(), PlanLoadError> {

@@ -20,6 +20,9 @@ pub struct RunFiles {
     pub events: PathBuf,
     pub last_message: PathBuf,
     pub completion: PathBuf,
+    /// `runner_process.<rid>.json`: the harness's pid, process group and
+    /// start time, written as soon as it starts.
+    pub process: PathBuf,
 }
 
 impl RunFiles {
@@ -34,6 +37,7 @@ impl RunFiles {
             events: at("runner_events", "jsonl"),
             last_message: at("runner_last_message", "txt"),
             completion: at("runner_completion", "json"),
+            process: at("runner_process", "json"),
         }
     }
 }

@@ -257,18 +257,16 @@ impl Vars {
 }
 
 /// Creates the entry's files, refusing any path that leaves the workspace
-/// once placeholders are filled in.
+/// once placeholders are filled in. Each file appears whole or not at all
+/// (temporary file and rename): a work document half written when the
+/// process dies would be quarantined by the next queue scan.
 fn apply_writes(root: &Path, entry: &EntryTable, vars: &Vars) -> Result<(), String> {
     for write in &entry.writes {
         let rel = vars.fill(&write.path);
         check_write_path(&rel).map_err(|e| format!("mill::runner::script_write_refused: {e}"))?;
         let target: PathBuf = root.join(&rel);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        std::fs::write(&target, vars.fill(&write.content))
-            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        crate::workspace::fsx::write_atomic(&target, vars.fill(&write.content).as_bytes())
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use super::files::{RunFiles, write_json};
 use super::lines::Line;
 use super::process::{self, Harness, Invocation, KILL_GRACE, SpawnError, Step};
 use super::raw::RawRun;
-use super::{Cancel, ExitKind, StageRunRequest, which};
+use super::{Cancel, ExitKind, StageRunRequest, sys, which};
 
 /// What a runner needs besides its configuration.
 pub(crate) struct Ctx<'a> {
@@ -86,10 +86,18 @@ pub(crate) fn start(
     } else {
         None
     };
-    process::spawn(&inv, stdout, stderr, events, ctx.timeout(), ctx.cancel.clone()).map_err(|e| match e {
-        SpawnError::NotInstalled(n) => Box::new(RawRun::failed(ExitKind::NotInstalled, n)),
-        SpawnError::Io(n) => Box::new(RawRun::failed(ExitKind::RunnerError, n)),
-    })
+    let harness = process::spawn(&inv, stdout, stderr, events, ctx.timeout(), ctx.cancel.clone()).map_err(
+        |e| match e {
+            SpawnError::NotInstalled(n) => Box::new(RawRun::failed(ExitKind::NotInstalled, n)),
+            SpawnError::Io(n) => Box::new(RawRun::failed(ExitKind::RunnerError, n)),
+        },
+    )?;
+    // Where the harness runs, so a runtime that restarts after this one
+    // died can stop it (see `kill_orphaned_harness`).
+    let record =
+        json!({"pid": harness.pgid, "pgid": harness.pgid, "start_time": sys::start_time(harness.pgid)});
+    let _ = write_json(&files.process, &record);
+    Ok(harness)
 }
 
 /// Writes `runner_invocation.<rid>.json` (env values are never recorded).

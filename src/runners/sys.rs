@@ -61,6 +61,14 @@ pub fn group_has_live_members(pgid: i32) -> bool {
     }
 }
 
+/// A process's start time (clock ticks since boot, `/proc/<pid>/stat`
+/// field 22), to tell it from a later process given the same pid.
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
 /// Counts non-zombie processes of the group by scanning `/proc`.
 fn live_members_from_proc(pgid: i32) -> Option<usize> {
     let entries = std::fs::read_dir("/proc").ok()?;

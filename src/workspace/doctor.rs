@@ -553,13 +553,12 @@ fn mailbox_and_events(c: &mut Checks<'_>) {
             .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
         {
             let path = incoming.join(name);
-            let text = super::fsx::read_optional(&path)
+            // The daemon's own check: envelope, version, kind, command id
+            // matching the file name, command and payload.
+            let valid = super::fsx::read_optional(&path)
                 .ok()
                 .flatten()
-                .unwrap_or_default();
-            let valid = serde_json::from_str::<mailbox::Envelope>(&text)
-                .ok()
-                .is_some_and(|e| mailbox::Command::decode(&e.command, &e.payload).is_ok());
+                .is_some_and(|text| mailbox::decode_file(name, &text).is_ok());
             if !valid {
                 let message =
                     "an invalid mailbox command waits in incoming/; the daemon will archive it as failed"

@@ -128,7 +128,8 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> FsResult<()> {
 }
 
 /// Creates `path` with `O_EXCL` semantics and fsyncs file and directory.
-/// Used for lock files, where the create itself is the mutual exclusion.
+/// A process that dies between the create and the write leaves an empty
+/// file: prefer [`write_new`], which never exposes a partial one.
 pub fn create_exclusive(path: &Path, bytes: &[u8]) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;

@@ -1,8 +1,9 @@
 //! `state/runtime_daemon.lock.json`: one owner per workspace.
 //!
 //! Input: a session id of the process that wants to own the workspace.
-//! Output: the lock record, created with exclusive-create and fsynced, and
-//! an inspection of an existing lock: absent, active, stale or invalid.
+//! Output: the lock record, created whole (temporary file, fsync, then a
+//! hard link that fails if a lock exists), and an inspection of an existing
+//! lock: absent, active, stale or invalid.
 //!
 //! Invariants:
 //! - a lock is stale only when provably dead: its host is this host and its
@@ -184,8 +185,18 @@ pub fn record_for_this_process(ws: &Workspace, session_id: &str) -> LockRecord {
 
 /// Inspects the lock without changing anything.
 pub fn inspect(ws: &Workspace) -> Result<LockInspection, FsError> {
-    let text = fsx::read_optional(&ws.paths().lock())?;
-    Ok(judge(ws, text.as_deref()))
+    let path = ws.paths().lock();
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(judge(ws, None)),
+        Err(e) => return Err(FsError::io("read", &path, e)),
+    };
+    // Bytes that are not UTF-8 are a damaged lock (invalid, removable by
+    // clear-stale-state), not an I/O failure.
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => judge(ws, Some(&text)),
+        Err(e) => inspection(LockState::Invalid, None, format!("not UTF-8 text: {e}"), false),
+    })
 }
 
 fn judge(ws: &Workspace, text: Option<&str>) -> LockInspection {
@@ -250,7 +261,9 @@ pub fn acquire(ws: &Workspace, session_id: &str) -> Result<Acquired, LockError> 
     for _ in 0..MAX_ATTEMPTS {
         let record = record_for_this_process(ws, session_id);
         let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
-        match fsx::create_exclusive(&path, text.as_bytes()) {
+        // Written whole under a temporary name, then linked into place: a
+        // process killed half way leaves no lock, never an empty one.
+        match fsx::write_new(&path, text.as_bytes()) {
             Ok(()) => return Ok(Acquired { record, takeover }),
             Err(FsError::Exists { .. }) => {}
             Err(e) => return Err(e.into()),

@@ -41,6 +41,9 @@ pub const COMMANDS: &[&str] = &[
     "clear_stale_state",
 ];
 
+/// The code recorded with an incoming file archived as invalid.
+pub const INVALID_COMMAND: &str = "mill::mailbox::invalid_command";
+
 /// Why a command cannot be issued or archived.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum MailboxError {
@@ -241,8 +244,11 @@ pub struct Pending {
     pub command: Command,
 }
 
-/// Reads every incoming command in issue order. Invalid files are archived
-/// to `failed/` with the reason on the spot and are not returned.
+/// Reads every incoming command in issue order. Invalid files (not UTF-8,
+/// not an envelope, not a known command) are archived to `failed/` with
+/// the reason on the spot and are not returned. One bad entry never stops
+/// the others: an entry that cannot even be read or archived (a directory,
+/// no permission) is left in `incoming/` for `doctor` to report.
 pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
     let dir = ws.paths().mailbox(MailboxBox::Incoming);
     let mut names: Vec<String> = fsx::list_names(&dir)?
@@ -255,33 +261,43 @@ pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
         let path = dir.join(&name);
         if already_archived(ws, &name) {
             // Handled before a crash that left the incoming copy behind.
-            fsx::remove_file(&path)?;
+            let _ = fsx::remove_file(&path);
             continue;
         }
-        let Some(text) = fsx::read_optional(&path)? else {
-            continue;
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(_) => continue,
         };
-        match decode_file(&name, &text) {
+        let decoded = match std::str::from_utf8(&bytes) {
+            Ok(text) => decode_file(&name, text),
+            Err(e) => Err(format!("not UTF-8 text: {e}")),
+        };
+        match decoded {
             Ok((envelope, command)) => out.push(Pending {
                 file_name: name,
                 envelope,
                 command,
             }),
             Err(error) => {
-                let raw = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text.clone()));
-                archive(
-                    ws,
-                    &name,
-                    MailboxBox::Failed,
-                    json!({ "error": error, "raw_payload": raw }),
-                )?;
+                let text = String::from_utf8_lossy(&bytes);
+                let raw = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text.into_owned()));
+                let mut record = json!({ "code": INVALID_COMMAND, "error": error, "raw_payload": raw });
+                if std::str::from_utf8(&bytes).is_err() {
+                    record["raw_bytes_hex"] = bytes
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                        .into();
+                }
+                let _ = archive(ws, &name, MailboxBox::Failed, record);
             }
         }
     }
     Ok(out)
 }
 
-fn decode_file(name: &str, text: &str) -> Result<(Envelope, Command), String> {
+/// Decodes and checks one incoming file's text (`name` is its file name).
+pub fn decode_file(name: &str, text: &str) -> Result<(Envelope, Command), String> {
     let envelope: Envelope = serde_json::from_str(text).map_err(|e| format!("not an envelope: {e}"))?;
     if envelope.schema_version != MAILBOX_SCHEMA_VERSION || envelope.kind != "mailbox_command" {
         return Err(format!(

@@ -51,7 +51,18 @@ fn aside(path: &Path, now: Timestamp, what: &str) -> FsResult<String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let target = path.with_file_name(format!("{name}.invalid-{}", now.strftime("%Y%m%dT%H%M%SZ")));
-    fsx::move_file(path, &target)?;
-    Ok(format!("set aside unreadable {what} as {}", target.display()))
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ");
+    // Two repairs in one second must not lose the first one's file.
+    for n in 0..1000u32 {
+        let suffix = if n == 0 { String::new() } else { format!("-{n}") };
+        let target = path.with_file_name(format!("{name}.invalid-{stamp}{suffix}"));
+        match fsx::move_file(path, &target) {
+            Ok(()) => return Ok(format!("set aside unreadable {what} as {}", target.display())),
+            Err(fsx::FsError::Exists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(fsx::FsError::Exists {
+        path: path.to_path_buf(),
+    })
 }

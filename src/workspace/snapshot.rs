@@ -302,10 +302,19 @@ impl Snapshot {
     /// Loads the snapshot; a missing file gives the bootstrap snapshot.
     pub fn load(ws: &Workspace) -> Result<Self, SnapshotError> {
         let path = ws.paths().snapshot();
-        match fsx::read_optional(&path)? {
-            None => Ok(Self::bootstrap(Timestamp::now())),
-            Some(text) => Self::from_json(&text).map_err(|detail| SnapshotError::Invalid { path, detail }),
-        }
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self::bootstrap(Timestamp::now()));
+            }
+            Err(e) => return Err(FsError::io("read", &path, e).into()),
+        };
+        // Bytes that are not UTF-8 are a damaged snapshot like any other
+        // (clear-stale-state sets it aside), not an I/O failure.
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|e| format!("not UTF-8 text: {e}"))
+            .and_then(Self::from_json);
+        parsed.map_err(|detail| SnapshotError::Invalid { path, detail })
     }
 
     /// Parses and checks snapshot JSON.

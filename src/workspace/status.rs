@@ -126,11 +126,11 @@ pub struct StatusReport {
 pub fn report(ws: &Workspace) -> StatusReport {
     let mut problems = Vec::new();
     let snapshot = Snapshot::load(ws).unwrap_or_else(|e| {
-        problems.push(e.to_string());
+        problems.push(coded(&e));
         Snapshot::bootstrap(Timestamp::now())
     });
     let config = Config::load(&ws.paths().config())
-        .map_err(|e| problems.push(format!("config: {e}")))
+        .map_err(|e| problems.push(coded(&e)))
         .ok();
     let lock = lock_view(ws, &mut problems);
     let (queues, quarantined) = queues(ws, &mut problems);
@@ -138,7 +138,7 @@ pub fn report(ws: &Workspace) -> StatusReport {
     let mut status_markers = BTreeMap::new();
     for plane in Plane::ALL {
         let token = markers::read_marker(ws, *plane).unwrap_or_else(|e| {
-            problems.push(e.to_string());
+            problems.push(coded(&e));
             None
         });
         status_markers.insert(*plane, token);
@@ -185,6 +185,15 @@ pub fn report(ws: &Workspace) -> StatusReport {
     }
 }
 
+/// A problem line: the diagnostic code first (so scripts and agents can
+/// match on it), then the message.
+fn coded(e: &(impl std::fmt::Display + miette::Diagnostic)) -> String {
+    match e.code() {
+        Some(code) => format!("{code}: {e}"),
+        None => e.to_string(),
+    }
+}
+
 /// The string form of a unit enum serialized by serde.
 fn serde_plain(value: &impl Serialize) -> String {
     match serde_json::to_value(value) {
@@ -203,7 +212,7 @@ fn lock_view(ws: &Workspace, problems: &mut Vec<String>) -> LockView {
             detail: seen.detail,
         },
         Err(e) => {
-            problems.push(e.to_string());
+            problems.push(coded(&e));
             LockView {
                 state: LockState::Invalid,
                 owner_pid: None,
@@ -233,7 +242,7 @@ pub fn queues(ws: &Workspace, problems: &mut Vec<String>) -> (BTreeMap<Plane, Pl
                 let (scan, described) = match listing {
                     Ok(found) => found,
                     Err(e) => {
-                        problems.push(e.to_string());
+                        problems.push(coded(&e));
                         continue;
                     }
                 };
@@ -334,7 +343,7 @@ fn closure_view(ws: &Workspace, problems: &mut Vec<String>) -> ClosureView {
     let all = match closure::list(ws) {
         Ok(all) => all,
         Err(e) => {
-            problems.push(e.to_string());
+            problems.push(coded(&e));
             return ClosureView::default();
         }
     };
@@ -346,7 +355,7 @@ fn closure_view(ws: &Workspace, problems: &mut Vec<String>) -> ClosureView {
             Ok(_) => {}
             Err(e) => {
                 view.invalid_count += 1;
-                problems.push(e.to_string());
+                problems.push(coded(&e));
             }
         }
     }

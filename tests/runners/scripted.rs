@@ -139,6 +139,35 @@ async fn writes_fill_placeholders_inside_the_workspace() {
     assert!(result.report_artifact.unwrap().ends_with("arbiter_report.md"));
 }
 
+/// A write replaces its file by rename: a reader never sees it half
+/// written (one that opened the old file keeps reading the old content),
+/// and no temporary file is left beside it.
+#[tokio::test]
+async fn writes_replace_files_whole() {
+    use std::io::Read;
+    let fx = Fixture::new();
+    let req = fx.request("scripted");
+    let dir = fx.ws().join("millrace-agents/tasks/queue");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.md");
+    std::fs::write(&path, "old").unwrap();
+    let mut reader = std::fs::File::open(&path).unwrap();
+    let text = r#"
+    [stages]
+    builder = [{ writes = [{ path = "millrace-agents/tasks/queue/t.md", content = "new" }] }]
+    "#;
+    assert_success(&run(&req, &config(text)).await, "BUILDER_COMPLETE");
+    let mut seen = String::new();
+    reader.read_to_string(&mut seen).unwrap();
+    assert_eq!(seen, "old");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["t.md"]);
+}
+
 #[tokio::test]
 async fn writes_that_escape_are_refused() {
     let fx = Fixture::new();

@@ -42,6 +42,21 @@ fn codes_of(err: &millrace::workspace::document::DocumentError) -> Vec<(&'static
     err.problems().iter().map(|p| (p.code, p.line)).collect()
 }
 
+/// A task that depends on itself could never be claimed; intake refuses
+/// it (markdown and JSON alike) instead of queueing it forever.
+#[test]
+fn a_task_that_depends_on_itself_is_refused() {
+    let text = TASK.replace("Depends-On:\n- none", "Depends-On:\n- task-0\n- task-1");
+    let err = WorkDocument::parse_markdown(None, &text, "task-1.md").unwrap_err();
+    assert_eq!(codes_of(&err), [("mill::document::invalid_value", 9)]);
+    let mut json = WorkDocument::parse_markdown(None, TASK, "task-1.md")
+        .unwrap()
+        .to_json();
+    json["depends_on"] = serde_json::json!(["task-1"]);
+    let err = WorkDocument::from_json_value(None, &json, "task-1.json").unwrap_err();
+    assert_eq!(err.problems()[0].code, "mill::document::invalid_value");
+}
+
 #[test]
 fn a_task_parses_and_keeps_its_prose() {
     let doc = WorkDocument::parse_markdown(None, TASK, "task-1.md").unwrap();

@@ -230,7 +230,10 @@ fn doctor_is_clean_on_a_fresh_workspace_and_finds_damage() {
     // Status still answers on damaged state, listing the problems.
     let out = ws.run(&["status"]);
     assert!(out.status.success());
-    assert!(!fields(&stdout(&out), "problem").is_empty());
+    let problems = fields(&stdout(&out), "problem");
+    assert!(!problems.is_empty());
+    // Each problem starts with its diagnostic code.
+    assert!(problems.iter().all(|p| p.starts_with("mill::")), "{problems:#?}");
 }
 
 #[test]

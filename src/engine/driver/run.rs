@@ -30,11 +30,14 @@ pub struct RunSummary {
 }
 
 impl Runtime {
-    /// Claims or continues one item and runs exactly one stage of it.
-    /// While it runs, the mailbox and signals are still answered (`stop
-    /// --now` or a second signal kills it); commands that arrive meanwhile
-    /// are applied before the process lets go, never left for the next one.
+    /// Claims or continues one item and runs exactly one stage of it (a
+    /// stage on another lane that starts at the same time runs too).
+    /// While it runs, the mailbox and signals are still answered: the
+    /// first SIGTERM or SIGINT lets the stage finish, a second (or `stop
+    /// --now`) kills it; commands that arrive meanwhile are applied before
+    /// the process lets go, never left for the next one.
     pub async fn run_once(&mut self) -> Result<RunSummary, EngineError> {
+        let mut signals = Signals::new()?;
         self.intake()?;
         self.tick()?;
         let ended = if self.running.is_empty() {
@@ -42,7 +45,7 @@ impl Runtime {
         } else {
             "one_stage"
         };
-        self.await_stage().await?;
+        self.await_stage(&mut signals).await?;
         self.drain_mailbox()?;
         Ok(RunSummary {
             ticks: 1,
@@ -54,12 +57,8 @@ impl Runtime {
     /// Runs until a stop drains (command, mailbox or signal) or `max_ticks`.
     /// SIGTERM and SIGINT act as `stop`; a second one as `stop --now`.
     pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, EngineError> {
-        let event_loop = |e: std::io::Error| EngineError::EventLoop {
-            detail: e.to_string(),
-        };
-        let mut term = signal(SignalKind::terminate()).map_err(event_loop)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(event_loop)?;
-        let (mut ticks, mut signals, mut idle) = (0u64, 0u32, false);
+        let mut signals = Signals::new()?;
+        let (mut ticks, mut idle) = (0u64, false);
         let ended = loop {
             self.intake()?;
             if self.reload_requested && self.running.is_empty() {
@@ -80,15 +79,15 @@ impl Runtime {
             }
             idle = quiet;
             if options.max_ticks.is_some_and(|m| ticks >= m) {
-                self.drain().await?;
+                self.drain(&mut signals).await?;
                 break "max_ticks";
             }
             let sleep = tokio::time::sleep(self.settings.idle_sleep);
             tokio::select! {
                 Some(done) = self.completions.1.recv() => self.complete(done)?,
                 _ = sleep => {}
-                _ = term.recv() => self.on_signal(&mut signals)?,
-                _ = int.recv() => self.on_signal(&mut signals)?,
+                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
+                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
             }
         };
         Ok(RunSummary {
@@ -167,13 +166,7 @@ impl Runtime {
     }
 
     /// [`Self::drain`], answering the mailbox and signals meanwhile.
-    async fn await_stage(&mut self) -> Result<(), EngineError> {
-        let event_loop = |e: std::io::Error| EngineError::EventLoop {
-            detail: e.to_string(),
-        };
-        let mut term = signal(SignalKind::terminate()).map_err(event_loop)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(event_loop)?;
-        let mut signals = 0u32;
+    async fn await_stage(&mut self, signals: &mut Signals) -> Result<(), EngineError> {
         self.rules.chain_stages = false;
         while !self.running.is_empty() {
             let poll = tokio::time::sleep(MAILBOX_POLL);
@@ -182,23 +175,50 @@ impl Runtime {
                     Some(done) => self.complete(done)?,
                     None => break,
                 },
-                _ = poll => self.drain_mailbox()?,
-                _ = term.recv() => self.on_signal(&mut signals)?,
-                _ = int.recv() => self.on_signal(&mut signals)?,
+                                _ = poll => self.drain_mailbox()?,
+                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
+                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
             }
         }
         Ok(())
     }
 
     /// Waits for every running stage and routes it, starting nothing new.
-    async fn drain(&mut self) -> Result<(), EngineError> {
+    /// Signals still count: a second one kills what runs.
+    async fn drain(&mut self, signals: &mut Signals) -> Result<(), EngineError> {
         self.rules.chain_stages = false;
         while !self.running.is_empty() {
-            match self.completions.1.recv().await {
-                Some(done) => self.complete(done)?,
-                None => break,
+            tokio::select! {
+                done = self.completions.1.recv() => match done {
+                    Some(done) => self.complete(done)?,
+                    None => break,
+                },
+                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
+                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
             }
         }
         Ok(())
+    }
+}
+
+/// SIGTERM and SIGINT, caught for as long as a run lasts (uncaught, they
+/// would end the process and leave the harness's process group running),
+/// and how many have arrived.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    count: u32,
+}
+
+impl Signals {
+    fn new() -> Result<Self, EngineError> {
+        let event_loop = |e: std::io::Error| EngineError::EventLoop {
+            detail: e.to_string(),
+        };
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(event_loop)?,
+            int: signal(SignalKind::interrupt()).map_err(event_loop)?,
+            count: 0,
+        })
     }
 }

@@ -72,6 +72,7 @@ pub(super) fn build(raw: &Raw, sink: &mut Sink<'_>) -> Option<WorkDocument> {
     if !raw.body.is_empty() {
         map.insert("body".into(), Value::String(raw.body.clone()));
     }
+    check_no_self_dependency(raw, sink, &map);
     if !sink.is_empty() {
         return None;
     }
@@ -90,6 +91,25 @@ pub(super) fn build(raw: &Raw, sink: &mut Sink<'_>) -> Option<WorkDocument> {
             None
         }
     }
+}
+
+/// A task that depends on itself could never be claimed: it would wait in
+/// its queue forever with nothing to say why.
+fn check_no_self_dependency(raw: &Raw, sink: &mut Sink<'_>, map: &Map<String, Value>) {
+    let (Some(id), Some(Value::Array(deps))) =
+        (map.get("task_id").and_then(Value::as_str), map.get("depends_on"))
+    else {
+        return;
+    };
+    if !deps.iter().any(|d| d.as_str() == Some(id)) {
+        return;
+    }
+    let line = schema::fields(raw.kind)
+        .iter()
+        .position(|f| f.key == "depends_on")
+        .and_then(|i| raw.fields.get(i)?.as_ref()?.line);
+    let message = format!("task `{id}` depends on itself, so it could never be claimed");
+    sink.push(codes::INVALID_VALUE, Some("Depends-On"), message, line);
 }
 
 fn check_title(raw: &Raw, sink: &mut Sink<'_>, map: &mut Map<String, Value>) {
