@@ -346,3 +346,83 @@ fn run_once_is_stopped_by_signals_without_leaving_the_harness() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(routed_nodes(&bench), ["builder"]);
 }
+
+/// Whether `pid` is a running process (not gone, not a zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().to_string()))
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+/// A SIGKILLed daemon cannot reap its harness, which (in its own process
+/// group) goes on running. The next start kills that group before it runs
+/// the stage again, so two harnesses never work on one item at once.
+#[test]
+fn a_harness_left_by_a_killed_daemon_is_stopped_before_its_stage_reruns() {
+    if !have_python() {
+        return;
+    }
+    let bench = Bench::init();
+    bench.write(
+        "millrace.toml",
+        &format!(
+            "[runtime]\nidle_sleep_seconds = 0.02\n\n[runners.codex]\ncommand = \"{}\"\n",
+            fake("codex")
+        ),
+    );
+    one_task(&bench);
+    let pid_file = bench.root.join("grandchild.pid");
+    let log = bench.root.join("daemon");
+    let mut daemon = bench
+        .command(&["run", "daemon"])
+        .env("FAKE_SCENARIO", "grandchild_hang")
+        .env("FAKE_PID_FILE", &pid_file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = daemon.id();
+    eventually(Duration::from_secs(30), "the harness and its grandchild", || {
+        pid_file.is_file() && !children_of(pid).is_empty()
+    });
+    let harness = children_of(pid)[0];
+    let _reap = Reap(harness);
+    let grandchild: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    eventually(Duration::from_secs(10), "the process record", || {
+        bench.names("runs").iter().any(|run| {
+            bench
+                .names(&format!("runs/{run}"))
+                .iter()
+                .any(|n| n.starts_with("runner_process."))
+        })
+    });
+    signal(pid, libc::SIGKILL);
+    wait_for(&mut daemon, Duration::from_secs(10), "the killed daemon");
+    assert!(running(harness), "the harness died with the daemon");
+    assert!(running(grandchild), "the grandchild died with the daemon");
+
+    let out = bench
+        .command(&["run", "daemon", "--exit-when-idle"])
+        .env("FAKE_SCENARIO", "success")
+        .output()
+        .unwrap();
+    assert_no_panic("restart", &out);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let killed = events(&bench, "orphaned_harness_killed");
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    assert_eq!(
+        killed[0]["data"]["pgid"].as_u64(),
+        Some(u64::from(harness)),
+        "{killed:?}"
+    );
+    eventually(Duration::from_secs(5), "the orphaned harness to die", || {
+        !running(harness) && !running(grandchild)
+    });
+    assert_eq!(bench.stems("tasks/done"), ["t01"]);
+}
