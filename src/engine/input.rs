@@ -97,7 +97,8 @@ pub enum Control {
 #[derive(Clone, Debug, Default)]
 pub struct World {
     /// Planes whose queue holds a claimable item (the closure root filter
-    /// applied).
+    /// applied). Only planes free to claim are looked at: a foreground
+    /// plane while no foreground plane runs, learning while it does not.
     pub claimable: BTreeSet<Plane>,
     /// The open closure target, if any.
     pub target: Option<TargetView>,

@@ -107,6 +107,28 @@ pub fn write_atomic_with(
     sync_dir(dir)
 }
 
+/// Replaces `path` atomically for readers (temporary file, rename) without
+/// waiting for the disk: for caches, which are rebuilt when a crash leaves
+/// them old, missing or torn. Creates missing parent directories.
+pub fn write_cache_with(
+    path: &Path,
+    fill: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
+) -> FsResult<()> {
+    let dir = parent_of(path)?;
+    ensure_dir(dir)?;
+    let (temp, mut file) = create_temp(dir, path)?;
+    let written = {
+        let mut out = io::BufWriter::new(&mut file);
+        fill(&mut out).and_then(|()| out.flush())
+    };
+    drop(file);
+    if let Err(e) = written.and_then(|()| fs::rename(&temp, path)) {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("replace", path, e));
+    }
+    Ok(())
+}
+
 /// Creates `path` with `bytes` atomically, failing with [`FsError::Exists`]
 /// if it is already there. Readers never see a partial file: the content is
 /// written and fsynced under a temporary name, then hard-linked into place.

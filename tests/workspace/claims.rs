@@ -269,9 +269,14 @@ fn the_index_is_trusted_only_while_the_directory_is_unchanged_and_not_racy() {
         "claim order includes the new file"
     );
 
-    // Built right after a change (racy): verified again next time.
+    // Built right after a change (racy): verified again next time, and
+    // not stored again when nothing changed (a rename would give a new inode).
+    let stored =
+        || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(ws.path("state/index/task.json")).unwrap());
+    let before = stored();
     let (_, report) = QueueIndex::refresh(&w, WorkItemKind::Task).unwrap();
     assert!(!report.trusted && report.parsed == 0);
+    assert_eq!(stored(), before, "an unchanged racy index is not rewritten");
 
     // A file removed behind its back is dropped.
     std::fs::remove_file(ws.path("tasks/queue/t07.md")).unwrap();

@@ -35,14 +35,20 @@ impl Runtime {
         }
         let target = open.into_iter().next();
         let root = target.as_ref().map(|t| t.root_spec_id.clone());
+        // Only a plane free to claim is looked at (a foreground plane while
+        // neither foreground plane runs, learning while it does not): the
+        // scheduler reads nothing else, and at 10,000 queued items a look
+        // is far from free.
+        let busy = |p: &Plane| self.state.active_runs.contains_key(p);
+        let foreground_busy = busy(&Plane::Planning) || busy(&Plane::Execution);
         let mut claimable = BTreeSet::new();
         for plane in self.plan.planes() {
-            let filter = if plane == Plane::Learning {
-                None
+            let (free, filter) = if plane == Plane::Learning {
+                (!busy(&plane), None)
             } else {
-                root.as_deref()
+                (!foreground_busy, root.as_deref())
             };
-            if queues.peek(plane, filter).unwrap_or(false) {
+            if free && queues.peek(plane, filter).unwrap_or(false) {
                 claimable.insert(plane);
             }
         }
@@ -54,9 +60,10 @@ impl Runtime {
                 .sum();
             depths.insert(*plane, depth as u64);
         }
-        // Lineage work matters only when nothing of the foreground is
-        // claimable (the closure pass may then run); skip the scan otherwise.
-        let foreground_idle = !claimable.iter().any(|p| *p != Plane::Learning);
+        // Lineage work matters only when the foreground is free and nothing
+        // of it is claimable (the closure pass may then run); skip the scan
+        // otherwise.
+        let foreground_idle = !foreground_busy && !claimable.iter().any(|p| *p != Plane::Learning);
         let target = target.map(|t| target_view(&ws, &queues, t, foreground_idle));
         World {
             claimable,

@@ -158,7 +158,8 @@ impl QueueIndex {
             }
         }
         let mut report = RefreshReport::default();
-        let entries = rescan(
+        let had_stored = stored.is_some();
+        let (entries, changed) = rescan(
             kind,
             &dir,
             stored.map(|i| i.entries).unwrap_or_default(),
@@ -170,7 +171,13 @@ impl QueueIndex {
             built_at_ns,
             entries,
         };
-        index.write(ws, kind);
+        // Storing an index that is still racy and holds the same entries
+        // gains nothing (the next reader rescans either way); skipping it
+        // keeps a busy daemon from rewriting the whole index every tick.
+        let racy = built_at_ns - dir_mtime_ns < RACY_NS;
+        if changed || !had_stored || !racy {
+            index.write(ws, kind);
+        }
         Ok((index, report))
     }
 
@@ -181,9 +188,11 @@ impl QueueIndex {
     }
 
     /// Stores the index. A cache that cannot be written is not an error:
-    /// the next reader rebuilds it.
+    /// the next reader rebuilds it. Nor is it flushed to disk: after a
+    /// crash an old or unreadable index only costs a rescan (an old one
+    /// records an older directory mtime, so it is not trusted).
     fn write(&self, ws: &Workspace, kind: WorkItemKind) {
-        let _ = fsx::write_atomic_with(&ws.paths().index(kind), |out| {
+        let _ = fsx::write_cache_with(&ws.paths().index(kind), |out| {
             serde_json::to_writer(out, self).map_err(std::io::Error::from)
         });
     }
@@ -213,13 +222,14 @@ impl QueueIndex {
     }
 }
 
-/// One `readdir`; keeps known entries, parses new names, drops vanished ones.
+/// One `readdir`; keeps known entries, parses new names, drops vanished
+/// ones. Also says whether the entries differ from the ones given.
 fn rescan(
     kind: WorkItemKind,
     dir: &Path,
     mut entries: Vec<Entry>,
     report: &mut RefreshReport,
-) -> Result<Vec<Entry>, QueueError> {
+) -> Result<(Vec<Entry>, bool), QueueError> {
     let scan = scan_dir(dir)?;
     let mut names: Vec<(String, u64)> = scan.documents.into_iter().zip(scan.inodes).collect();
     names.sort_unstable();
@@ -227,6 +237,7 @@ fn rescan(
     // inode: a file rewritten by rename (editors, agents) gets a new inode
     // and is read again. Sorted merges keep the memory to the two lists.
     entries.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+    let known = entries.len();
     entries.retain(|e| {
         names
             .binary_search_by(|(name, _)| name.as_str().cmp(e.id()))
@@ -249,9 +260,10 @@ fn rescan(
             }
         }
     }
+    let changed = entries.len() != known || !fresh.is_empty();
     entries.extend(fresh);
     entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    Ok(entries)
+    Ok((entries, changed))
 }
 
 /// Parses one queued file into an entry. `Ok(None)` if it vanished;

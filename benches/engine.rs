@@ -1,0 +1,216 @@
+//! Micro-benchmarks of the hot paths behind the whole-process figures of
+//! `bench/run`: compiling the shipped loops, routing one stage result, and
+//! claiming from a deep queue. Run with `cargo bench --bench engine`.
+//! Measurements only; nothing here asserts a time.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use divan::Bencher;
+use jiff::Timestamp;
+
+use millrace::diag::{Diagnostics, Sources};
+use millrace::engine::{ClaimedItem, Effect, Input, Rules, Snapshot, World, step};
+use millrace::plan::{Plan, PlanSettings, Plane, ResultClass, WorkItemKind};
+use millrace::runners::{ExitKind, NormalizationSource, StageResult};
+use millrace::workspace::queue::Queues;
+use millrace::workspace::snapshot::Lineage;
+use millrace::workspace::{QueueState, Workspace};
+
+fn main() {
+    divan::main();
+}
+
+/// The queue depth the performance bars are set at.
+const QUEUED: usize = 10_000;
+
+/// Parse, check and lower the embedded loops into the plan of a mode, as
+/// `compile validate` does without a workspace.
+fn compile(mode: &str) -> Plan {
+    let mut sources = Sources::new();
+    millrace::check::add_builtin_sources(&mut sources);
+    let mut diags = Diagnostics::new();
+    let program = millrace::check::check_sources(&sources, &mut diags).expect("the shipped loops check");
+    millrace::lower::lower(&program, &sources, mode, &PlanSettings::default()).expect("the mode lowers")
+}
+
+#[divan::bench(args = ["default_codex", "learning_codex"])]
+fn compile_shipped_loops(mode: &str) -> Plan {
+    compile(divan::black_box(mode))
+}
+
+/// A task claimed and its builder dispatched: the state a builder result
+/// arrives in.
+fn builder_running(plan: &Plan, rules: &Rules) -> Snapshot {
+    let now = Timestamp::now();
+    let world = World {
+        claimable: [Plane::Execution].into(),
+        next_run_id: "run-bench".into(),
+        ..World::default()
+    };
+    let (state, _) = step(plan, rules, &Snapshot::default(), Input::Tick { now, world });
+    let item = ClaimedItem {
+        kind: WorkItemKind::Task,
+        id: "task-00000".into(),
+        run_id: "run-bench".into(),
+        lineage: Lineage::default(),
+        target_stage: None,
+        opens_target: false,
+        prior_tokens: 0,
+        prior_cost_usd: 0.0,
+    };
+    let (state, effects) = step(
+        plan,
+        rules,
+        &state,
+        Input::Claimed {
+            now,
+            plane: Plane::Execution,
+            item,
+        },
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::Dispatch { .. })));
+    state
+}
+
+/// What the runners report for a builder that finished cleanly.
+fn builder_complete(state: &Snapshot) -> StageResult {
+    let run = &state.active_runs[&Plane::Execution];
+    let now = Timestamp::now();
+    StageResult {
+        schema_version: 1,
+        kind: "stage_result".into(),
+        request_id: run.pending_request_id.clone().expect("a dispatched stage"),
+        run_id: run.run_id.clone(),
+        plane: Plane::Execution,
+        node: run.node.clone(),
+        stage: run.stage.clone(),
+        work_item_kind: Some(WorkItemKind::Task),
+        work_item_id: Some("task-00000".into()),
+        terminal_result: "BUILDER_COMPLETE".into(),
+        result_class: ResultClass::Success,
+        success: true,
+        exit: ExitKind::Completed,
+        exit_code: Some(0),
+        failure_class: None,
+        detected_marker: Some("### BUILDER_COMPLETE".into()),
+        normalization_source: NormalizationSource::FinalMessage,
+        metadata: Default::default(),
+        artifacts: Vec::new(),
+        report_artifact: None,
+        notes: Vec::new(),
+        token_usage: None,
+        cost_usd: None,
+        rate_limit: None,
+        quota_reset_at: None,
+        runner: "codex_cli".into(),
+        model: None,
+        effort: None,
+        stdout_path: None,
+        stderr_path: None,
+        events_path: None,
+        started_at: now,
+        completed_at: now,
+        duration_seconds: 0.0,
+    }
+}
+
+/// The pure engine step for one finished stage: normalize-free routing,
+/// counters, the next dispatch and every effect, without I/O.
+#[divan::bench]
+fn step_one_result(bencher: Bencher) {
+    let plan = compile("default_codex");
+    let rules = Rules::default();
+    let state = builder_running(&plan, &rules);
+    let result = builder_complete(&state);
+    bencher.bench(|| {
+        let input = Input::Finished {
+            now: result.completed_at,
+            result: Box::new(result.clone()),
+            result_path: "runs/run-bench/stage_results/req.json".into(),
+        };
+        step(&plan, &rules, divan::black_box(&state), input)
+    });
+}
+
+/// Routing alone: one outcome through the plan's edge and branch tables.
+#[divan::bench]
+fn route_one_outcome(bencher: Bencher) {
+    let plan = compile("default_codex");
+    let node = plan
+        .node_named(Plane::Execution, "checker")
+        .expect("a checker node");
+    let metadata = serde_json::Map::new();
+    let counters = BTreeMap::new();
+    bencher.bench(|| {
+        millrace::engine::route::route(&plan, node, divan::black_box("FIX_NEEDED"), &metadata, &counters)
+    });
+}
+
+fn task_text(i: usize) -> String {
+    format!(
+        "# Task {i}\n\nTask-ID: task-{i:05}\nTitle: Task {i}\nCreated-At: 2026-01-01T{:02}:{:02}:{:02}Z\n\
+         Created-By: bench\n\nTarget-Paths:\n- src/lib.rs\n\nAcceptance:\n- works\n\n\
+         Required-Checks:\n- cargo test\n\nReferences:\n- none\n\nRisk:\n- low\n",
+        i / 3600,
+        (i / 60) % 60,
+        i % 60
+    )
+}
+
+/// A workspace with `QUEUED` tasks whose index is built, in a temporary
+/// directory that lives as long as the value.
+struct DeepQueue {
+    _dir: tempfile::TempDir,
+    ws: Workspace,
+}
+
+impl DeepQueue {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let ws = Workspace::at(dir.path()).expect("a workspace path");
+        millrace::workspace::init::init(&ws, millrace::embedded::ASSETS).expect("init");
+        let queue = ws.paths().queue_dir(WorkItemKind::Task, QueueState::Queued);
+        for i in 0..QUEUED {
+            std::fs::write(queue.join(format!("task-{i:05}.md")), task_text(i)).expect("a task");
+        }
+        // The first look parses every file once and stores the index.
+        Queues::new(&ws)
+            .peek(Plane::Execution, None)
+            .expect("the index builds");
+        DeepQueue { _dir: dir, ws }
+    }
+
+    /// Puts a claimed task back where it was (untimed).
+    fn put_back(&self, id: &str) {
+        let paths = self.ws.paths();
+        let from = paths.document(WorkItemKind::Task, QueueState::Active, id);
+        let to = paths.document(WorkItemKind::Task, QueueState::Queued, id);
+        std::fs::rename(from, to).expect("the claimed task moves back");
+    }
+}
+
+/// Claiming the oldest of 10,000 queued tasks: index refresh, dependency
+/// check, parse of the one claimed document, the rename into `active/`.
+/// The previous claim is put back before each (untimed), so every claim
+/// sees the full queue, just changed by one rename, as in a busy daemon.
+#[divan::bench(sample_count = 50, sample_size = 1)]
+fn claim_from_10k_queue(bencher: Bencher) {
+    let deep = DeepQueue::new();
+    let queues = Queues::new(&deep.ws);
+    let last: RefCell<Option<String>> = RefCell::new(None);
+    bencher
+        .with_inputs(|| {
+            if let Some(id) = last.borrow_mut().take() {
+                deep.put_back(&id);
+            }
+        })
+        .bench_local_values(|()| {
+            let claimed = queues
+                .claim(Plane::Execution, None)
+                .expect("a claim")
+                .expect("a task");
+            *last.borrow_mut() = Some(claimed.id.clone());
+            claimed
+        });
+}
