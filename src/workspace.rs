@@ -64,6 +64,9 @@ pub enum WorkspaceError {
 #[derive(Clone, Debug)]
 pub struct Workspace {
     paths: Paths,
+    /// Queue indexes kept in memory between reads, shared by clones; only
+    /// a long-lived process (the runtime) asks for it.
+    held: Option<std::sync::Arc<queue::HeldIndexes>>,
 }
 
 impl Workspace {
@@ -79,7 +82,23 @@ impl Workspace {
         };
         Ok(Self {
             paths: Paths::new(normalize(&root)),
+            held: None,
         })
+    }
+
+    /// The same workspace, keeping its queue indexes in memory from now on
+    /// (a process that refreshes them every tick would otherwise re-read
+    /// each index file every time). Nothing changes about when an index is
+    /// trusted; only where a trusted one is read from.
+    pub fn holding_indexes(mut self) -> Self {
+        if self.held.is_none() {
+            self.held = Some(std::sync::Arc::default());
+        }
+        self
+    }
+
+    pub(crate) fn held_indexes(&self) -> Option<&queue::HeldIndexes> {
+        self.held.as_deref()
     }
 
     /// Finds the workspace: `explicit` if given, else the nearest ancestor of

@@ -232,6 +232,9 @@ impl Runtime {
         settings: DispatchSettings,
         monitor: Monitor,
     ) -> Result<Self, EngineError> {
+        // The runtime looks at its queues every tick: keep their indexes
+        // in memory rather than re-reading them from disk each time.
+        let ws = ws.holding_indexes();
         let session = ids::new_session_id();
         let acquired = lock::acquire(&ws, &session)?;
         let loaded = EventLog::open(&ws)

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
-pub use index::{Entry, QueueIndex, RefreshReport};
+pub use index::{Entry, HeldIndexes, QueueIndex, RefreshReport};
 pub use lineage::LineageItem;
 pub use quarantine::{Quarantined, quarantine};
 
@@ -273,8 +273,14 @@ impl<'w> Queues<'w> {
         Ok(doc)
     }
 
-    /// Number of documents waiting in a kind's intake directory.
+    /// Number of documents waiting in a kind's intake directory. A
+    /// workspace that holds its indexes counts its (refreshed) index, which
+    /// costs nothing while the directory is unchanged; otherwise one
+    /// listing.
     pub fn depth(&self, kind: WorkItemKind) -> Result<usize, QueueError> {
+        if self.ws.held_indexes().is_some() {
+            return Ok(QueueIndex::refresh(self.ws, kind)?.0.len());
+        }
         Ok(scan::count_documents(
             &self.ws.paths().queue_dir(kind, QueueState::Queued),
         )?)
@@ -379,7 +385,20 @@ impl<'w> Queues<'w> {
     }
 
     fn claim_kind(&self, kind: WorkItemKind, root: Option<&str>) -> Result<Option<Claimed>, QueueError> {
-        let (mut index, _) = QueueIndex::refresh(self.ws, kind)?;
+        let (index, _) = QueueIndex::refresh(self.ws, kind)?;
+        let mut index = QueueIndex::owned(self.ws, kind, index);
+        let claimed = self.walk_claim(kind, root, &mut index);
+        index.keep(self.ws, kind);
+        claimed
+    }
+
+    /// Claims the first claimable entry of `index`, in claim order.
+    fn walk_claim(
+        &self,
+        kind: WorkItemKind,
+        root: Option<&str>,
+        index: &mut QueueIndex,
+    ) -> Result<Option<Claimed>, QueueError> {
         let dir = self.ws.paths().queue_dir(kind, QueueState::Queued);
         // Walk in claim order. A replaced entry either disappears or now
         // matches its file, so each entry is replaced at most once per
@@ -507,7 +526,7 @@ impl<'w> Queues<'w> {
     /// whether each is eligible now (dependencies done).
     pub fn queued_in_order(&self, kind: WorkItemKind) -> Result<Vec<(Entry, bool)>, QueueError> {
         let (index, _) = QueueIndex::refresh(self.ws, kind)?;
-        Ok(index
+        Ok(std::sync::Arc::unwrap_or_clone(index)
             .into_entries()
             .into_iter()
             .map(|e| {

@@ -259,7 +259,10 @@ fn the_index_is_trusted_only_while_the_directory_is_unchanged_and_not_racy() {
     assert!(report.trusted, "unchanged and long settled: no readdir, no parse");
 
     // An agent adds a file behind the index's back: one new parse only.
+    // (The directory's mtime is then put in the future, so the builds
+    // below are racy however slowly this test runs.)
     ws.write("tasks/queue/new.md", &task_md("new", "2025-01-01T00:00:00Z", &[]));
+    set_dir_mtime(&dir, SystemTime::now() + Duration::from_secs(3600));
     let (index, report) = QueueIndex::refresh(&w, WorkItemKind::Task).unwrap();
     assert!(!report.trusted);
     assert_eq!((index.len(), report.parsed), (51, 1));
@@ -269,8 +272,9 @@ fn the_index_is_trusted_only_while_the_directory_is_unchanged_and_not_racy() {
         "claim order includes the new file"
     );
 
-    // Built right after a change (racy): verified again next time, and
-    // not stored again when nothing changed (a rename would give a new inode).
+    // Built right after a change (racy): a rescan inside the racy window
+    // could not settle it, so none is made and nothing is stored again (a
+    // rename would give a new inode); it is verified once the window ends.
     let stored =
         || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(ws.path("state/index/task.json")).unwrap());
     let before = stored();
@@ -337,6 +341,47 @@ fn claims_notice_files_removed_or_edited_behind_the_index() {
     assert_eq!(report.parsed, 1, "only the replaced file is read again");
     assert_eq!(index.entries()[0].id(), "fourth");
     assert_eq!(claim_id(&ws, Plane::Execution, None).as_deref(), Some("fourth"));
+}
+
+/// A workspace that holds its indexes (the runtime's) reads them from
+/// memory, under the same trust rule as the file: a file that lands in the
+/// same timestamp tick as the runtime's own claim is found once the racy
+/// window has passed, never lost; one that moves the mtime, at once.
+#[test]
+fn a_held_index_finds_a_file_added_in_the_tick_of_a_claim_after_the_window() {
+    let ws = Ws::new();
+    let dir = ws.path("tasks/queue");
+    for id in ["a", "b"] {
+        ws.write(
+            &format!("tasks/queue/{id}.md"),
+            &task_md(id, "2026-01-02T00:00:00Z", &[]),
+        );
+    }
+    let w = ws.workspace().holding_indexes();
+    let queues = Queues::new(&w);
+    assert_eq!(queues.claim(Plane::Execution, None).unwrap().unwrap().id, "a");
+    assert_eq!(queues.depth(WorkItemKind::Task).unwrap(), 1);
+    // Same tick as the claim: the mtime does not move.
+    let claimed_at = std::fs::metadata(&dir).unwrap().modified().unwrap();
+    ws.write("tasks/queue/c.md", &task_md("c", "2026-01-01T00:00:00Z", &[]));
+    set_dir_mtime(&dir, claimed_at);
+    let (index, report) = QueueIndex::refresh(&w, WorkItemKind::Task).unwrap();
+    assert!(!report.trusted, "a racy index is never called trusted");
+    assert_eq!(index.len(), 1, "inside the window the index is used as it is");
+    std::thread::sleep(Duration::from_millis(60));
+    let (index, report) = QueueIndex::refresh(&w, WorkItemKind::Task).unwrap();
+    assert_eq!(
+        (index.len(), report.parsed),
+        (2, 1),
+        "verified once the window passed"
+    );
+    assert_eq!(queues.depth(WorkItemKind::Task).unwrap(), 2);
+    // A change that moves the mtime is seen at once.
+    ws.write("tasks/queue/d.md", &task_md("d", "2026-01-03T00:00:00Z", &[]));
+    set_dir_mtime(&dir, SystemTime::now() + Duration::from_secs(60));
+    assert_eq!(queues.depth(WorkItemKind::Task).unwrap(), 3);
+    queues.complete(WorkItemKind::Task, "a").unwrap();
+    assert_eq!(queues.claim(Plane::Execution, None).unwrap().unwrap().id, "c");
 }
 
 #[test]

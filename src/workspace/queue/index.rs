@@ -9,7 +9,7 @@
 //! - the cache is trusted only while the directory's mtime equals the one
 //!   recorded when it was built, and the build started comfortably after
 //!   that mtime (git's racy-clean rule: a change in the same timestamp tick
-//!   as the build would not move the mtime);
+//!   as the build would not move the mtime; see [`racy`]);
 //! - otherwise it is rebuilt incrementally: one `readdir`, parsing only
 //!   names not in the cache (or whose inode changed: rewritten by rename)
 //!   and dropping vanished ones; a file edited in place is re-read when a
@@ -17,9 +17,14 @@
 //! - a new file that does not parse, or whose stem is not its id, is
 //!   quarantined, never indexed;
 //! - the cache is only an accelerator: losing or corrupting it costs one
-//!   full rebuild, never correctness.
+//!   full rebuild, never correctness;
+//! - a workspace that holds its indexes ([`Workspace::holding_indexes`])
+//!   keeps the last one in memory and reads it instead of the file, under
+//!   the same trust rule.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -35,9 +40,40 @@ use crate::workspace::{QueueState, Workspace};
 /// The index format version.
 const INDEX_SCHEMA_VERSION: u32 = 1;
 
-/// How far a build must start after the directory's mtime for the index to
-/// be trusted later (covers coarse filesystem timestamps).
-const RACY_NS: i64 = 2_000_000_000;
+/// Whether an index built at `built_at_ns` of a directory whose mtime was
+/// `dir_mtime_ns` could have missed a change that left the mtime as it was.
+/// It could unless the build started at least two timestamp ticks later. A
+/// filesystem that records sub-second stamps (nearly every local one; the
+/// kernel's clock for them ticks every 1 to 10 ms) gets 50 ms; stamps on
+/// whole seconds (FAT, HFS+, some network filesystems) get 2 s.
+fn racy(built_at_ns: i64, dir_mtime_ns: i64) -> bool {
+    let window = if dir_mtime_ns % 1_000_000_000 == 0 {
+        2_000_000_000
+    } else {
+        50_000_000
+    };
+    built_at_ns.saturating_sub(dir_mtime_ns) < window
+}
+
+/// The indexes a workspace keeps in memory, by kind.
+#[derive(Debug, Default)]
+pub struct HeldIndexes(Mutex<BTreeMap<WorkItemKind, Arc<QueueIndex>>>);
+
+impl HeldIndexes {
+    fn take(&self, kind: WorkItemKind) -> Option<Arc<QueueIndex>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&kind)
+    }
+
+    fn put(&self, kind: WorkItemKind, index: Arc<QueueIndex>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(kind, index);
+    }
+}
 
 /// One queued document:
 /// `(seconds, nanos, id, root, depends_on, size, mtime_ns, inode)`.
@@ -139,32 +175,43 @@ impl QueueIndex {
 
     /// Loads the index of `kind`, rebuilding what changed since it was
     /// written; quarantines new malformed files on the way.
-    pub fn refresh(ws: &Workspace, kind: WorkItemKind) -> Result<(Self, RefreshReport), QueueError> {
+    pub fn refresh(ws: &Workspace, kind: WorkItemKind) -> Result<(Arc<Self>, RefreshReport), QueueError> {
         let dir = ws.paths().queue_dir(kind, QueueState::Queued);
         let built_at_ns = nanos(SystemTime::now());
         let dir_mtime_ns = match std::fs::metadata(&dir) {
             Ok(meta) => meta.modified().map(nanos).unwrap_or(0),
-            Err(_) => return Ok((Self::default(), RefreshReport::default())),
+            Err(_) => return Ok((Arc::default(), RefreshReport::default())),
         };
-        let stored = Self::read(ws, kind);
-        if let Some(index) = &stored {
-            let racy = index.built_at_ns - index.dir_mtime_ns < RACY_NS;
-            if index.dir_mtime_ns == dir_mtime_ns && !racy {
+        let held = ws.held_indexes();
+        let stored = held
+            .and_then(|h| h.take(kind))
+            .or_else(|| Self::read(ws, kind).map(Arc::new));
+        if let Some(index) = &stored
+            && index.dir_mtime_ns == dir_mtime_ns
+        {
+            let settled = !racy(index.built_at_ns, dir_mtime_ns);
+            // Inside the racy window a rescan could not settle the index
+            // either (a change in the same tick may still follow it), so it
+            // is used as it is until the window has passed, then verified
+            // once: a file that lands in that tick waits at most the window.
+            let waiting = !settled && racy(built_at_ns, dir_mtime_ns);
+            if settled || waiting {
+                let index = Arc::clone(index);
+                if let Some(held) = held {
+                    held.put(kind, Arc::clone(&index));
+                }
                 let report = RefreshReport {
-                    trusted: true,
+                    trusted: settled,
                     ..RefreshReport::default()
                 };
-                return Ok((stored.unwrap_or_default(), report));
+                return Ok((index, report));
             }
         }
         let mut report = RefreshReport::default();
         let had_stored = stored.is_some();
-        let (entries, changed) = rescan(
-            kind,
-            &dir,
-            stored.map(|i| i.entries).unwrap_or_default(),
-            &mut report,
-        )?;
+        // Taken out of the memory (not shared), so no copy is made here.
+        let known = stored.map(|i| Arc::unwrap_or_clone(i).entries);
+        let (entries, changed) = rescan(kind, &dir, known.unwrap_or_default(), &mut report)?;
         let index = Self {
             schema_version: INDEX_SCHEMA_VERSION,
             dir_mtime_ns,
@@ -174,11 +221,31 @@ impl QueueIndex {
         // Storing an index that is still racy and holds the same entries
         // gains nothing (the next reader rescans either way); skipping it
         // keeps a busy daemon from rewriting the whole index every tick.
-        let racy = built_at_ns - dir_mtime_ns < RACY_NS;
-        if changed || !had_stored || !racy {
+        if changed || !had_stored || !racy(built_at_ns, dir_mtime_ns) {
             index.write(ws, kind);
         }
+        let index = Arc::new(index);
+        if let Some(held) = held {
+            held.put(kind, Arc::clone(&index));
+        }
         Ok((index, report))
+    }
+
+    /// An index [`Self::refresh`] returned, to change: taken out of the
+    /// workspace's memory so that it is not copied; [`Self::keep`] puts it
+    /// back.
+    pub(super) fn owned(ws: &Workspace, kind: WorkItemKind, index: Arc<Self>) -> Self {
+        if let Some(held) = ws.held_indexes() {
+            drop(held.take(kind));
+        }
+        Arc::unwrap_or_clone(index)
+    }
+
+    /// Puts a changed index back in the workspace's memory, if it keeps one.
+    pub(super) fn keep(self, ws: &Workspace, kind: WorkItemKind) {
+        if let Some(held) = ws.held_indexes() {
+            held.put(kind, Arc::new(self));
+        }
     }
 
     fn read(ws: &Workspace, kind: WorkItemKind) -> Option<Self> {
@@ -214,10 +281,19 @@ impl QueueIndex {
             self.entries.insert(at, entry);
             at
         });
-        // Our own rename changed the directory; mark the cache racy so the
-        // next reader verifies it with one readdir.
+        // Our own rename changed the directory: record its new mtime but
+        // mark the cache racy, so it is verified with one readdir once the
+        // racy window has passed (a file that arrived meanwhile is found
+        // then). A process that holds its indexes stores the file when
+        // that rescan finds it settled.
+        let dir = ws.paths().queue_dir(kind, QueueState::Queued);
+        if let Ok(modified) = std::fs::metadata(&dir).and_then(|m| m.modified()) {
+            self.dir_mtime_ns = nanos(modified);
+        }
         self.built_at_ns = self.dir_mtime_ns;
-        self.write(ws, kind);
+        if ws.held_indexes().is_none() {
+            self.write(ws, kind);
+        }
         position
     }
 }
