@@ -257,12 +257,12 @@ ROWS = [
     ("compile", "`compile validate --mode learning_codex`", 3),
     ("status_fresh", "`status`, fresh workspace", 2),
     ("status_big", f"`status`, {QUEUED:,} queued tasks", 20),
-    ("queue_ls", f"`queue ls`, {QUEUED:,} queued tasks", None),
+        ("queue_ls", f"`queue ls`, {QUEUED:,} queued tasks", 50),
     ("tick", "one idle daemon tick (`run daemon --max-ticks 1`)", 5),
     ("stage", f"stage-to-stage runtime overhead, {QUEUED:,} queued (instant fake codex)", 5),
     ("stage_scripted", f"stage-to-stage, {QUEUED:,} queued (scripted harness, in process)", 5),
     ("one_task", "one task builder → checker → updater, instant fake codex", 50),
-    ("demo", "`demo --quiet` (whole campaign, fresh directory)", None),
+        ("demo", "`demo --quiet` (whole campaign, fresh directory)", 2000),
     ("memory", "peak memory of a CLI command (largest of the first five rows)", 8),
 ]
 NAMES = {key: name for key, name, _ in ROWS}

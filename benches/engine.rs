@@ -194,9 +194,15 @@ impl DeepQueue {
 /// check, parse of the one claimed document, the rename into `active/`.
 /// The previous claim is put back before each (untimed), so every claim
 /// sees the full queue, just changed by one rename, as in a busy daemon.
-#[divan::bench(sample_count = 50, sample_size = 1)]
-fn claim_from_10k_queue(bencher: Bencher) {
-    let deep = DeepQueue::new();
+/// With `held`, the workspace keeps its indexes in memory, as the runtime
+/// does; without, each claim reads and writes the index file, as a one-shot
+/// command would.
+#[divan::bench(args = [false, true], sample_count = 50, sample_size = 1)]
+fn claim_from_10k_queue(bencher: Bencher, held: bool) {
+    let mut deep = DeepQueue::new();
+    if held {
+        deep.ws = deep.ws.clone().holding_indexes();
+    }
     let queues = Queues::new(&deep.ws);
     let last: RefCell<Option<String>> = RefCell::new(None);
     bencher
