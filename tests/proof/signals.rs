@@ -104,15 +104,18 @@ fn one_task(bench: &Bench) {
     );
 }
 
-/// Second SIGTERM: the harness (and the grandchild it spawned in its
-/// group) is killed, the stage recorded as interrupted, the daemon exits
-/// cleanly; the next start runs the builder again for the same task.
-#[test]
-fn second_sigterm_kills_the_harness_group_and_the_next_start_resumes_the_node() {
-    if !have_python() {
-        return;
-    }
-    let bench = Bench::init();
+/// A daemon on one task whose codex harness hangs after spawning a
+/// grandchild in its process group.
+struct Hanging {
+    daemon: std::process::Child,
+    log: std::path::PathBuf,
+    harness: u32,
+    grandchild: u32,
+}
+
+/// Starts a [`Hanging`] daemon and waits until the harness and its
+/// grandchild run.
+fn hanging_daemon(bench: &Bench) -> Hanging {
     bench.write(
         "millrace.toml",
         &format!(
@@ -120,10 +123,10 @@ fn second_sigterm_kills_the_harness_group_and_the_next_start_resumes_the_node() 
             fake("codex")
         ),
     );
-    one_task(&bench);
+    one_task(bench);
     let pid_file = bench.root.join("grandchild.pid");
     let log = bench.root.join("daemon");
-    let mut daemon = bench
+    let daemon = bench
         .command(&["run", "daemon"])
         .env("FAKE_SCENARIO", "grandchild_hang")
         .env("FAKE_PID_FILE", &pid_file)
@@ -137,12 +140,36 @@ fn second_sigterm_kills_the_harness_group_and_the_next_start_resumes_the_node() 
         pid_file.is_file() && !children_of(pid).is_empty()
     });
     let harness = children_of(pid)[0];
-    let _reap = Reap(harness);
-    let grandchild: u32 = std::fs::read_to_string(&pid_file)
+    let grandchild = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
         .parse()
         .unwrap();
+    Hanging {
+        daemon,
+        log,
+        harness,
+        grandchild,
+    }
+}
+
+/// Second SIGTERM: the harness (and the grandchild it spawned in its
+/// group) is killed, the stage recorded as interrupted, the daemon exits
+/// cleanly; the next start runs the builder again for the same task.
+#[test]
+fn second_sigterm_kills_the_harness_group_and_the_next_start_resumes_the_node() {
+    if !have_python() {
+        return;
+    }
+    let bench = Bench::init();
+    let Hanging {
+        mut daemon,
+        log,
+        harness,
+        grandchild,
+    } = hanging_daemon(&bench);
+    let pid = daemon.id();
+    let _reap = Reap(harness);
 
     // First SIGTERM: stop after the stage; the stage hangs, so all stays.
     signal(pid, libc::SIGTERM);
@@ -364,36 +391,14 @@ fn a_harness_left_by_a_killed_daemon_is_stopped_before_its_stage_reruns() {
         return;
     }
     let bench = Bench::init();
-    bench.write(
-        "millrace.toml",
-        &format!(
-            "[runtime]\nidle_sleep_seconds = 0.02\n\n[runners.codex]\ncommand = \"{}\"\n",
-            fake("codex")
-        ),
-    );
-    one_task(&bench);
-    let pid_file = bench.root.join("grandchild.pid");
-    let log = bench.root.join("daemon");
-    let mut daemon = bench
-        .command(&["run", "daemon"])
-        .env("FAKE_SCENARIO", "grandchild_hang")
-        .env("FAKE_PID_FILE", &pid_file)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
-        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
-        .spawn()
-        .unwrap();
+    let Hanging {
+        mut daemon,
+        log,
+        harness,
+        grandchild,
+    } = hanging_daemon(&bench);
     let pid = daemon.id();
-    eventually(Duration::from_secs(30), "the harness and its grandchild", || {
-        pid_file.is_file() && !children_of(pid).is_empty()
-    });
-    let harness = children_of(pid)[0];
     let _reap = Reap(harness);
-    let grandchild: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     eventually(Duration::from_secs(10), "the process record", || {
         bench.names("runs").iter().any(|run| {
             bench
@@ -404,6 +409,7 @@ fn a_harness_left_by_a_killed_daemon_is_stopped_before_its_stage_reruns() {
     });
     signal(pid, libc::SIGKILL);
     wait_for(&mut daemon, Duration::from_secs(10), "the killed daemon");
+    check_logs(&log);
     assert!(running(harness), "the harness died with the daemon");
     assert!(running(grandchild), "the grandchild died with the daemon");
 
