@@ -22,7 +22,7 @@
 //!   keeps the last one in memory and reads it instead of the file, under
 //!   the same trust rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -299,7 +299,8 @@ impl QueueIndex {
 }
 
 /// One `readdir`; keeps known entries, parses new names, drops vanished
-/// ones. Also says whether the entries differ from the ones given.
+/// ones. Also says whether the entries differ from the ones given. Those
+/// are kept in claim order, so nothing is sorted unless a name is new.
 fn rescan(
     kind: WorkItemKind,
     dir: &Path,
@@ -307,23 +308,25 @@ fn rescan(
     report: &mut RefreshReport,
 ) -> Result<(Vec<Entry>, bool), QueueError> {
     let scan = scan_dir(dir)?;
-    let mut names: Vec<(String, u64)> = scan.documents.into_iter().zip(scan.inodes).collect();
-    names.sort_unstable();
+    let on_disk: HashMap<&str, u64> = scan
+        .documents
+        .iter()
+        .map(String::as_str)
+        .zip(scan.inodes.iter().copied())
+        .collect();
     // Keep a known entry only if its name is still there with the same
     // inode: a file rewritten by rename (editors, agents) gets a new inode
-    // and is read again. Sorted merges keep the memory to the two lists.
-    entries.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+    // and is read again.
     let known = entries.len();
-    entries.retain(|e| {
-        names
-            .binary_search_by(|(name, _)| name.as_str().cmp(e.id()))
-            .is_ok_and(|i| names.get(i).is_some_and(|(_, inode)| *inode == e.7))
-    });
+    entries.retain(|e| on_disk.get(e.id()) == Some(&e.7));
+    let mut new_names: Vec<&str> = {
+        let kept: HashSet<&str> = entries.iter().map(Entry::id).collect();
+        on_disk.keys().copied().filter(|n| !kept.contains(n)).collect()
+    };
+    // Parsed (and quarantined) in name order, whatever the listing's.
+    new_names.sort_unstable();
     let mut fresh = Vec::new();
-    for (stem, _) in &names {
-        if entries.binary_search_by(|e| e.id().cmp(stem)).is_ok() {
-            continue;
-        }
+    for stem in new_names {
         report.parsed += 1;
         match read_entry(kind, dir, stem) {
             Ok(Some(entry)) => fresh.push(entry),
@@ -337,8 +340,13 @@ fn rescan(
         }
     }
     let changed = entries.len() != known || !fresh.is_empty();
-    entries.extend(fresh);
-    entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    // The check costs one pass and guards against a hand-edited index; the
+    // sort of a run in order plus a short tail is near linear.
+    let in_order = entries.is_sorted_by(|a, b| a.sort_key() <= b.sort_key());
+    if !fresh.is_empty() || !in_order {
+        entries.extend(fresh);
+        entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
     Ok((entries, changed))
 }
 
