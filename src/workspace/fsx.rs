@@ -87,24 +87,7 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
 ) -> FsResult<()> {
-    let dir = parent_of(path)?;
-    ensure_dir(dir)?;
-    let (temp, mut file) = create_temp(dir, path)?;
-    let written = {
-        let mut out = io::BufWriter::new(&mut file);
-        fill(&mut out).and_then(|()| out.flush())
-    };
-    if let Err(e) = written.and_then(|()| file.sync_all()) {
-        drop(file);
-        let _ = fs::remove_file(&temp);
-        return Err(FsError::io("write", &temp, e));
-    }
-    drop(file);
-    if let Err(e) = fs::rename(&temp, path) {
-        let _ = fs::remove_file(&temp);
-        return Err(FsError::io("replace", path, e));
-    }
-    sync_dir(dir)
+    replace_with(path, fill, true)
 }
 
 /// Replaces `path` atomically for readers (temporary file, rename) without
@@ -114,6 +97,16 @@ pub fn write_cache_with(
     path: &Path,
     fill: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
 ) -> FsResult<()> {
+    replace_with(path, fill, false)
+}
+
+/// Streams `fill` into a temporary file and renames it over `path`; with
+/// `durable`, the file and then its directory are flushed to disk as well.
+fn replace_with(
+    path: &Path,
+    fill: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
+    durable: bool,
+) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;
     let (temp, mut file) = create_temp(dir, path)?;
@@ -121,12 +114,17 @@ pub fn write_cache_with(
         let mut out = io::BufWriter::new(&mut file);
         fill(&mut out).and_then(|()| out.flush())
     };
+    let written = written.and_then(|()| if durable { file.sync_all() } else { Ok(()) });
     drop(file);
-    if let Err(e) = written.and_then(|()| fs::rename(&temp, path)) {
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("write", &temp, e));
+    }
+    if let Err(e) = fs::rename(&temp, path) {
         let _ = fs::remove_file(&temp);
         return Err(FsError::io("replace", path, e));
     }
-    Ok(())
+    if durable { sync_dir(dir) } else { Ok(()) }
 }
 
 /// Creates `path` with `bytes` atomically, failing with [`FsError::Exists`]
