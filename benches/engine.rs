@@ -11,11 +11,10 @@ use jiff::Timestamp;
 
 use millrace::diag::{Diagnostics, Sources};
 use millrace::engine::{ClaimedItem, Effect, Input, Rules, Snapshot, World, step};
+use millrace::model::{ExitKind, Lineage, NormalizationSource, QueueState, StageResult};
 use millrace::plan::{Plan, PlanSettings, Plane, ResultClass, WorkItemKind};
-use millrace::runners::{ExitKind, NormalizationSource, StageResult};
+use millrace::workspace::Workspace;
 use millrace::workspace::queue::Queues;
-use millrace::workspace::snapshot::Lineage;
-use millrace::workspace::{QueueState, Workspace};
 
 fn main() {
     divan::main();

@@ -32,7 +32,7 @@ pub use effect::{ClosureOutcome, Effect};
 pub use input::{Blocker, ClaimedItem, Control, GovernanceView, Input, RuntimeError, TargetView, World};
 pub use step::{Budgets, Rules, step};
 
-pub use crate::workspace::snapshot::Snapshot;
+pub use crate::model::Snapshot;
 
 #[cfg(test)]
 mod sim;

@@ -20,6 +20,7 @@ pub mod embedded;
 pub mod engine;
 pub mod governance;
 pub mod lower;
+pub mod model;
 pub mod plan;
 pub mod runners;
 pub mod syntax;

@@ -26,8 +26,6 @@ mod process;
 pub mod prompt;
 mod quota;
 mod raw;
-mod request;
-mod result;
 #[cfg(test)]
 mod robustness;
 pub mod scripted;
@@ -49,13 +47,9 @@ pub use config::{
 pub use error::RunnerError;
 pub use files::RunFiles;
 pub use normalize::FAILURE_OUTCOME;
-pub use request::{Budget, ClosurePaths, LegalOutcome, RuntimeErrorPaths, StageRunRequest, WorkItemPaths};
-pub use result::{
-    ExitKind, FailureClass, NormalizationSource, RateLimit, STAGE_RESULT_SCHEMA_VERSION, StageResult,
-    TokenUsage,
-};
 pub use sys::{group_exists, group_has_live_members};
 
+use crate::model::{ExitKind, StageResult, StageRunRequest};
 use raw::RawRun;
 use stream::Ctx;
 

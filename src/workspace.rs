@@ -21,7 +21,6 @@ pub mod doctor;
 pub mod document;
 pub mod events;
 pub mod fsx;
-pub mod ids;
 pub mod init;
 pub mod journal;
 pub mod layout;
@@ -41,7 +40,7 @@ pub mod usage;
 
 use std::path::{Path, PathBuf};
 
-pub use layout::{AGENTS_DIR, CONFIG_FILE, MailboxBox, Paths, QueueState};
+pub use layout::{AGENTS_DIR, CONFIG_FILE, MailboxBox, Paths};
 
 /// Why a workspace cannot be used.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -8,12 +8,12 @@ use std::rc::Rc;
 use super::{Context, Outcome, print_fields};
 use crate::engine::Control;
 use crate::engine::driver::{Harnesses, Monitor, Runtime};
+use crate::model::RuntimeMode;
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
 use crate::workspace::config::Config;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
-use crate::workspace::snapshot::RuntimeMode;
 use crate::workspace::{Workspace, plan_store, repair};
 
 pub(super) fn run(command: Command, cx: &Context) -> Outcome {

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use super::{Context, DemoArgs, Failure, Outcome, print};
 use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, Runtime};
+use crate::model::RuntimeMode;
 use crate::runners::RunnersConfig;
 use crate::workspace::closure::ClosureTarget;
 use crate::workspace::config::Config;
 use crate::workspace::queue::Queues;
-use crate::workspace::snapshot::RuntimeMode;
 use crate::workspace::{Workspace, fsx, init};
 
 /// The demo workspace already exists and is not empty.
@@ -105,7 +105,7 @@ pub(super) fn run(args: &DemoArgs, cx: &Context) -> Outcome {
 fn closing(ws: &Workspace, stages: &[String], took: Duration) -> Result<String, Failure> {
     let paths = ws.paths();
     let done = |kind| {
-        std::fs::read_dir(paths.queue_dir(kind, crate::workspace::QueueState::Done))
+        std::fs::read_dir(paths.queue_dir(kind, crate::model::QueueState::Done))
             .map(|d| d.count())
             .unwrap_or(0)
     };

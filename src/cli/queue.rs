@@ -15,13 +15,12 @@ use serde_json::json;
 use super::{
     AddArgs, Context, Outcome, OutputError, QueueCommand, QueueLsArgs, QueueShowArgs, print, print_json,
 };
+use crate::model::{QueueState, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
-use crate::workspace::document::WorkDocument;
-use crate::workspace::fsx;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::{Entry, QueueError, Queues, plane_kinds, quarantine};
-use crate::workspace::{QueueState, Workspace, status};
+use crate::workspace::{Workspace, fsx, status};
 
 pub fn run(command: QueueCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;

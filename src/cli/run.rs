@@ -13,12 +13,12 @@ use crate::engine::driver::{
 };
 use crate::engine::{Budgets, Rules};
 use crate::governance::GovernanceSettings;
+use crate::model::RuntimeMode;
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
 use crate::workspace::Workspace;
 use crate::workspace::config::Config;
 use crate::workspace::plan_store::{self, Currentness};
-use crate::workspace::snapshot::RuntimeMode;
 
 /// The runtime refuses to start without a current plan.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

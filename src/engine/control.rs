@@ -5,9 +5,8 @@ use serde_json::json;
 use super::effect::Effect;
 use super::input::Control;
 use super::step::Step;
+use crate::model::{PauseSource, QueueState, RequestKind, RuntimeMode};
 use crate::plan::Plane;
-use crate::workspace::QueueState;
-use crate::workspace::snapshot::{PauseSource, RequestKind, RuntimeMode};
 
 impl Step<'_> {
     /// Takes ownership. Active runs are kept and continue at their node; a
@@ -44,7 +43,7 @@ impl Step<'_> {
     /// Records a configuration reload; the plan in use is the one passed to
     /// this step.
     pub(super) fn reloaded(&mut self, error: Option<String>) {
-        use crate::workspace::snapshot::ReloadOutcome;
+        use crate::model::ReloadOutcome;
         match error {
             None => {
                 self.state.mode_id = Some(self.plan.mode.clone());

@@ -6,10 +6,8 @@
 use jiff::Timestamp;
 use serde_json::json;
 
+use crate::model::{ActiveRun, ConsultantDecision, Incident, LearningRequest, Severity, StageResult};
 use crate::plan::{Plane, TriggerRow, sha256_hex};
-use crate::runners::StageResult;
-use crate::workspace::document::{ConsultantDecision, Incident, LearningRequest, Severity};
-use crate::workspace::snapshot::ActiveRun;
 
 /// Where a handoff came from.
 pub(super) struct Handoff<'a> {

@@ -39,11 +39,10 @@ pub use run::{RunOptions, RunSummary};
 
 use super::{Input, Rules, step};
 use crate::governance::{GovernanceSettings, Governor};
+use crate::model::{QueueState, RuntimeMode, Snapshot, StageRunRequest, ids};
 use crate::plan::{Plan, Plane, WorkItemKind};
-use crate::runners::StageRunRequest;
 use crate::workspace::events::EventLog;
-use crate::workspace::snapshot::{RuntimeMode, Snapshot};
-use crate::workspace::{QueueState, Workspace, ids, lock};
+use crate::workspace::{Workspace, lock};
 
 /// Why the runtime cannot start or go on.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -424,7 +423,7 @@ impl Runtime {
     }
 
     /// A stage result already written to the run directory.
-    fn saved_result(&self, run_id: &str, request_id: &str) -> Option<(crate::runners::StageResult, String)> {
+    fn saved_result(&self, run_id: &str, request_id: &str) -> Option<(crate::model::StageResult, String)> {
         let path = self
             .ws
             .paths()

@@ -5,9 +5,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::model::{Incident, LearningRequest, QueueState};
 use crate::plan::{Plane, WorkItemKind};
-use crate::workspace::QueueState;
-use crate::workspace::document::{Incident, LearningRequest};
 
 /// One effect of a step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

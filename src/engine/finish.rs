@@ -9,10 +9,10 @@ use super::effect::{ClosureOutcome, Effect};
 use super::input::RuntimeError;
 use super::route::{Routed, Target, route};
 use super::step::Step;
+use crate::model::{
+    ActiveRun, FailureClass, PauseSource, QueueState, RequestKind, RuntimeErrorRef, StageResult,
+};
 use crate::plan::{Plane, ResultClass, TerminalId};
-use crate::runners::{FailureClass, StageResult};
-use crate::workspace::QueueState;
-use crate::workspace::snapshot::{ActiveRun, PauseSource, RequestKind, RuntimeErrorRef};
 
 impl Step<'_> {
     /// A stage an earlier process started never reported: run it again.

@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::model::{Lineage, RuntimeMode, StageResult};
 use crate::plan::{Plane, WorkItemKind};
-use crate::runners::StageResult;
-use crate::workspace::snapshot::{Lineage, RuntimeMode};
 
 /// One event for [`super::step`].
 #[derive(Clone, Debug)]

@@ -6,9 +6,8 @@ use serde_json::json;
 use super::effect::{ClosureOutcome, Effect};
 use super::input::{ClaimedItem, GovernanceView, World};
 use super::step::Step;
+use crate::model::{ActiveRun, Lineage, PauseSource, QueueState, RequestKind, WorkItemRef};
 use crate::plan::{NodeId, Plane, WorkItemKind};
-use crate::workspace::QueueState;
-use crate::workspace::snapshot::{ActiveRun, Lineage, PauseSource, RequestKind, WorkItemRef};
 
 impl Step<'_> {
     pub(super) fn tick(&mut self, world: &World) {

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{Timestamp, ToSpan};
 
 use super::*;
+use crate::model::{
+    ExitKind, FailureClass, Lineage, NormalizationSource, QueueState, RuntimeMode, StageResult,
+};
 use crate::plan::{Plan, Plane, ResultClass, WorkItemKind};
-use crate::runners::{ExitKind, FailureClass, NormalizationSource, StageResult};
-use crate::workspace::QueueState;
-use crate::workspace::snapshot::{Lineage, RuntimeMode};
 
 /// A queued document in the simulation.
 #[derive(Clone, Debug)]
@@ -358,7 +358,7 @@ impl Sim {
 /// A normalized result for a scripted answer.
 pub fn result_for(
     plan: &Plan,
-    run: &crate::workspace::snapshot::ActiveRun,
+    run: &crate::model::ActiveRun,
     request_id: &str,
     answer: &Answer,
     now: Timestamp,
@@ -400,7 +400,7 @@ pub fn result_for(
         artifacts: Vec::new(),
         report_artifact: None,
         notes: Vec::new(),
-        token_usage: (answer.tokens > 0).then(|| crate::runners::TokenUsage {
+        token_usage: (answer.tokens > 0).then(|| crate::model::TokenUsage {
             total_tokens: answer.tokens,
             ..Default::default()
         }),

@@ -7,9 +7,8 @@ use serde_json::json;
 
 use super::effect::Effect;
 use super::input::Input;
+use crate::model::{ActiveRun, QueueState, Snapshot};
 use crate::plan::{NodeId, Plan, Plane};
-use crate::workspace::QueueState;
-use crate::workspace::snapshot::{ActiveRun, Snapshot};
 
 /// Runtime settings the engine enforces (from `millrace.toml`).
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +34,7 @@ pub struct Budgets {
 
 impl Budgets {
     /// The first cap a run's spend breaks, described.
-    pub fn exceeded(&self, run: &crate::workspace::snapshot::ActiveRun) -> Option<String> {
+    pub fn exceeded(&self, run: &crate::model::ActiveRun) -> Option<String> {
         let item_tokens = run.prior_tokens + run.tokens_used;
         let item_cost = run.prior_cost_usd + run.cost_usd;
         let checks = [
@@ -73,7 +72,7 @@ impl Budgets {
     }
 
     /// What is left for the next stage (the lowest remaining cap).
-    pub fn remaining(&self, run: &crate::workspace::snapshot::ActiveRun) -> (Option<u64>, Option<f64>) {
+    pub fn remaining(&self, run: &crate::model::ActiveRun) -> (Option<u64>, Option<f64>) {
         let tokens = [
             self.per_run_tokens.map(|c| c.saturating_sub(run.tokens_used)),
             self.per_item_tokens

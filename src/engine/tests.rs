@@ -7,10 +7,8 @@ use jiff::Timestamp;
 
 use super::sim::{Answer, Item, Sim};
 use super::*;
+use crate::model::{FailureClass, Lineage, QueueState};
 use crate::plan::WorkItemKind::{Incident, Spec, Task};
-use crate::runners::FailureClass;
-use crate::workspace::QueueState;
-use crate::workspace::snapshot::Lineage;
 
 fn lineage(root: &str) -> Lineage {
     Lineage {
@@ -717,7 +715,7 @@ fn a_run_over_its_token_budget_is_blocked_with_its_own_reason() {
 
 #[test]
 fn governance_pauses_between_stages_and_never_clears_an_operator_pause() {
-    use crate::workspace::snapshot::PauseSource;
+    use crate::model::PauseSource;
     let mut sim = Sim::new("default_codex", |node, _, _| {
         Answer::of(match node {
             "builder" => "BUILDER_COMPLETE",
@@ -765,7 +763,7 @@ fn governance_pauses_between_stages_and_never_clears_an_operator_pause() {
 
 #[test]
 fn a_quota_stop_pauses_until_the_reset_and_reruns_the_same_node() {
-    use crate::workspace::snapshot::PauseSource;
+    use crate::model::PauseSource;
     use jiff::ToSpan;
     let reset = Timestamp::from_second(1_800_003_600).unwrap();
     let mut sim = Sim::new("default_codex", move |node, attempt, _| match (node, attempt) {
@@ -796,7 +794,7 @@ fn a_quota_stop_pauses_until_the_reset_and_reruns_the_same_node() {
 
 #[test]
 fn a_verdict_after_a_result_holds_the_chained_next_stage() {
-    use crate::workspace::snapshot::PauseSource;
+    use crate::model::PauseSource;
     let mut sim = Sim::new("default_codex", |node, _, _| {
         Answer::of(match node {
             "builder" => "BUILDER_COMPLETE",

@@ -18,7 +18,7 @@ use super::book::Book;
 use super::quota::{self, ProviderRead};
 use super::windows::{self, Scope};
 use super::{GovernanceSettings, Note, codex};
-use crate::runners::StageResult;
+use crate::model::StageResult;
 use crate::workspace::Workspace;
 use crate::workspace::config::UsageGovernanceConfig;
 use crate::workspace::runs::TokenUsage;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::runners::RateLimit;
+use crate::model::RateLimit;
 use crate::workspace::config::{DegradedPolicy, QuotaRules, QuotaWindow};
 use crate::workspace::usage::{BlockerRecord, QuotaState, QuotaStatus, WindowReading};
 

@@ -13,9 +13,10 @@ use super::codex::{clip, parse_event};
 use super::config::ClaudeConfig;
 use super::lines::Line;
 use super::process::Invocation;
+use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
-use super::{ExitKind, RateLimit, StageRunRequest, TokenUsage, quota};
+use crate::model::{ExitKind, RateLimit, StageRunRequest, TokenUsage};
 
 /// The Claude argv after the program name; the prompt is at index
 /// `cfg.args.len() + 1`.

@@ -14,9 +14,10 @@ use serde_json::Value;
 use super::config::{CodexConfig, Permission};
 use super::lines::Line;
 use super::process::Invocation;
+use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
-use super::{ExitKind, StageRunRequest, TokenUsage, quota};
+use crate::model::{ExitKind, StageRunRequest, TokenUsage};
 
 /// The largest agent message kept in memory (the last-message file, not
 /// the event, is the primary source).

@@ -16,7 +16,7 @@ use super::markers::marker_of_line;
 use super::process::Invocation;
 use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
-use super::{ExitKind, StageRunRequest};
+use crate::model::{ExitKind, StageRunRequest};
 
 /// Marker lines kept from stdout (enough to see a conflict).
 const MAX_MARKER_LINES: usize = 64;

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 
 use super::markers::{self, Structured};
 use super::raw::RawRun;
-use super::{
+use crate::model::{
     ExitKind, FailureClass, LegalOutcome, NormalizationSource, STAGE_RESULT_SCHEMA_VERSION, StageResult,
     StageRunRequest,
 };

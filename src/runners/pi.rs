@@ -20,9 +20,10 @@ use super::codex::{clip, parse_event};
 use super::config::PiConfig;
 use super::lines::Line;
 use super::process::{Harness, Invocation, KILL_GRACE, Step};
+use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx};
-use super::{ExitKind, StageRunRequest, TokenUsage, quota};
+use crate::model::{ExitKind, StageRunRequest, TokenUsage};
 
 /// How long a follow-up query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -21,9 +21,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::{Instant, sleep, sleep_until};
 
-use super::Cancel;
 use super::lines::{Line, LineReader};
-use super::sys;
+use super::{Cancel, sys};
 
 /// How long a group gets between SIGTERM and SIGKILL.
 pub(crate) const KILL_GRACE: Duration = Duration::from_secs(2);

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::StageRunRequest;
+use crate::model::StageRunRequest;
 
 /// Renders the prompt for `req`.
 pub fn render(req: &StageRunRequest) -> String {

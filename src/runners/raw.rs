@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::{ExitKind, RateLimit, TokenUsage};
+use crate::model::{ExitKind, RateLimit, TokenUsage};
 
 /// One harness run as observed.
 #[derive(Clone, Debug, PartialEq)]

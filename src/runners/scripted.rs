@@ -17,12 +17,13 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use self::script::check_write_path;
+use super::RunnerError;
 use super::config::ScriptedConfig;
 use super::files::write_json;
 use super::process::Invocation;
 use super::raw::RawRun;
 use super::stream::{Ctx, record_invocation};
-use super::{ExitKind, RunnerError, StageRunRequest, TokenUsage};
+use crate::model::{ExitKind, StageRunRequest, TokenUsage};
 pub use script::{Entry, EntryTable, Script, ScriptedExit, Tokens, Write};
 
 /// Loads the configured script: the in-code one, else the file (relative

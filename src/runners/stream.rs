@@ -17,7 +17,8 @@ use super::files::{RunFiles, write_json};
 use super::lines::Line;
 use super::process::{self, Harness, Invocation, KILL_GRACE, SpawnError, Step};
 use super::raw::RawRun;
-use super::{Cancel, ExitKind, StageRunRequest, sys, which};
+use super::{Cancel, sys, which};
+use crate::model::{ExitKind, StageRunRequest};
 
 /// What a runner needs besides its configuration.
 pub(crate) struct Ctx<'a> {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Workspace;
 use super::fsx::{self, FsError};
-use super::ids::{IdError, check_id, id_problem};
+use crate::model::ids::{IdError, check_id, id_problem};
 
 /// The closure target format version.
 pub const CLOSURE_SCHEMA_VERSION: u32 = 1;

@@ -12,18 +12,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::baseline::BaselineManifest;
-use super::closure;
 use super::config::Config;
-use super::document::{WorkDocument, check_stem};
-use super::events;
+use super::document::check_stem;
 use super::layout::Paths;
 use super::lock::{self, LockState};
-use super::mailbox;
-use super::markers;
 use super::plan_store::{self, Currentness};
 use super::queue::{plane_kinds, quarantine, scan};
-use super::snapshot::Snapshot;
-use super::{MailboxBox, QueueState, Workspace};
+use super::{MailboxBox, Workspace, closure, events, mailbox, markers};
+use crate::model::{QueueState, Snapshot, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
 
 /// How bad a finding is.

@@ -15,19 +15,16 @@
 pub mod idea;
 mod json;
 mod markdown;
-mod model;
 pub mod schema;
 mod validate;
 
 use std::path::Path;
 
-use jiff::Timestamp;
-
 pub use idea::{IdeaSpec, normalize_idea};
-pub use model::*;
 
 use super::fsx::{self, FsError};
 use super::problem::{Problem, ProblemSource, count_phrase};
+use crate::model::WorkDocument;
 use crate::plan::WorkItemKind;
 
 /// Stable codes of document problems.
@@ -152,15 +149,6 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// Any work document.
-#[derive(Clone, Debug, PartialEq)]
-pub enum WorkDocument {
-    Task(Task),
-    Spec(Spec),
-    Incident(Incident),
-    LearningRequest(LearningRequest),
-}
-
 impl WorkDocument {
     /// Parses markdown. With `kind`, the text must be that kind; without,
     /// the kind is inferred from the id label present. `name` labels
@@ -215,102 +203,6 @@ impl WorkDocument {
     /// The JSON form: the document's fields plus `schema_version` and `kind`.
     pub fn to_json(&self) -> serde_json::Value {
         json::to_value(self)
-    }
-
-    pub fn kind(&self) -> WorkItemKind {
-        match self {
-            WorkDocument::Task(_) => WorkItemKind::Task,
-            WorkDocument::Spec(_) => WorkItemKind::Spec,
-            WorkDocument::Incident(_) => WorkItemKind::Incident,
-            WorkDocument::LearningRequest(_) => WorkItemKind::LearningRequest,
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        match self {
-            WorkDocument::Task(d) => &d.task_id,
-            WorkDocument::Spec(d) => &d.spec_id,
-            WorkDocument::Incident(d) => &d.incident_id,
-            WorkDocument::LearningRequest(d) => &d.learning_request_id,
-        }
-    }
-
-    pub fn title(&self) -> &str {
-        match self {
-            WorkDocument::Task(d) => &d.title,
-            WorkDocument::Spec(d) => &d.title,
-            WorkDocument::Incident(d) => &d.title,
-            WorkDocument::LearningRequest(d) => &d.title,
-        }
-    }
-
-    /// The time claim order is based on: `Created-At`, or `Opened-At` for
-    /// incidents.
-    pub fn claim_time(&self) -> Timestamp {
-        match self {
-            WorkDocument::Task(d) => d.created_at,
-            WorkDocument::Spec(d) => d.created_at,
-            WorkDocument::Incident(d) => d.opened_at,
-            WorkDocument::LearningRequest(d) => d.created_at,
-        }
-    }
-
-    /// Task ids that must be done first (empty for other kinds).
-    pub fn depends_on(&self) -> &[String] {
-        match self {
-            WorkDocument::Task(d) => &d.depends_on,
-            _ => &[],
-        }
-    }
-
-    pub fn root_spec_id(&self) -> Option<&str> {
-        match self {
-            WorkDocument::Task(d) => d.root_spec_id.as_deref(),
-            WorkDocument::Spec(d) => d.root_spec_id.as_deref(),
-            WorkDocument::Incident(d) => d.root_spec_id.as_deref(),
-            WorkDocument::LearningRequest(_) => None,
-        }
-    }
-
-    pub fn root_idea_id(&self) -> Option<&str> {
-        match self {
-            WorkDocument::Task(d) => d.root_idea_id.as_deref(),
-            WorkDocument::Spec(d) => d.root_idea_id.as_deref(),
-            WorkDocument::Incident(d) => d.root_idea_id.as_deref(),
-            WorkDocument::LearningRequest(_) => None,
-        }
-    }
-
-    /// The closure family this document belongs to: its `Root-Spec-ID`;
-    /// else a task's `Spec-ID`, an incident's `Source-Spec-ID`, or a spec's
-    /// own id when it came from an idea or was written by hand.
-    pub fn effective_root_spec_id(&self) -> Option<&str> {
-        if let Some(root) = self.root_spec_id() {
-            return Some(root);
-        }
-        match self {
-            WorkDocument::Task(d) => d.spec_id.as_deref(),
-            WorkDocument::Incident(d) => d.source_spec_id.as_deref(),
-            WorkDocument::Spec(d) if matches!(d.source_type, SourceType::Idea | SourceType::Manual) => {
-                Some(&d.spec_id)
-            }
-            _ => None,
-        }
-    }
-
-    /// Whether this is a root spec: the top of a closure family.
-    pub fn is_root_spec(&self) -> bool {
-        let WorkDocument::Spec(d) = self else { return false };
-        if d.root_spec_id.as_deref() == Some(d.spec_id.as_str()) {
-            return true;
-        }
-        let parent_none = d
-            .parent_spec_id
-            .as_deref()
-            .is_none_or(|p| p.eq_ignore_ascii_case("none"));
-        d.root_spec_id.is_none()
-            && parent_none
-            && matches!(d.source_type, SourceType::Idea | SourceType::Manual)
     }
 }
 

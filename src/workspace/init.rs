@@ -19,7 +19,7 @@ use super::baseline::{BaselineManifest, is_deployable};
 use super::config::BOOTSTRAP_TOML;
 use super::fsx::{self, FsError};
 use super::layout::Paths;
-use super::snapshot::Snapshot;
+use crate::model::Snapshot;
 use crate::plan::Plane;
 
 /// What `init` created (everything else already existed).

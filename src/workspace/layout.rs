@@ -9,46 +9,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
+use crate::model::QueueState;
 use crate::plan::{Plane, WorkItemKind};
 
 /// The directory under the root that holds everything millrace manages.
 pub const AGENTS_DIR: &str = "millrace-agents";
 /// The config file name inside [`AGENTS_DIR`].
 pub const CONFIG_FILE: &str = "millrace.toml";
-
-/// The lifecycle state of a work document, one directory per state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QueueState {
-    /// Waiting to be claimed (the intake directory).
-    Queued,
-    /// Claimed by the runtime.
-    Active,
-    /// Finished successfully (`resolved/` for incidents).
-    Done,
-    /// Stopped for good from the runtime's point of view.
-    Blocked,
-}
-
-impl QueueState {
-    pub const ALL: [QueueState; 4] = [
-        QueueState::Queued,
-        QueueState::Active,
-        QueueState::Done,
-        QueueState::Blocked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueueState::Queued => "queued",
-            QueueState::Active => "active",
-            QueueState::Done => "done",
-            QueueState::Blocked => "blocked",
-        }
-    }
-}
 
 /// The directory name of a state within a family (incidents use
 /// `incoming/` and `resolved/`).

@@ -18,10 +18,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::document::WorkDocument;
 use super::fsx::{self, FsError};
-use super::ids::{self, check_id, is_safe_id};
 use super::{MailboxBox, Workspace};
+use crate::model::WorkDocument;
+use crate::model::ids::{self, check_id, is_safe_id};
 use crate::plan::{Plane, WorkItemKind};
 
 /// The envelope format version.

@@ -6,6 +6,7 @@
 
 use super::Workspace;
 use super::fsx::{self, FsError};
+use crate::model::ids::is_marker_token;
 use crate::plan::Plane;
 
 /// Why a marker cannot be read or written.
@@ -30,14 +31,6 @@ pub enum MarkerError {
         help("use tokens such as `IDLE` or `BUILDER_RUNNING`")
     )]
     BadToken { token: String },
-}
-
-/// Whether `token` may appear in a status file.
-pub fn is_marker_token(token: &str) -> bool {
-    !token.is_empty()
-        && token
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Parses marker file content into its token.

@@ -29,10 +29,11 @@ pub use index::{Entry, HeldIndexes, QueueIndex, RefreshReport};
 pub use lineage::LineageItem;
 pub use quarantine::{Quarantined, quarantine};
 
-use super::document::{DocumentError, WorkDocument, check_stem};
+use super::Workspace;
+use super::document::{DocumentError, check_stem};
 use super::fsx::{self, FsError};
-use super::ids::{IdError, check_id};
-use super::{QueueState, Workspace};
+use crate::model::ids::{IdError, check_id};
+use crate::model::{QueueState, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
 
 /// Why a queue operation failed.

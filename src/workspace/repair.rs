@@ -12,8 +12,8 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use super::fsx::{self, FsResult};
-use super::snapshot::Snapshot;
 use super::{Workspace, journal, lock, markers};
+use crate::model::Snapshot;
 use crate::plan::Plane;
 
 /// Repairs what would stop the runtime from starting.

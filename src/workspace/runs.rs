@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::Workspace;
 use super::fsx::{self, FsError};
-use super::ids::{IdError, check_id};
+use crate::model::ids::{IdError, check_id};
 
 /// Why a run cannot be shown.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

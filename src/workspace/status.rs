@@ -16,13 +16,12 @@ use serde::Serialize;
 use super::closure::{self, ClosureTarget};
 use super::config::Config;
 use super::lock::{self, LockState};
-use super::markers;
 use super::plan_store::{self, Currentness};
 use super::queue::quarantine::{self, Quarantined};
 use super::queue::{plane_kinds, scan};
-use super::snapshot::{ActiveRun, PauseSource, Snapshot};
 use super::usage::{BlockerRecord, GovernanceState, QUOTA_EXHAUSTED_RULE_ID, all_lift_at};
-use super::{QueueState, Workspace};
+use super::{Workspace, markers};
+use crate::model::{ActiveRun, PauseSource, QueueState, Snapshot};
 use crate::plan::{Plane, WorkItemKind};
 
 /// Depth and active items of one plane.

@@ -86,7 +86,7 @@ fn add_learning_request_checks_the_target_stage_against_the_loop() {
 #[test]
 fn a_daemon_without_a_learning_plane_fails_the_mailbox_command() {
     let c = Campaign::new("default_codex", "[stages]\n", "");
-    let doc = millrace::workspace::document::WorkDocument::parse_markdown(
+    let doc = millrace::model::WorkDocument::parse_markdown(
         Some(millrace::plan::WorkItemKind::LearningRequest),
         &learning_md("learn-m", "2026-01-01T00:00:00Z"),
         "learn-m.md",

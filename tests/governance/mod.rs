@@ -7,7 +7,7 @@ mod rules;
 mod runtime;
 
 use jiff::Timestamp;
-use millrace::runners::StageResult;
+use millrace::model::StageResult;
 use serde_json::json;
 
 /// A stage result as a runner reports it.

@@ -3,7 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use millrace::governance::{Facts, GovernanceSettings, Governor};
-use millrace::runners::RateLimit;
+use millrace::model::RateLimit;
 use millrace::workspace::Workspace;
 use millrace::workspace::config::{
     DegradedPolicy, TokenMetric, TokenRule, TokenWindow, UsageGovernanceConfig,
@@ -66,7 +66,7 @@ fn each_result_is_counted_once_even_across_restarts() {
     let home = tempfile::tempdir().unwrap();
     let first = stage_result("run-a", "req-a-001", 1000, t0());
     let second = stage_result("run-b", "req-b-001", 700, t0() + hours(1));
-    let write = |r: &millrace::runners::StageResult| {
+    let write = |r: &millrace::model::StageResult| {
         RunDir::create(&ws, &r.run_id)
             .unwrap()
             .write_stage_result(&r.request_id, r)

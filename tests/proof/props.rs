@@ -148,8 +148,8 @@ builder = [{ exit = "crash" }, { tokens = { input = 1, output = 2 } }]
 "#;
 
 fn snapshot_json() -> String {
-    let mut snap = millrace::workspace::snapshot::Snapshot::bootstrap(jiff::Timestamp::UNIX_EPOCH);
-    snap.add_pause(millrace::workspace::snapshot::PauseSource::Operator);
+    let mut snap = millrace::model::Snapshot::bootstrap(jiff::Timestamp::UNIX_EPOCH);
+    snap.add_pause(millrace::model::PauseSource::Operator);
     let mut text = serde_json::to_value(&snap).unwrap();
     text["active_runs"] = serde_json::json!({"execution": {
         "run_id": "run-1", "plane": "execution", "node": "checker", "stage": "checker",
@@ -213,5 +213,5 @@ fn the_seeds_are_accepted() {
         millrace::workspace::mailbox::decode_file(name, &env).unwrap();
     }
     millrace::runners::scripted::Script::parse(SCRIPT).unwrap();
-    millrace::workspace::snapshot::Snapshot::from_json(&snapshot_json()).unwrap();
+    millrace::model::Snapshot::from_json(&snapshot_json()).unwrap();
 }

@@ -10,8 +10,8 @@
 #![allow(dead_code)]
 
 use millrace::diag::{Diagnostics, Layer, RenderOptions, Sources};
+use millrace::model::WorkDocument;
 use millrace::plan::{Plan, Plane, WorkItemKind};
-use millrace::workspace::document::WorkDocument;
 
 /// A reader check: bytes in, a panic on a bug.
 pub type Reader = fn(&[u8]);
@@ -128,7 +128,7 @@ pub fn plan_load(data: &[u8]) {
 /// stage), for a bounded number of steps.
 pub fn engine_walk(plan: &Plan, seed: usize) {
     use millrace::engine::{ClaimedItem, Input, Rules, World, step};
-    use millrace::workspace::snapshot::{Lineage, RuntimeMode, Snapshot};
+    use millrace::model::{Lineage, RuntimeMode, Snapshot};
 
     let now = jiff::Timestamp::UNIX_EPOCH;
     let rules = Rules::default();
@@ -204,11 +204,11 @@ pub fn engine_walk(plan: &Plan, seed: usize) {
 }
 
 fn stage_result(
-    run: &millrace::workspace::snapshot::ActiveRun,
+    run: &millrace::model::ActiveRun,
     outcome: &millrace::plan::OutcomeRow,
     metadata: serde_json::Map<String, serde_json::Value>,
-) -> millrace::runners::StageResult {
-    use millrace::runners::{ExitKind, NormalizationSource, StageResult};
+) -> millrace::model::StageResult {
+    use millrace::model::{ExitKind, NormalizationSource, StageResult};
     let class = outcome
         .classes
         .first()
@@ -306,7 +306,7 @@ pub fn scripted_script(data: &[u8]) {
 
 /// `state/runtime_snapshot.json`: what loads must save and load back.
 pub fn runtime_snapshot(data: &[u8]) {
-    use millrace::workspace::snapshot::Snapshot;
+    use millrace::model::Snapshot;
     let Ok(snapshot) = Snapshot::from_json(&text(data)) else {
         return;
     };

@@ -1,8 +1,9 @@
 //! `claude_code` against the fake Claude: argv golden, result-line
 //! classification, rate limits and usage.
 
+use millrace::model::{Budget, ExitKind, FailureClass};
+use millrace::runners::ClaudeConfig;
 use millrace::runners::claude::argv;
-use millrace::runners::{Budget, ClaudeConfig, ExitKind, FailureClass};
 
 use super::{Fixture, assert_failure, assert_success, fake_config, have_python, run};
 

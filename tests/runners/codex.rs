@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use millrace::model::{Budget, ExitKind, FailureClass, NormalizationSource};
 use millrace::plan::Effort;
 use millrace::runners::codex::{argv, permission_flags};
-use millrace::runners::{Budget, CodexConfig, ExitKind, FailureClass, NormalizationSource, Permission};
+use millrace::runners::{CodexConfig, Permission};
 
 use super::{Fixture, assert_failure, assert_success, fake_config, have_python, invocation, run};
 

@@ -1,8 +1,9 @@
 //! The `command` runner: exit status to outcome, marker from output, cwd
 //! and env, and coded failures for bad configuration.
 
+use millrace::model::FailureClass;
 use millrace::plan::ResultClass;
-use millrace::runners::{CommandStage, FailureClass, RunnersConfig};
+use millrace::runners::{CommandStage, RunnersConfig};
 
 use super::{Fixture, assert_failure, assert_success, run};
 

@@ -14,11 +14,9 @@ mod scripted;
 
 use std::path::{Path, PathBuf};
 
+use millrace::model::{FailureClass, LegalOutcome, RequestKind, StageResult, StageRunRequest, WorkItemPaths};
 use millrace::plan::{Plane, ResultClass, WorkItemKind};
-use millrace::runners::{
-    Cancel, FailureClass, LegalOutcome, RunnersConfig, StageResult, StageRunRequest, WorkItemPaths,
-};
-use millrace::workspace::snapshot::RequestKind;
+use millrace::runners::{Cancel, RunnersConfig};
 
 /// A temporary workspace with a run directory.
 pub struct Fixture {

@@ -1,9 +1,10 @@
 //! `pi_rpc` against the fake Pi: argv golden, the RPC exchange, every
 //! scenario's class, abort on timeout, and the event-log policy.
 
+use millrace::model::{ExitKind, FailureClass};
 use millrace::plan::Effort;
 use millrace::runners::pi::argv;
-use millrace::runners::{Cancel, ExitKind, FailureClass, PiConfig, PiEventLogPolicy};
+use millrace::runners::{Cancel, PiConfig, PiEventLogPolicy};
 
 use super::{Fixture, assert_failure, assert_success, fake_config, have_python, run};
 

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use millrace::runners::{Cancel, ExitKind, FailureClass, group_exists, group_has_live_members};
+use millrace::model::{ExitKind, FailureClass};
+use millrace::runners::{Cancel, group_exists, group_has_live_members};
 
 use super::{Fixture, assert_failure, assert_success, completion, fake_config, have_python, run};
 

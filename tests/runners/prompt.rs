@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
+use millrace::model::{RequestKind, RuntimeErrorPaths, StageRunRequest, WorkItemPaths};
 use millrace::plan::{Effort, Plane, ResultClass, WorkItemKind};
 use millrace::runners::prompt::render;
-use millrace::runners::{RuntimeErrorPaths, StageRunRequest, WorkItemPaths};
-use millrace::workspace::snapshot::RequestKind;
 
 use super::outcome;
 

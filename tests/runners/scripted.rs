@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
+use millrace::model::{Budget, ClosurePaths, ExitKind, FailureClass, NormalizationSource, StageResult};
 use millrace::plan::ResultClass;
 use millrace::runners::scripted::{Entry, Script, load_script};
-use millrace::runners::{
-    Budget, Cancel, ClosurePaths, ExitKind, FailureClass, NormalizationSource, RunnerError, RunnersConfig,
-    StageResult,
-};
+use millrace::runners::{Cancel, RunnerError, RunnersConfig};
 
 use super::{Fixture, assert_failure, assert_success, run};
 

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
+use millrace::model::QueueState;
 use millrace::plan::{Plane, WorkItemKind};
-use millrace::workspace::QueueState;
 use millrace::workspace::queue::{QueueError, QueueIndex, Queues};
 
 use super::{Ws, incident_md, learning_md, spec_md, task_md, task_md_rooted};
@@ -226,12 +226,9 @@ fn enqueue_refuses_ids_used_anywhere_in_the_family() {
     let ws = Ws::new();
     let w = ws.workspace();
     let q = Queues::new(&w);
-    let doc = millrace::workspace::document::WorkDocument::parse_markdown(
-        None,
-        &task_md("t", "2026-01-01T00:00:00Z", &[]),
-        "x",
-    )
-    .unwrap();
+    let doc =
+        millrace::model::WorkDocument::parse_markdown(None, &task_md("t", "2026-01-01T00:00:00Z", &[]), "x")
+            .unwrap();
     ws.write("tasks/blocked/t.md", "anything");
     assert!(matches!(q.enqueue(&doc), Err(QueueError::DuplicateId { .. })));
     std::fs::remove_file(ws.path("tasks/blocked/t.md")).unwrap();

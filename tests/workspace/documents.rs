@@ -1,8 +1,9 @@
 //! Work documents: every problem reported at once, prose kept, canonical
 //! rendering, JSON intake, lineage rules, and the round-trip properties.
 
+use millrace::model::WorkDocument;
 use millrace::plan::WorkItemKind;
-use millrace::workspace::document::{WorkDocument, check_stem, codes};
+use millrace::workspace::document::{check_stem, codes};
 use proptest::prelude::*;
 
 use super::{incident_md, learning_md, spec_md, task_md};
@@ -342,7 +343,7 @@ prop_compose! {
         checks in list(1), refs in list(1), risk in list(1), body in body(),
     ) -> WorkDocument {
         let deps = deps.into_iter().filter(|d| !["none", "n/a"].contains(&d.to_ascii_lowercase().as_str())).collect();
-        WorkDocument::Task(millrace::workspace::document::Task {
+        WorkDocument::Task(millrace::model::Task {
             task_id: id, title, summary: summary.unwrap_or_default(), root_idea_id: None, root_spec_id: root,
             spec_id: spec, parent_task_id: None, incident_id: None, status_hint: None, created_at: created,
             created_by: "prop".into(), updated_at: updated, depends_on: deps, blocks: vec![], tags,
@@ -356,7 +357,7 @@ prop_compose! {
         id in id(), title in text(), summary in text(), opened in timestamp(), severity in 0usize..4,
         needs_planning: bool, symptoms in list(0), body in body(),
     ) -> WorkDocument {
-        use millrace::workspace::document::{ConsultantDecision, Incident, Severity};
+        use millrace::model::{ConsultantDecision, Incident, Severity};
         let severity = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical][severity];
         WorkDocument::Incident(Incident {
             incident_id: id, title, summary, root_idea_id: None, root_spec_id: None, source_task_id: None,
@@ -375,7 +376,7 @@ prop_compose! {
         id in id(), title in text(), created in timestamp(), meta in prop::collection::btree_map("[a-z]{1,6}", "[a-z0-9 ]{0,6}", 0..3),
         skill in prop::option::of(id()), body in body(),
     ) -> WorkDocument {
-        use millrace::workspace::document::LearningRequest;
+        use millrace::model::LearningRequest;
         let metadata: serde_json::Map<String, serde_json::Value> = meta.into_iter().map(|(k, v)| (k, v.into())).collect();
         WorkDocument::LearningRequest(LearningRequest {
             learning_request_id: id, title, summary: String::new(), requested_action: millrace::plan::LearningAction::Improve,

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use millrace::model::{ActiveRun, PauseSource, RequestKind, Snapshot, WorkItemRef, ids};
 use millrace::plan::{Plane, WorkItemKind};
+use millrace::workspace::MailboxBox;
 use millrace::workspace::closure::{self, ClosureTarget};
 use millrace::workspace::events::{EventLog, read_events};
 use millrace::workspace::lock::{self, LockError, LockRecord, LockState, record_for_this_process};
 use millrace::workspace::mailbox::{self, Command};
 use millrace::workspace::markers::{read_marker, write_marker};
-use millrace::workspace::snapshot::{ActiveRun, PauseSource, RequestKind, Snapshot, WorkItemRef};
-use millrace::workspace::{MailboxBox, ids};
 
 use super::{Ws, task_md};
 
@@ -262,7 +262,7 @@ fn an_invalid_lock_is_reported_and_can_be_cleared() {
 fn mailbox_commands_drain_in_issue_order() {
     let ws = Ws::new();
     let w = ws.workspace();
-    let doc = millrace::workspace::document::WorkDocument::parse_markdown(
+    let doc = millrace::model::WorkDocument::parse_markdown(
         None,
         &task_md("m-1", "2026-01-01T00:00:00Z", &[]),
         "x",

@@ -2,11 +2,11 @@
 //! state reported rather than fatal, quarantines shown, plan currentness.
 
 use jiff::Timestamp;
+use millrace::model::{ActiveRun, RequestKind, Snapshot, WorkItemRef};
 use millrace::plan::{Plan, Plane, WorkItemKind};
 use millrace::workspace::config::Config;
 use millrace::workspace::lock::record_for_this_process;
 use millrace::workspace::plan_store::{self, Currentness};
-use millrace::workspace::snapshot::{ActiveRun, RequestKind, Snapshot, WorkItemRef};
 
 use super::{Ws, field, fields, json, stderr, stdout, task_md};
 
@@ -63,7 +63,7 @@ fn status_shows_queues_runs_pauses_and_closure() {
     }
     ws.write("tasks/active/a.md", &task_md("a", "2026-01-01T00:00:00Z", &[]));
     let mut snapshot = Snapshot::load(&w).unwrap();
-    snapshot.add_pause(millrace::workspace::snapshot::PauseSource::Operator);
+    snapshot.add_pause(millrace::model::PauseSource::Operator);
     snapshot.process_running = true;
     let now = Timestamp::now();
     snapshot.active_runs.insert(

@@ -7,14 +7,13 @@ use serde_json::json;
 
 use super::super::{ClosureOutcome, Effect};
 use super::Runtime;
+use crate::model::{QueueState, WorkDocument};
 use crate::plan::WorkItemKind;
 use crate::workspace::closure::{self, ClosureTarget};
-use crate::workspace::document::WorkDocument;
-use crate::workspace::fsx;
 use crate::workspace::promotion::{self, PromotionState};
 use crate::workspace::queue::{QueueError, Queues};
 use crate::workspace::runs::RunDir;
-use crate::workspace::{QueueState, markers};
+use crate::workspace::{fsx, markers};
 
 /// Why an effect could not be applied.
 #[derive(Debug)]

@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::super::{Effect, Input, RuntimeError, runtime_error_code, step};
 use super::apply::ApplyFailure;
 use super::{EngineError, Runtime};
-use crate::runners::StageResult;
+use crate::model::{Snapshot, StageResult};
 use crate::workspace::journal;
-use crate::workspace::snapshot::Snapshot;
 
 /// The redo log of one transition (`state/journal.json`).
 #[derive(Serialize, Deserialize)]

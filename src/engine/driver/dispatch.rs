@@ -7,13 +7,13 @@ use std::pin::Pin;
 use serde_json::json;
 
 use super::{EngineError, Running, Runtime};
-use crate::plan::Plane;
-use crate::runners::{
-    Cancel, ClosurePaths, LegalOutcome, RuntimeErrorPaths, StageResult, StageRunRequest, WorkItemPaths,
+use crate::model::{
+    ActiveRun, ClosurePaths, LegalOutcome, QueueState, RequestKind, RuntimeErrorPaths, StageResult,
+    StageRunRequest, WorkItemPaths,
 };
-use crate::workspace::QueueState;
+use crate::plan::Plane;
+use crate::runners::Cancel;
 use crate::workspace::runs::RunDir;
-use crate::workspace::snapshot::{ActiveRun, RequestKind};
 
 /// A finished stage, sent back from its task.
 #[derive(Debug)]
@@ -251,7 +251,7 @@ impl Runtime {
                 .saturating_sub(1),
             budget: match self.rules.budgets.remaining(run) {
                 (None, None) => None,
-                (max_tokens, max_cost_usd) => Some(crate::runners::Budget {
+                (max_tokens, max_cost_usd) => Some(crate::model::Budget {
                     max_tokens,
                     max_cost_usd,
                 }),

@@ -14,8 +14,7 @@ use jiff::Timestamp;
 use super::super::{Blocker, GovernanceView, Input};
 use super::{EngineError, Runtime};
 use crate::governance::{Facts, Verdict};
-use crate::runners::StageResult;
-use crate::workspace::snapshot::{PauseSource, Snapshot};
+use crate::model::{PauseSource, Snapshot, StageResult};
 
 impl Runtime {
     /// Governance's verdict for a tick at `now` (`None` when it is off).

@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::StageRunner;
-use crate::runners::{self, Cancel, RunnersConfig, StageResult, StageRunRequest};
+use crate::model::{StageResult, StageRunRequest};
+use crate::runners::{self, Cancel, RunnersConfig};
 
 /// Dispatches by the runner name frozen in the plan.
 pub struct Harnesses {

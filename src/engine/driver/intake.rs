@@ -6,7 +6,8 @@ use serde_json::json;
 
 use super::super::{Control, Input};
 use super::{EngineError, Runtime};
-use crate::workspace::document::{WorkDocument, normalize_idea};
+use crate::model::WorkDocument;
+use crate::workspace::document::normalize_idea;
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::Queues;
 

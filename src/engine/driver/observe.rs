@@ -7,12 +7,11 @@ use serde_json::json;
 
 use super::super::{ClaimedItem, Input, TargetView, World};
 use super::{EngineError, Runtime};
+use crate::model::{Lineage, WorkDocument, ids};
 use crate::plan::{Plane, WorkItemKind};
+use crate::workspace::Workspace;
 use crate::workspace::closure::{self, ClosureTarget};
-use crate::workspace::document::WorkDocument;
 use crate::workspace::queue::{Queues, plane_kinds};
-use crate::workspace::snapshot::Lineage;
-use crate::workspace::{Workspace, ids};
 
 impl Runtime {
     /// One scheduler turn.

@@ -3,9 +3,8 @@
 use std::path::Path;
 
 use super::*;
+use crate::model::{ClosurePaths, RequestKind, WorkItemPaths};
 use crate::plan::Plane;
-use crate::runners::{ClosurePaths, WorkItemPaths};
-use crate::workspace::snapshot::RequestKind;
 
 fn request(run_dir: &Path) -> StageRunRequest {
     StageRunRequest {

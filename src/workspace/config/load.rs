@@ -14,7 +14,7 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue, Deserializer};
 
 use super::{Config, ConfigError};
-use crate::workspace::ids::id_problem;
+use crate::model::ids::id_problem;
 use crate::workspace::problem::{Problem, ProblemSource};
 
 /// The class of a config problem; each maps to a stable code.

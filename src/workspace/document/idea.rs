@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 
-use super::{SourceType, Spec, WorkDocument};
+use crate::model::{SourceType, Spec, WorkDocument};
 
 /// A spec derived from an idea, plus the idea path it references.
 #[derive(Clone, Debug, PartialEq)]

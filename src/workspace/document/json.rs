@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::schema::{self, Shape};
 use super::validate::{self, Raw, RawField, RawValue};
-use super::{DocumentError, Sink, WorkDocument, codes};
+use super::{DocumentError, Sink, codes};
+use crate::model::WorkDocument;
 use crate::plan::WorkItemKind;
 
 /// The JSON document format version.

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::schema::{self, Shape};
 use super::validate::{self, Raw, RawField, RawValue};
-use super::{Sink, WorkDocument, codes};
+use super::{Sink, codes};
+use crate::model::WorkDocument;
 use crate::plan::WorkItemKind;
 use crate::workspace::problem::ProblemSource;
 

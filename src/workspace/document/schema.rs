@@ -5,7 +5,7 @@
 
 use crate::plan::{LearningAction, Plane, WorkItemKind};
 
-use super::model::{ConsultantDecision, IncidentStatusHint, Severity, SourceType, TaskStatusHint};
+use crate::model::{ConsultantDecision, IncidentStatusHint, Severity, SourceType, TaskStatusHint};
 
 /// Scalar (`Label: value`) or list (`Label:` then `- item` lines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,9 +6,10 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use super::schema::{self, Field, Shape, Ty};
-use super::{Sink, WorkDocument, codes};
+use super::{Sink, codes};
+use crate::model::WorkDocument;
+use crate::model::ids::id_problem;
 use crate::plan::WorkItemKind;
-use crate::workspace::ids::id_problem;
 
 /// A value as written, before checking.
 #[derive(Clone, Debug)]

@@ -32,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use super::QueueError;
 use super::quarantine::quarantine;
 use super::scan::scan_dir;
+use crate::model::{QueueState, WorkDocument};
 use crate::plan::WorkItemKind;
-use crate::workspace::document::{WorkDocument, check_stem};
-use crate::workspace::fsx;
-use crate::workspace::{QueueState, Workspace};
+use crate::workspace::document::check_stem;
+use crate::workspace::{Workspace, fsx};
 
 /// The index format version.
 const INDEX_SCHEMA_VERSION: u32 = 1;

@@ -9,9 +9,8 @@
 use serde::Serialize;
 
 use super::{QueueError, QueueIndex, Queues, scan};
+use crate::model::{QueueState, WorkDocument};
 use crate::plan::WorkItemKind;
-use crate::workspace::QueueState;
-use crate::workspace::document::WorkDocument;
 
 /// A work item of a lineage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

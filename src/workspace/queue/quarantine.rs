@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::model::QueueState;
 use crate::plan::WorkItemKind;
+use crate::workspace::Workspace;
 use crate::workspace::fsx::{self, FsError};
-use crate::workspace::{QueueState, Workspace};
 
 use super::scan::scan_dir;
 

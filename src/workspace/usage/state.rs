@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::super::Workspace;
-use super::super::fsx;
+use super::super::{Workspace, fsx};
 use super::UsageError;
 
 /// The format version of the state file.

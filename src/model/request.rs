@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::snapshot::RequestKind;
 use crate::plan::{Effort, Plane, ResultClass, WorkItemKind};
-use crate::workspace::snapshot::RequestKind;
 
 /// One stage to run, with every path absolute. Written to
 /// `runs/<run>/request.<request_id>.json` before the harness starts.

@@ -1,10 +1,15 @@
-//! The typed work documents. Field names are the snake_case JSON keys; the
-//! markdown labels and rules live in [`super::schema`].
+//! Work documents as data: tasks, specs, incidents, learning requests, and
+//! the queue states they move through.
+//!
+//! Input: nothing (pure data). Output: the typed documents, whose field
+//! names are the snake_case JSON keys. Parsing, validation and rendering
+//! (markdown and JSON) are `workspace::document`; its field table holds
+//! the markdown labels and rules.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{LearningAction, Plane};
+use crate::plan::{LearningAction, Plane, WorkItemKind};
 
 macro_rules! choice {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -221,4 +226,143 @@ pub struct LearningRequest {
     pub references: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body: String,
+}
+
+/// The lifecycle state of a work document, one directory per state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueState {
+    /// Waiting to be claimed (the intake directory).
+    Queued,
+    /// Claimed by the runtime.
+    Active,
+    /// Finished successfully (`resolved/` for incidents).
+    Done,
+    /// Stopped for good from the runtime's point of view.
+    Blocked,
+}
+
+impl QueueState {
+    pub const ALL: [QueueState; 4] = [
+        QueueState::Queued,
+        QueueState::Active,
+        QueueState::Done,
+        QueueState::Blocked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueState::Queued => "queued",
+            QueueState::Active => "active",
+            QueueState::Done => "done",
+            QueueState::Blocked => "blocked",
+        }
+    }
+}
+
+/// Any work document.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkDocument {
+    Task(Task),
+    Spec(Spec),
+    Incident(Incident),
+    LearningRequest(LearningRequest),
+}
+
+impl WorkDocument {
+    pub fn kind(&self) -> WorkItemKind {
+        match self {
+            WorkDocument::Task(_) => WorkItemKind::Task,
+            WorkDocument::Spec(_) => WorkItemKind::Spec,
+            WorkDocument::Incident(_) => WorkItemKind::Incident,
+            WorkDocument::LearningRequest(_) => WorkItemKind::LearningRequest,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            WorkDocument::Task(d) => &d.task_id,
+            WorkDocument::Spec(d) => &d.spec_id,
+            WorkDocument::Incident(d) => &d.incident_id,
+            WorkDocument::LearningRequest(d) => &d.learning_request_id,
+        }
+    }
+
+    pub fn title(&self) -> &str {
+        match self {
+            WorkDocument::Task(d) => &d.title,
+            WorkDocument::Spec(d) => &d.title,
+            WorkDocument::Incident(d) => &d.title,
+            WorkDocument::LearningRequest(d) => &d.title,
+        }
+    }
+
+    /// The time claim order is based on: `Created-At`, or `Opened-At` for
+    /// incidents.
+    pub fn claim_time(&self) -> Timestamp {
+        match self {
+            WorkDocument::Task(d) => d.created_at,
+            WorkDocument::Spec(d) => d.created_at,
+            WorkDocument::Incident(d) => d.opened_at,
+            WorkDocument::LearningRequest(d) => d.created_at,
+        }
+    }
+
+    /// Task ids that must be done first (empty for other kinds).
+    pub fn depends_on(&self) -> &[String] {
+        match self {
+            WorkDocument::Task(d) => &d.depends_on,
+            _ => &[],
+        }
+    }
+
+    pub fn root_spec_id(&self) -> Option<&str> {
+        match self {
+            WorkDocument::Task(d) => d.root_spec_id.as_deref(),
+            WorkDocument::Spec(d) => d.root_spec_id.as_deref(),
+            WorkDocument::Incident(d) => d.root_spec_id.as_deref(),
+            WorkDocument::LearningRequest(_) => None,
+        }
+    }
+
+    pub fn root_idea_id(&self) -> Option<&str> {
+        match self {
+            WorkDocument::Task(d) => d.root_idea_id.as_deref(),
+            WorkDocument::Spec(d) => d.root_idea_id.as_deref(),
+            WorkDocument::Incident(d) => d.root_idea_id.as_deref(),
+            WorkDocument::LearningRequest(_) => None,
+        }
+    }
+
+    /// The closure family this document belongs to: its `Root-Spec-ID`;
+    /// else a task's `Spec-ID`, an incident's `Source-Spec-ID`, or a spec's
+    /// own id when it came from an idea or was written by hand.
+    pub fn effective_root_spec_id(&self) -> Option<&str> {
+        if let Some(root) = self.root_spec_id() {
+            return Some(root);
+        }
+        match self {
+            WorkDocument::Task(d) => d.spec_id.as_deref(),
+            WorkDocument::Incident(d) => d.source_spec_id.as_deref(),
+            WorkDocument::Spec(d) if matches!(d.source_type, SourceType::Idea | SourceType::Manual) => {
+                Some(&d.spec_id)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether this is a root spec: the top of a closure family.
+    pub fn is_root_spec(&self) -> bool {
+        let WorkDocument::Spec(d) = self else { return false };
+        if d.root_spec_id.as_deref() == Some(d.spec_id.as_str()) {
+            return true;
+        }
+        let parent_none = d
+            .parent_spec_id
+            .as_deref()
+            .is_none_or(|p| p.eq_ignore_ascii_case("none"));
+        d.root_spec_id.is_none()
+            && parent_none
+            && matches!(d.source_type, SourceType::Idea | SourceType::Manual)
+    }
 }

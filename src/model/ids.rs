@@ -1,5 +1,5 @@
-//! Identifiers that become file names, and the time-ordered ids the runtime
-//! mints for runs, stage requests and mailbox commands.
+//! Identifiers that become file names, status tokens, and the time-ordered
+//! ids the runtime mints for runs, stage requests and mailbox commands.
 //!
 //! Input: strings from operators, documents and agents. Output: a yes/no
 //! answer (or a coded error) before any of them is joined onto a path, and
@@ -69,6 +69,14 @@ pub fn id_problem(s: &str) -> Option<&'static str> {
         return Some("it contains a character other than letters, digits, `.`, `_` and `-`");
     }
     None
+}
+
+/// Whether `token` may appear in a status file.
+pub fn is_marker_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A fresh run id: `run-<UTC yyyymmddThhmmssmmm>-<8 hex>`.
