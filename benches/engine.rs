@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use divan::Bencher;
 use jiff::Timestamp;
 
-use millrace::diag::{Diagnostics, Sources};
 use millrace::engine::{ClaimedItem, Effect, Input, Rules, Snapshot, World, step};
 use millrace::model::{ExitKind, Lineage, NormalizationSource, QueueState, StageResult};
-use millrace::plan::{Plan, PlanSettings, Plane, ResultClass, WorkItemKind};
+use millrace::plan::{Plan, Plane, ResultClass, WorkItemKind};
 use millrace::workspace::Workspace;
 use millrace::workspace::queue::Queues;
 
@@ -26,11 +25,7 @@ const QUEUED: usize = 10_000;
 /// Parse, check and lower the embedded loops into the plan of a mode, as
 /// `compile validate` does without a workspace.
 fn compile(mode: &str) -> Plan {
-    let mut sources = Sources::new();
-    millrace::check::add_builtin_sources(&mut sources);
-    let mut diags = Diagnostics::new();
-    let program = millrace::check::check_sources(&sources, &mut diags).expect("the shipped loops check");
-    millrace::lower::lower(&program, &sources, mode, &PlanSettings::default()).expect("the mode lowers")
+    millrace::compile::builtin(mode).expect("the mode compiles")
 }
 
 #[divan::bench(args = ["default_codex", "learning_codex"])]

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 
 pub use governor::{Facts, Governor, Verdict};
 
-use crate::workspace::config::UsageGovernanceConfig;
+use crate::config::UsageGovernanceConfig;
 
 /// An event for the runtime's log: its type and data.
 pub type Note = (String, serde_json::Value);

@@ -15,6 +15,8 @@
 
 pub mod check;
 pub mod cli;
+pub mod compile;
+pub mod config;
 pub mod diag;
 pub mod embedded;
 pub mod engine;

@@ -16,7 +16,6 @@
 
 pub mod baseline;
 pub mod closure;
-pub mod config;
 pub mod doctor;
 pub mod document;
 pub mod events;
@@ -149,6 +148,21 @@ impl Workspace {
     pub fn agents(&self) -> &Path {
         self.paths.agents()
     }
+}
+
+/// The workspace's own `.mill` sources (`millrace-agents/loops/*.mill`,
+/// dot-files skipped), sorted by name, with their text.
+pub fn loop_sources(ws: &Workspace) -> Result<Vec<(String, String)>, fsx::FsError> {
+    let dir = ws.paths().loops_dir();
+    let mut names: Vec<String> = fsx::list_names(&dir)?
+        .into_iter()
+        .filter(|n| n.ends_with(".mill") && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| Ok((name.clone(), fsx::read_text(&dir.join(&name))?)))
+        .collect()
 }
 
 /// Removes `.` components and folds `..` lexically, so printed roots are

@@ -1,6 +1,5 @@
 //! `millrace compile validate|show|graph` and `millrace modes list|show`.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::json;
@@ -9,195 +8,16 @@ use super::{
     CompileCommand, Context, DiagFormat, Failure, GraphFormat, ModesCommand, Outcome, print, print_json,
 };
 use crate::check::hir::Program;
-use crate::diag::{Diagnostics, Layer, RenderOptions, Sources, render_human, render_json};
+use crate::compile::{Compiled, check_files, diagnostics_json, settings};
+use crate::diag::{RenderOptions, render_human};
 use crate::lower::{LowerError, lower};
-use crate::plan::{DrawFormat, Plan, PlanInputs, PlanSettings, draw};
-use crate::workspace::config::Config;
-use crate::workspace::{Workspace, plan_store};
-
-/// Everything one compile produced.
-pub struct Compiled {
-    pub sources: Sources,
-    pub diags: Diagnostics,
-    pub program: Option<Program>,
-}
-
-/// A `.mill` file named on the command line could not be read.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot read `{path}`: {reason}")]
-#[diagnostic(code(mill::cli::unreadable_file), help("check the path and its permissions"))]
-pub struct UnreadableFile {
-    pub path: String,
-    pub reason: String,
-}
-
-/// Parses and checks the shipped loops, then the workspace's own loops (if
-/// any), then `files`, in that order.
-pub fn compile_files(ws: Option<&Workspace>, files: &[PathBuf]) -> Result<Compiled, UnreadableFile> {
-    let mut sources = Sources::new();
-    crate::check::add_builtin_sources(&mut sources);
-    if let Some(ws) = ws {
-        for name in workspace_loop_files(ws) {
-            let path = ws.paths().loops_dir().join(&name);
-            let text = read(&path)?;
-            sources.add(format!("loops/{name}"), text, Layer::Workspace);
-        }
-    }
-    for path in files {
-        let text = read(path)?;
-        sources.add(display_path(path), text, Layer::Workspace);
-    }
-    let mut diags = Diagnostics::new();
-    let program = crate::check::check_sources(&sources, &mut diags);
-    diags.sort();
-    Ok(Compiled {
-        sources,
-        diags,
-        program,
-    })
-}
-
-fn read(path: &Path) -> Result<String, UnreadableFile> {
-    std::fs::read_to_string(path).map_err(|e| UnreadableFile {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
-}
-
-/// `millrace-agents/loops/*.mill`, sorted by name.
-fn workspace_loop_files(ws: &Workspace) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(ws.paths().loops_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".mill") && !n.starts_with('.'))
-        .collect();
-    names.sort();
-    names
-}
-
-/// A path as the user will recognize it: relative to the current directory
-/// when it is inside it.
-fn display_path(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok();
-    let shown = cwd
-        .as_deref()
-        .and_then(|c| path.strip_prefix(c).ok())
-        .unwrap_or(path);
-    shown.display().to_string()
-}
+use crate::plan::{DrawFormat, Plan, draw};
+use crate::workspace::Workspace;
 
 /// The initialized workspace the command runs in, if any (compiling works
 /// without one).
 fn workspace(cx: &Context) -> Option<Workspace> {
     Workspace::open(cx.cli_workspace.as_deref()).ok()
-}
-
-/// The plan-shaping settings: the workspace's `millrace.toml`, or defaults.
-fn settings(ws: Option<&Workspace>) -> Result<PlanSettings, Failure> {
-    match ws {
-        Some(ws) => Ok(Config::load(&ws.paths().config())?.plan_settings()),
-        None => Ok(PlanSettings::default()),
-    }
-}
-
-/// Records what a workspace plan was compiled from, so currentness can be
-/// judged by a stat of each input.
-pub fn record_inputs(ws: &Workspace, plan: &mut Plan, sources: &Sources, settings: &PlanSettings) {
-    let mut inputs = PlanInputs {
-        config: settings.fingerprint(),
-        ..PlanInputs::default()
-    };
-    for (_, file) in sources.files() {
-        inputs
-            .sources
-            .push(match file.name.strip_prefix("builtin:loops/") {
-                Some(rel) => plan_store::builtin_input(rel, &file.text),
-                None => plan_store::input_file(ws, &file.name),
-            });
-    }
-    let mut assets: Vec<String> = Vec::new();
-    for node in plan.nodes.iter() {
-        let stage = &plan.stages[node.stage];
-        assets.push(node.entrypoint.clone());
-        assets.extend(stage.skills.iter().cloned());
-        assets.extend(node.attached_skills.iter().cloned());
-    }
-    assets.sort();
-    assets.dedup();
-    inputs.assets = assets.iter().map(|a| plan_store::input_file(ws, a)).collect();
-    inputs.fingerprint = plan_store::inputs_fingerprint(&inputs);
-    plan.inputs = inputs;
-    plan.compiled_at = Some(jiff::Timestamp::now().to_string());
-}
-
-/// Compiles `mode` (default: the workspace's `runtime.default_mode`) in a
-/// workspace and writes the plan and its diagnostics into `state/`. On
-/// failure the last good plan stays in place.
-pub fn compile_workspace(
-    ws: &Workspace,
-    mode: Option<&str>,
-    persist: bool,
-) -> Result<WorkspaceCompile, Failure> {
-    let settings = settings(Some(ws))?;
-    let compiled = compile_files(Some(ws), &[])?;
-    let mode = mode.unwrap_or(&settings.default_mode).to_string();
-    let lowered = compiled.program.as_ref().map(|program| {
-        lower(program, &compiled.sources, &mode, &settings).map(|mut plan| {
-            record_inputs(ws, &mut plan, &compiled.sources, &settings);
-            plan
-        })
-    });
-    if !persist {
-        return Ok(WorkspaceCompile {
-            compiled,
-            mode,
-            lowered,
-        });
-    }
-    if let Some(Ok(plan)) = &lowered {
-        plan_store::save_plan(ws, plan)?;
-    }
-    let report = diagnostics_json(&compiled, &mode, lowered.as_ref());
-    plan_store::save_diagnostics(ws, &report)?;
-    Ok(WorkspaceCompile {
-        compiled,
-        mode,
-        lowered,
-    })
-}
-
-/// The outcome of [`compile_workspace`].
-pub struct WorkspaceCompile {
-    pub compiled: Compiled,
-    pub mode: String,
-    /// `None` when the sources did not check.
-    pub lowered: Option<Result<Plan, LowerError>>,
-}
-
-/// The JSON form of a compile's outcome (`--format json` and
-/// `state/compile_diagnostics.json`).
-fn diagnostics_json(
-    compiled: &Compiled,
-    mode: &str,
-    lowered: Option<&Result<Plan, LowerError>>,
-) -> serde_json::Value {
-    let mut list = render_json(compiled.diags.iter(), &compiled.sources);
-    let plan = lowered.and_then(|l| l.as_ref().ok());
-    let lower_error = lowered.and_then(|l| l.as_ref().err());
-    if let (Some(e), Some(array)) = (lower_error, list.as_array_mut()) {
-        array.push(
-            json!({"code": crate::diag::code_of(e), "severity": "error", "message": e.to_string(),
-            "help": miette::Diagnostic::help(e).map(|h| h.to_string())}),
-        );
-    }
-    let errors = compiled.diags.error_count() + usize::from(lower_error.is_some());
-    json!({
-        "schema_version": 1, "kind": "compile_diagnostics", "ok": plan.is_some(), "mode": mode,
-        "plan_id": plan.map(|p| &p.plan_id), "errors": errors, "warnings": compiled.diags.warning_count(),
-        "diagnostics": list, "emitted_at": jiff::Timestamp::now().to_string(),
-    })
 }
 
 pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
@@ -208,7 +28,7 @@ pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
             // a workspace; without files, a workspace compile writes its plan.
             match (&ws, args.files.is_empty()) {
                 (Some(ws), true) => {
-                    let outcome = compile_workspace(ws, args.mode.as_deref(), true)?;
+                    let outcome = crate::compile::workspace(ws, args.mode.as_deref(), true)?;
                     let mode = outcome.mode.clone();
                     report(
                         outcome.compiled,
@@ -221,7 +41,7 @@ pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
                 }
                 _ => {
                     let settings = settings(ws.as_ref())?;
-                    let compiled = compile_files(ws.as_ref(), &args.files)?;
+                    let compiled = check_files(ws.as_ref(), &args.files)?;
                     let mode = args.mode.clone().unwrap_or_else(|| settings.default_mode.clone());
                     let lowered = compiled
                         .program
@@ -253,7 +73,7 @@ pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
 fn compile_mode(mode: Option<&str>, cx: &Context) -> Result<Plan, Failure> {
     let ws = workspace(cx);
     let settings = settings(ws.as_ref())?;
-    let compiled = compile_files(ws.as_ref(), &[])?;
+    let compiled = check_files(ws.as_ref(), &[])?;
     let Some(program) = &compiled.program else {
         eprint!(
             "{}",
@@ -332,7 +152,7 @@ fn summary(errors: usize, warnings: usize) -> String {
 pub(super) fn modes(command: ModesCommand, cx: &Context) -> Outcome {
     let ws = workspace(cx);
     let settings = settings(ws.as_ref())?;
-    let compiled = compile_files(ws.as_ref(), &[])?;
+    let compiled = check_files(ws.as_ref(), &[])?;
     let Some(program) = &compiled.program else {
         eprint!(
             "{}",

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::{ConfigCommand, Context, Failure, Outcome, print, print_json, render_report};
+use crate::config::{Config, ConfigError};
 use crate::workspace::Workspace;
-use crate::workspace::config::{Config, ConfigError};
 
 pub fn run(command: ConfigCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;

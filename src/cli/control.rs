@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use super::{Context, Outcome, print_fields};
+use crate::config::Config;
 use crate::engine::Control;
 use crate::engine::driver::{Harnesses, Monitor, Runtime};
 use crate::model::RuntimeMode;
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
-use crate::workspace::config::Config;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::{Workspace, plan_store, repair};
@@ -101,7 +101,7 @@ fn control_plan(
     config: &Config,
     cx: &Context,
 ) -> Result<(Plan, &'static str), super::Failure> {
-    match super::run::resolve_plan(ws, config, None, true)? {
+    match crate::compile::plan_to_run(ws, config, None, true)? {
         Ok(plan) => Ok((plan, "")),
         Err(broken) => match plan_store::load_plan(ws) {
             Ok(Some(plan)) => Ok((plan, " (with the stored plan: the sources do not compile)")),

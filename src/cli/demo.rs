@@ -10,11 +10,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{Context, DemoArgs, Failure, Outcome, print};
+use crate::config::Config;
 use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, Runtime};
 use crate::model::RuntimeMode;
 use crate::runners::RunnersConfig;
 use crate::workspace::closure::ClosureTarget;
-use crate::workspace::config::Config;
 use crate::workspace::queue::Queues;
 use crate::workspace::{Workspace, fsx, init};
 

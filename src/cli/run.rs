@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::compile::{WorkspaceCompile, compile_workspace};
 use super::{Context, DaemonArgs, Failure, MonitorMode, Outcome, RunCommand, RunOnceArgs, print, print_json};
+use crate::compile::{UnreadableFile, WorkspaceCompile};
+use crate::config::Config;
 use crate::engine::driver::{
     DispatchSettings, Harnesses, Monitor, Reload, Reloader, RunOptions, RunSummary, Runtime,
 };
@@ -17,8 +18,6 @@ use crate::model::RuntimeMode;
 use crate::plan::Plan;
 use crate::runners::RunnersConfig;
 use crate::workspace::Workspace;
-use crate::workspace::config::Config;
-use crate::workspace::plan_store::{self, Currentness};
 
 /// The runtime refuses to start without a current plan.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -57,7 +56,7 @@ pub(super) fn current_plan(
     mode: Option<&str>,
     cx: &Context,
 ) -> Result<Plan, Failure> {
-    resolve_plan(ws, config, mode, true)?.map_err(|broken| report_broken(&broken, cx))
+    crate::compile::plan_to_run(ws, config, mode, true)?.map_err(|broken| report_broken(&broken, cx))
 }
 
 /// The current plan for a mode, compiled in memory when the stored one is
@@ -69,33 +68,7 @@ pub(super) fn plan_for_check(
     mode: Option<&str>,
     cx: &Context,
 ) -> Result<Plan, Failure> {
-    resolve_plan(ws, config, mode, false)?.map_err(|broken| report_broken(&broken, cx))
-}
-
-/// The stored plan if current for the mode, else a compile (stored when
-/// `persist`); `Err` holds a compile that failed.
-pub(super) fn resolve_plan(
-    ws: &Workspace,
-    config: &Config,
-    mode: Option<&str>,
-    persist: bool,
-) -> Result<Result<Plan, WorkspaceCompile>, Failure> {
-    let settings = config.plan_settings();
-    let wanted = mode.unwrap_or(&settings.default_mode);
-    if let Ok(Some(plan)) = plan_store::load_plan(ws) {
-        let current = plan_store::currentness(ws, &settings) == Currentness::Current;
-        if current && plan.mode == wanted {
-            return Ok(Ok(plan));
-        }
-    }
-    let mut outcome = compile_workspace(ws, Some(wanted), persist)?;
-    Ok(match outcome.lowered.take() {
-        Some(Ok(plan)) => Ok(plan),
-        other => {
-            outcome.lowered = other;
-            Err(outcome)
-        }
-    })
+    crate::compile::plan_to_run(ws, config, mode, false)?.map_err(|broken| report_broken(&broken, cx))
 }
 
 /// Prints why a mode does not compile and says the runtime will not start.
@@ -195,7 +168,7 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|e| super::compile::UnreadableFile {
+                .map_err(|e| UnreadableFile {
                     path: path.display().to_string(),
                     reason: e.to_string(),
                 })?,

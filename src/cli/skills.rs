@@ -15,9 +15,9 @@ use super::{
     Context, Failure, Outcome, SkillCreateArgs, SkillIdArgs, SkillImproveArgs, SkillSearchArgs,
     SkillsCommand, print, print_fields, print_json,
 };
+use crate::config::Config;
 use crate::model::{LearningRequest, WorkDocument};
 use crate::plan::{LearningAction, Plane, WorkItemKind};
-use crate::workspace::config::Config;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::{QueueError, Queues};

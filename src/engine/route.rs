@@ -129,15 +129,10 @@ pub fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::{Diagnostics, Sources};
-    use crate::lower::{PlanSettings, lower};
     use crate::plan::Plane;
 
     fn plan(mode: &str) -> Plan {
-        let mut sources = Sources::new();
-        crate::check::add_builtin_sources(&mut sources);
-        let program = crate::check::check_sources(&sources, &mut Diagnostics::new()).unwrap();
-        lower(&program, &sources, mode, &PlanSettings::default()).unwrap()
+        crate::compile::builtin(mode).unwrap()
     }
 
     fn node(plan: &Plan, name: &str) -> NodeId {

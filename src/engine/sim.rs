@@ -76,11 +76,7 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(mode: &str, script: impl FnMut(&str, u32, Option<&str>) -> Answer + 'static) -> Self {
-        let mut sources = crate::diag::Sources::new();
-        crate::check::add_builtin_sources(&mut sources);
-        let program = crate::check::check_sources(&sources, &mut crate::diag::Diagnostics::new()).unwrap();
-        let plan =
-            crate::lower::lower(&program, &sources, mode, &crate::lower::PlanSettings::default()).unwrap();
+        let plan = crate::compile::builtin(mode).unwrap();
         let now = Timestamp::from_second(1_800_000_000).unwrap();
         let mut sim = Sim {
             plan,

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::quota::window_name;
-use crate::workspace::config::QuotaWindow;
+use crate::config::QuotaWindow;
 use crate::workspace::usage::WindowReading;
 
 /// How many session files are looked at.

@@ -18,9 +18,9 @@ use super::book::Book;
 use super::quota::{self, ProviderRead};
 use super::windows::{self, Scope};
 use super::{GovernanceSettings, Note, codex};
+use crate::config::UsageGovernanceConfig;
 use crate::model::StageResult;
 use crate::workspace::Workspace;
-use crate::workspace::config::UsageGovernanceConfig;
 use crate::workspace::runs::TokenUsage;
 use crate::workspace::usage::{
     BlockerRecord, GOVERNANCE_STATE_VERSION, GovernanceState, LedgerEntry, QuotaState, QuotaStatus,

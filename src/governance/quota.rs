@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use crate::config::{DegradedPolicy, QuotaRules, QuotaWindow};
 use crate::model::RateLimit;
-use crate::workspace::config::{DegradedPolicy, QuotaRules, QuotaWindow};
 use crate::workspace::usage::{BlockerRecord, QuotaState, QuotaStatus, WindowReading};
 
 /// The rule id of the blocker degraded telemetry raises under `fail_closed`.

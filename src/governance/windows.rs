@@ -19,7 +19,7 @@
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
-use crate::workspace::config::{TokenRule, TokenWindow};
+use crate::config::{TokenRule, TokenWindow};
 use crate::workspace::usage::{BlockerRecord, LedgerEntry};
 
 /// How far back `rolling_5h` looks.
@@ -188,7 +188,7 @@ pub fn resolve_timezone(name: &str) -> (TimeZone, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workspace::config::TokenMetric;
+    use crate::config::TokenMetric;
     use crate::workspace::runs::TokenUsage;
 
     fn at(text: &str) -> Timestamp {

@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::baseline::BaselineManifest;
-use super::config::Config;
 use super::document::check_stem;
 use super::layout::Paths;
 use super::lock::{self, LockState};
 use super::plan_store::{self, Currentness};
 use super::queue::{plane_kinds, quarantine, scan};
 use super::{MailboxBox, Workspace, closure, events, mailbox, markers};
+use crate::config::Config;
 use crate::model::{QueueState, Snapshot, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
 

@@ -16,11 +16,26 @@ use serde::Serialize;
 
 use super::Workspace;
 use super::baseline::{BaselineManifest, is_deployable};
-use super::config::BOOTSTRAP_TOML;
 use super::fsx::{self, FsError};
 use super::layout::Paths;
 use crate::model::Snapshot;
 use crate::plan::Plane;
+
+/// The bootstrap `millrace.toml` written by `init`.
+pub const BOOTSTRAP_TOML: &str = "\
+# Millrace configuration. Every key is optional; see docs/config.md for the
+# full list of sections, keys and defaults.
+
+[runtime]
+# The mode compiled and run when no --mode is given.
+default_mode = \"default_codex\"
+# Seconds an idle daemon waits between ticks.
+idle_sleep_seconds = 1.0
+
+[runners.codex]
+# basic | elevated | maximum
+permission_default = \"maximum\"
+";
 
 /// What `init` created (everything else already existed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -16,8 +16,8 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 
 use super::Workspace;
-use super::config::PlanSettings;
 use super::fsx::{self, FsError};
+use crate::plan::PlanSettings;
 use crate::plan::{InputFile, Plan, PlanInputs, PlanLoadError, sha256_hex};
 
 /// The `sha256` recorded for an input file that did not exist.

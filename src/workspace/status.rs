@@ -14,13 +14,13 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::closure::{self, ClosureTarget};
-use super::config::Config;
 use super::lock::{self, LockState};
 use super::plan_store::{self, Currentness};
 use super::queue::quarantine::{self, Quarantined};
 use super::queue::{plane_kinds, scan};
 use super::usage::{BlockerRecord, GovernanceState, QUOTA_EXHAUSTED_RULE_ID, all_lift_at};
 use super::{Workspace, markers};
+use crate::config::Config;
 use crate::model::{ActiveRun, PauseSource, QueueState, Snapshot};
 use crate::plan::{Plane, WorkItemKind};
 

@@ -2,12 +2,10 @@
 //! hands: the ledger, reconciliation, windows, quota telemetry.
 
 use jiff::{SignedDuration, Timestamp};
+use millrace::config::{DegradedPolicy, TokenMetric, TokenRule, TokenWindow, UsageGovernanceConfig};
 use millrace::governance::{Facts, GovernanceSettings, Governor};
 use millrace::model::RateLimit;
 use millrace::workspace::Workspace;
-use millrace::workspace::config::{
-    DegradedPolicy, TokenMetric, TokenRule, TokenWindow, UsageGovernanceConfig,
-};
 use millrace::workspace::runs::RunDir;
 use millrace::workspace::usage::{GovernanceState, QuotaState, read_ledger};
 use tempfile::TempDir;

@@ -105,17 +105,7 @@ const TOML_TOKENS: &[&str] = &[
 fn plan_json() -> &'static str {
     static PLAN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PLAN.get_or_init(|| {
-        let mut sources = millrace::diag::Sources::new();
-        millrace::check::add_builtin_sources(&mut sources);
-        let mut diags = millrace::diag::Diagnostics::new();
-        let program = millrace::check::check_sources(&sources, &mut diags).unwrap();
-        let plan = millrace::lower::lower(
-            &program,
-            &sources,
-            "learning_codex",
-            &millrace::lower::PlanSettings::default(),
-        )
-        .unwrap();
+        let plan = millrace::compile::builtin("learning_codex").unwrap();
         serde_json::to_string_pretty(&plan).unwrap()
     })
 }

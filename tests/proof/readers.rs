@@ -270,7 +270,7 @@ pub fn mailbox_envelope(data: &[u8]) {
 
 /// `millrace.toml`: parse, then everything the runtime derives from it.
 pub fn config_toml(data: &[u8]) {
-    use millrace::workspace::config::Config;
+    use millrace::config::Config;
     match Config::parse(&text(data), "millrace.toml") {
         Ok(config) => {
             let _ = config.plan_settings();

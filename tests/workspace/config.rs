@@ -1,7 +1,7 @@
 //! `millrace.toml`: defaults, strict keys, located problems (all at once),
 //! plan settings, and `config show|validate`.
 
-use millrace::workspace::config::{Config, RunStyle, TokenWindow};
+use millrace::config::{Config, RunStyle, TokenWindow};
 
 use super::{Ws, field, json, stderr, stdout};
 
@@ -254,7 +254,7 @@ fn config_validate_exits_1_and_names_key_and_line() {
 }
 
 mod properties {
-    use millrace::workspace::config::Config;
+    use millrace::config::Config;
     use proptest::prelude::*;
 
     const VALID: &str = "[runtime]\ndefault_mode = \"x\"\nidle_sleep_seconds = 2\n\n[runners.pi]\nargs = [\"-v\"]\n\n[[usage_governance.runtime_token_rules.rules]]\nrule_id = \"r\"\nwindow = \"per_run\"\nthreshold = 5\n\n[stages.builder]\ntimeout_seconds = 60\n";

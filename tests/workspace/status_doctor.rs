@@ -2,9 +2,9 @@
 //! state reported rather than fatal, quarantines shown, plan currentness.
 
 use jiff::Timestamp;
+use millrace::config::Config;
 use millrace::model::{ActiveRun, RequestKind, Snapshot, WorkItemRef};
 use millrace::plan::{Plan, Plane, WorkItemKind};
-use millrace::workspace::config::Config;
 use millrace::workspace::lock::record_for_this_process;
 use millrace::workspace::plan_store::{self, Currentness};
 

@@ -1,6 +1,6 @@
 //! Wiring: the workspace's parsed `[runners]` table to [`RunnersConfig`].
 //!
-//! Input: `crate::workspace::config::RunnersConfig` (parsed and checked by
+//! Input: `crate::config::RunnersConfig` (parsed and checked by
 //! the workspace layer). Output: the runners' own settings. Invariant: a
 //! field-for-field copy; enums map by their TOML spelling.
 
@@ -8,7 +8,7 @@ use super::{
     ClaudeConfig, CodexConfig, CommandConfig, CommandStage, Permission, PiConfig, PiEventLogPolicy,
     RunnersConfig, ScriptedConfig,
 };
-use crate::workspace::config as ws;
+use crate::config as ws;
 
 impl From<&ws::RunnersConfig> for RunnersConfig {
     fn from(cfg: &ws::RunnersConfig) -> RunnersConfig {

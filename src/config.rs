@@ -20,26 +20,10 @@ pub use checks::{PI_RESERVED_FLAGS, is_outcome_token};
 pub use load::ProblemKind;
 
 /// A located problem in `millrace.toml`.
-pub type ConfigProblem = super::problem::Problem;
+pub type ConfigProblem = crate::workspace::problem::Problem;
 pub use schema::*;
 
-use super::fsx::{self, FsError};
-
-/// The bootstrap `millrace.toml` written by `init`.
-pub const BOOTSTRAP_TOML: &str = "\
-# Millrace configuration. Every key is optional; see docs/config.md for the
-# full list of sections, keys and defaults.
-
-[runtime]
-# The mode compiled and run when no --mode is given.
-default_mode = \"default_codex\"
-# Seconds an idle daemon waits between ticks.
-idle_sleep_seconds = 1.0
-
-[runners.codex]
-# basic | elevated | maximum
-permission_default = \"maximum\"
-";
+use crate::workspace::fsx::{self, FsError};
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -57,7 +41,7 @@ pub enum ConfigError {
     },
 
     /// One or more problems; each is its own diagnostic with a location.
-    #[error("{} in `{file}`", super::problem::count_phrase(problems.len()))]
+    #[error("{} in `{file}`", crate::workspace::problem::count_phrase(problems.len()))]
     #[diagnostic(
         code(mill::config::invalid),
         help("fix every problem listed, then run `millrace config validate`")
