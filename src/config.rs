@@ -10,13 +10,11 @@
 //! that shape a compiled plan, so tweaking governance, watchers or runner
 //! flags does not make a plan stale.
 
-mod checks;
 mod load;
 mod schema;
 
 use std::path::Path;
 
-pub use checks::{PI_RESERVED_FLAGS, is_outcome_token};
 pub use load::ProblemKind;
 
 /// A located problem in `millrace.toml`.

@@ -14,6 +14,7 @@ pub mod document;
 pub mod ids;
 pub mod request;
 pub mod result;
+pub mod settings;
 pub mod snapshot;
 
 pub use document::*;

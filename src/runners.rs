@@ -40,13 +40,15 @@ use jiff::Timestamp;
 use serde_json::json;
 
 pub use cancel::{Cancel, CancelTrigger};
-pub use config::{
-    ClaudeConfig, CodexConfig, CommandConfig, CommandStage, Permission, PiConfig, PiEventLogPolicy,
-    RunnersConfig, ScriptedConfig,
-};
+pub use claude::{ClaudeConfig, ClaudePermissionMode};
+pub use codex::{CodexConfig, Permission};
+pub use command::{CommandConfig, CommandStage};
+pub use config::RunnersConfig;
 pub use error::RunnerError;
 pub use files::RunFiles;
 pub use normalize::FAILURE_OUTCOME;
+pub use pi::{PI_RESERVED_FLAGS, PiConfig, PiEventLogPolicy};
+pub use scripted::ScriptedConfig;
 pub use sys::{group_exists, group_has_live_members};
 
 use crate::model::{ExitKind, StageResult, StageRunRequest};

@@ -11,7 +11,6 @@ use crate::engine::Control;
 use crate::engine::driver::{Harnesses, Monitor, Runtime};
 use crate::model::RuntimeMode;
 use crate::plan::Plan;
-use crate::runners::RunnersConfig;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::{Workspace, plan_store, repair};
@@ -71,10 +70,7 @@ fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, Stri
         },
         _ => return Ok((false, "not a direct command".into())),
     };
-    let runner = Rc::new(Harnesses::new(
-        RunnersConfig::from(&config.runners),
-        ws.root().to_path_buf(),
-    ));
+    let runner = Rc::new(Harnesses::new(config.runners.clone(), ws.root().to_path_buf()));
     // Nothing may start from here: a result recovered on the way is routed,
     // and its next stage waits for the daemon.
     let rules = super::run::rules_from(&config, false);

@@ -13,7 +13,6 @@ use super::{Context, DemoArgs, Failure, Outcome, print};
 use crate::config::Config;
 use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, Runtime};
 use crate::model::RuntimeMode;
-use crate::runners::RunnersConfig;
 use crate::workspace::closure::ClosureTarget;
 use crate::workspace::queue::Queues;
 use crate::workspace::{Workspace, fsx, init};
@@ -74,10 +73,7 @@ pub(super) fn run(args: &DemoArgs, cx: &Context) -> Outcome {
         stdout: !args.quiet,
         log: None,
     };
-    let runner = Rc::new(Harnesses::new(
-        RunnersConfig::from(&config.runners),
-        ws.root().to_path_buf(),
-    ));
+    let runner = Rc::new(Harnesses::new(config.runners.clone(), ws.root().to_path_buf()));
     let settings = DispatchSettings {
         idle_sleep: Duration::from_millis(20),
         watch_ideas: true,

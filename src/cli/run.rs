@@ -16,7 +16,6 @@ use crate::engine::{Budgets, Rules};
 use crate::governance::GovernanceSettings;
 use crate::model::RuntimeMode;
 use crate::plan::Plan;
-use crate::runners::RunnersConfig;
 use crate::workspace::Workspace;
 
 /// The runtime refuses to start without a current plan.
@@ -131,10 +130,7 @@ fn open(
     monitor: Monitor,
 ) -> Result<Runtime, Failure> {
     let rules = rules_from(config, !once);
-    let runner = Rc::new(Harnesses::new(
-        RunnersConfig::from(&config.runners),
-        ws.root().to_path_buf(),
-    ));
+    let runner = Rc::new(Harnesses::new(config.runners.clone(), ws.root().to_path_buf()));
     let mode = if once {
         RuntimeMode::Once
     } else {
@@ -204,10 +200,7 @@ fn reloader(ws: Workspace, mode: Option<String>, cx: Context) -> Reloader {
             Failure::Output(_) => "cannot write diagnostics".to_string(),
         })?;
         let rules = rules_from(&config, true);
-        let runner = Rc::new(Harnesses::new(
-            RunnersConfig::from(&config.runners),
-            ws.root().to_path_buf(),
-        ));
+        let runner = Rc::new(Harnesses::new(config.runners.clone(), ws.root().to_path_buf()));
         Ok(Reload {
             plan,
             rules,

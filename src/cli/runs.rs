@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use super::{Context, Outcome, RunsCommand, print, print_json};
+use crate::model::TokenUsage;
 use crate::workspace::Workspace;
-use crate::workspace::runs::{self, RunView, StageView, TokenUsage};
+use crate::workspace::runs::{self, RunView, StageView};
 
 pub fn run(command: RunsCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;

@@ -20,8 +20,8 @@ use super::windows::{self, Scope};
 use super::{GovernanceSettings, Note, codex};
 use crate::config::UsageGovernanceConfig;
 use crate::model::StageResult;
+use crate::model::TokenUsage;
 use crate::workspace::Workspace;
-use crate::workspace::runs::TokenUsage;
 use crate::workspace::usage::{
     BlockerRecord, GOVERNANCE_STATE_VERSION, GovernanceState, LedgerEntry, QuotaState, QuotaStatus,
     WindowReading, all_lift_at,

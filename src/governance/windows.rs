@@ -189,7 +189,7 @@ pub fn resolve_timezone(name: &str) -> (TimeZone, Option<String>) {
 mod tests {
     use super::*;
     use crate::config::TokenMetric;
-    use crate::workspace::runs::TokenUsage;
+    use crate::model::TokenUsage;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

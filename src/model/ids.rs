@@ -79,6 +79,13 @@ pub fn is_marker_token(token: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// `[A-Z][A-Z0-9_]*`: the shape of a terminal marker token.
+pub fn is_outcome_token(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// A fresh run id: `run-<UTC yyyymmddThhmmssmmm>-<8 hex>`.
 pub fn new_run_id() -> String {
     mint("run")

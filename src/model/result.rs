@@ -75,14 +75,26 @@ pub enum NormalizationSource {
     Failure,
 }
 
-/// Token counts as the harness reports them.
+/// Token counts as the harness reports them (a missing count is 0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TokenUsage {
     pub input_tokens: u64,
     pub cached_input_tokens: u64,
     pub output_tokens: u64,
     pub thinking_tokens: u64,
     pub total_tokens: u64,
+}
+
+impl TokenUsage {
+    /// Adds another stage's counts (for a run's or an item's total).
+    pub fn add(&mut self, other: &TokenUsage) {
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.thinking_tokens += other.thinking_tokens;
+        self.total_tokens += other.total_tokens;
+    }
 }
 
 /// A subscription rate-limit reading the harness exposed.

@@ -7,16 +7,81 @@
 //! a provider failure even with subtype `success`; a stream without its
 //! `result` line is a transport failure.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::codex::{clip, parse_event};
-use super::config::ClaudeConfig;
 use super::lines::Line;
 use super::process::Invocation;
 use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
 use crate::model::{ExitKind, RateLimit, StageRunRequest, TokenUsage};
+
+/// `[runners.claude]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaudeConfig {
+    pub command: String,
+    pub args: Vec<String>,
+    /// Used when the request names no model.
+    pub model: Option<String>,
+    /// Passed to `--permission-mode`.
+    pub permission_mode: ClaudePermissionMode,
+    #[serde(deserialize_with = "crate::model::settings::opt_positive_u32")]
+    pub max_turns: Option<u32>,
+    #[serde(deserialize_with = "crate::model::settings::opt_positive_f64")]
+    pub max_budget_usd: Option<f64>,
+    pub allowed_tools: Vec<String>,
+    pub disallowed_tools: Vec<String>,
+    pub bare: bool,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for ClaudeConfig {
+    fn default() -> Self {
+        Self {
+            command: "claude".into(),
+            args: Vec::new(),
+            model: None,
+            permission_mode: ClaudePermissionMode::BypassPermissions,
+            max_turns: None,
+            max_budget_usd: None,
+            allowed_tools: Vec::new(),
+            disallowed_tools: Vec::new(),
+            bare: false,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// Claude Code's `--permission-mode` values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaudePermissionMode {
+    #[serde(rename = "default")]
+    Default,
+    #[serde(rename = "acceptEdits")]
+    AcceptEdits,
+    #[serde(rename = "plan")]
+    Plan,
+    #[default]
+    #[serde(rename = "bypassPermissions")]
+    BypassPermissions,
+}
+
+impl ClaudePermissionMode {
+    /// The flag value, as Claude Code spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaudePermissionMode::Default => "default",
+            ClaudePermissionMode::AcceptEdits => "acceptEdits",
+            ClaudePermissionMode::Plan => "plan",
+            ClaudePermissionMode::BypassPermissions => "bypassPermissions",
+        }
+    }
+}
 
 /// The Claude argv after the program name; the prompt is at index
 /// `cfg.args.len() + 1`.
@@ -33,7 +98,7 @@ pub fn argv(req: &StageRunRequest, cfg: &ClaudeConfig, prompt: &str) -> Vec<Stri
     if let Some(usd) = budget_usd(req, cfg) {
         args.extend(["--max-budget-usd".into(), usd.to_string()]);
     }
-    args.extend(["--permission-mode".into(), cfg.permission_mode.clone()]);
+    args.extend(["--permission-mode".into(), cfg.permission_mode.as_str().into()]);
     if !cfg.allowed_tools.is_empty() {
         args.extend(["--allowedTools".into(), cfg.allowed_tools.join(",")]);
     }

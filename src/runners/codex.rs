@@ -7,17 +7,67 @@
 //! prose. Invariant: only an exit status of 0 after a `turn.completed`
 //! counts as a completed run.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::{CodexConfig, Permission};
 use super::lines::Line;
 use super::process::Invocation;
 use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
+use crate::plan::Effort;
+
+/// `[runners.codex]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodexConfig {
+    pub command: String,
+    pub args: Vec<String>,
+    pub profile: Option<String>,
+    pub permission_default: Permission,
+    pub permission_by_stage: BTreeMap<String, Permission>,
+    pub permission_by_model: BTreeMap<String, Permission>,
+    pub model_reasoning_effort: Option<Effort>,
+    pub skip_git_repo_check: bool,
+    /// Each item is passed as `-c <item>`.
+    pub extra_config: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for CodexConfig {
+    fn default() -> Self {
+        Self {
+            command: "codex".into(),
+            args: vec!["exec".into()],
+            profile: None,
+            permission_default: Permission::Maximum,
+            permission_by_stage: BTreeMap::new(),
+            permission_by_model: BTreeMap::new(),
+            model_reasoning_effort: None,
+            skip_git_repo_check: true,
+            extra_config: Vec::new(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// How much the Codex sandbox lets the harness do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Writes inside the workspace only.
+    Basic,
+    /// Full disk access, never asks.
+    Elevated,
+    /// No sandbox, no approvals.
+    #[default]
+    Maximum,
+}
 
 /// The largest agent message kept in memory (the last-message file, not
 /// the event, is the primary source).

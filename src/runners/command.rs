@@ -8,15 +8,104 @@
 //! checks the outcome is legal for the stage; a status with no configured
 //! outcome is a transport failure.
 
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
-use super::config::{CommandConfig, CommandStage};
 use super::lines::Line;
 use super::markers::marker_of_line;
 use super::process::Invocation;
 use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
 use crate::model::{ExitKind, StageRunRequest};
+
+/// `[runners.command]`: stages run as plain commands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandConfig {
+    /// Keyed by stage name (a node name also matches).
+    pub stages: BTreeMap<String, CommandStage>,
+}
+
+/// `[runners.command.stages.<stage>]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CommandStageWire")]
+pub struct CommandStage {
+    /// The program and its arguments (never run through a shell).
+    pub argv: Vec<String>,
+    /// The outcome reported when the command exits 0.
+    pub success: Option<String>,
+    /// The outcome reported when the command exits non-zero.
+    pub failure: Option<String>,
+    /// Take the outcome from a `### MARKER` line of the output instead.
+    pub marker_from_output: bool,
+    pub env: BTreeMap<String, String>,
+    /// Working directory relative to the workspace root.
+    pub cwd: Option<String>,
+}
+
+/// The raw table, checked as a whole by [`command_stage`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandStageWire {
+    argv: Vec<String>,
+    #[serde(default)]
+    success: Option<String>,
+    #[serde(default)]
+    pub failure: Option<String>,
+    #[serde(default)]
+    pub marker_from_output: bool,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+}
+
+impl TryFrom<CommandStageWire> for CommandStage {
+    type Error = String;
+    fn try_from(wire: CommandStageWire) -> Result<Self, String> {
+        command_stage(wire)
+    }
+}
+
+/// Checks a command-runner stage as a whole.
+fn command_stage(wire: CommandStageWire) -> Result<CommandStage, String> {
+    if wire.argv.is_empty() || wire.argv.first().is_some_and(|p| p.trim().is_empty()) {
+        return Err("`argv` must name a program: a non-empty list whose first item is not blank".into());
+    }
+    for (key, outcome) in [("success", &wire.success), ("failure", &wire.failure)] {
+        match outcome {
+            Some(token) if !crate::model::ids::is_outcome_token(token) => {
+                return Err(format!(
+                    "`{key}` must be an outcome token like `CHECKER_PASS`, found `{token}`"
+                ));
+            }
+            None if !wire.marker_from_output => {
+                return Err(format!("`{key}` is required unless `marker_from_output = true`"));
+            }
+            _ => {}
+        }
+    }
+    if let Some(cwd) = &wire.cwd {
+        let path = std::path::Path::new(cwd);
+        let escapes = path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+        if path.is_absolute() || escapes {
+            return Err(format!(
+                "`cwd` must be relative to the workspace root without `..`, found `{cwd}`"
+            ));
+        }
+    }
+    Ok(CommandStage {
+        argv: wire.argv,
+        success: wire.success,
+        failure: wire.failure,
+        marker_from_output: wire.marker_from_output,
+        env: wire.env,
+        cwd: wire.cwd,
+    })
+}
 
 /// Marker lines kept from stdout (enough to see a conflict).
 const MAX_MARKER_LINES: usize = 64;

@@ -9,6 +9,9 @@
 //! with `stopReason: "error"` is a provider failure; on timeout or cancel
 //! the harness gets `abort`, a short grace, then its group is killed.
 
+use serde::de::{Deserializer, Error};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -17,13 +20,78 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::codex::{clip, parse_event};
-use super::config::PiConfig;
 use super::lines::Line;
 use super::process::{Harness, Invocation, KILL_GRACE, Step};
 use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
+
+/// `[runners.pi]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PiConfig {
+    pub command: String,
+    /// Extra arguments; flags the runner sets itself are refused.
+    #[serde(deserialize_with = "pi_args")]
+    pub args: Vec<String>,
+    pub provider: Option<String>,
+    pub thinking: Option<String>,
+    pub disable_context_files: bool,
+    pub disable_skills: bool,
+    pub event_log_policy: PiEventLogPolicy,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for PiConfig {
+    fn default() -> Self {
+        Self {
+            command: "pi".into(),
+            args: Vec::new(),
+            provider: None,
+            thinking: None,
+            disable_context_files: true,
+            disable_skills: true,
+            event_log_policy: PiEventLogPolicy::FailureFull,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// When the Pi runner keeps its RPC event log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiEventLogPolicy {
+    /// Keep the log only when the stage did not complete cleanly.
+    #[default]
+    FailureFull,
+    /// Always keep the log.
+    Full,
+}
+
+/// Flags the Pi runner sets itself; operators may not pass them in `args`.
+pub const PI_RESERVED_FLAGS: &[&str] = &[
+    "--mode",
+    "--no-session",
+    "--provider",
+    "--model",
+    "--thinking",
+    "--no-context-files",
+    "--no-skills",
+];
+
+fn pi_args<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let args = Vec::<String>::deserialize(d)?;
+    for arg in &args {
+        let flag = arg.split('=').next().unwrap_or(arg);
+        if PI_RESERVED_FLAGS.contains(&flag) {
+            return Err(D::Error::custom(format!(
+                "`{arg}` is set by the Pi runner itself; use the dedicated key instead"
+            )));
+        }
+    }
+    Ok(args)
+}
 
 /// How long a follow-up query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);

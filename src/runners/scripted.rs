@@ -10,6 +10,7 @@
 
 pub mod script;
 
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,13 +19,24 @@ use serde_json::{Value, json};
 
 use self::script::check_write_path;
 use super::RunnerError;
-use super::config::ScriptedConfig;
 use super::files::write_json;
 use super::process::Invocation;
 use super::raw::RawRun;
 use super::stream::{Ctx, record_invocation};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
 pub use script::{Entry, EntryTable, Script, ScriptedExit, Tokens, Write};
+
+/// `[runners.scripted]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptedConfig {
+    /// The script file, relative to `millrace-agents/` or absolute.
+    pub script: Option<PathBuf>,
+    /// A script built in code (the demo, tests); wins over `script`. Never
+    /// read from TOML.
+    #[serde(skip)]
+    pub inline: Option<Script>,
+}
 
 /// Loads the configured script: the in-code one, else the file (relative
 /// to `<workspace>/millrace-agents/`), else an empty script.

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::Workspace;
 use super::fsx::{self, FsError};
+use crate::model::TokenUsage;
 use crate::model::ids::{IdError, check_id};
 
 /// Why a run cannot be shown.
@@ -43,27 +44,6 @@ pub enum RunError {
         help("the run may not have finished its first stage")
     )]
     NoArtifact(String),
-}
-
-/// Token counts of one stage (or a sum).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TokenUsage {
-    pub input_tokens: u64,
-    pub cached_input_tokens: u64,
-    pub output_tokens: u64,
-    pub thinking_tokens: u64,
-    pub total_tokens: u64,
-}
-
-impl TokenUsage {
-    fn add(&mut self, other: &TokenUsage) {
-        self.input_tokens += other.input_tokens;
-        self.cached_input_tokens += other.cached_input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.thinking_tokens += other.thinking_tokens;
-        self.total_tokens += other.total_tokens;
-    }
 }
 
 /// A normalized stage result as the engine writes it. Unknown fields are

@@ -335,7 +335,7 @@ fn seed_ledger(root: &Path, completed: Timestamp, tokens: u64) {
         stage_id: "builder".into(),
         work_item_kind: Some("task".into()),
         work_item_id: Some("t0".into()),
-        token_usage: millrace::workspace::runs::TokenUsage {
+        token_usage: millrace::model::TokenUsage {
             total_tokens: tokens,
             ..Default::default()
         },

@@ -274,7 +274,6 @@ pub fn config_toml(data: &[u8]) {
     match Config::parse(&text(data), "millrace.toml") {
         Ok(config) => {
             let _ = config.plan_settings();
-            let _ = millrace::runners::RunnersConfig::from(&config.runners);
         }
         Err(e) => {
             for p in e.problems() {

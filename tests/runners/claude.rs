@@ -28,7 +28,7 @@ fn full_argv() {
     let cfg = ClaudeConfig {
         args: vec!["--append-system-prompt".into(), "be brief".into()],
         model: Some("sonnet".into()),
-        permission_mode: "acceptEdits".into(),
+        permission_mode: millrace::runners::ClaudePermissionMode::AcceptEdits,
         max_turns: Some(40),
         max_budget_usd: Some(2.0),
         allowed_tools: vec!["Read".into(), "Bash(git diff:*)".into()],

@@ -11,8 +11,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::super::fsx::{self, FsError};
-use super::super::runs::{StageResult, TokenUsage};
+use super::super::runs::StageResult;
 use super::super::{AGENTS_DIR, Workspace};
+use crate::model::TokenUsage;
 
 /// One counted stage result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
