@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use divan::Bencher;
 use jiff::Timestamp;
 
-use millrace::engine::{ClaimedItem, Effect, Input, Rules, Snapshot, World, step};
+use millrace::engine::{ClaimedItem, Effect, Input, Rules, World, step};
+use millrace::model::Snapshot;
 use millrace::model::{ExitKind, Lineage, NormalizationSource, QueueState, StageResult};
 use millrace::plan::{Plan, Plane, ResultClass, WorkItemKind};
 use millrace::workspace::Workspace;

@@ -18,21 +18,17 @@
 
 mod control;
 mod documents;
-pub mod driver;
 mod effect;
 mod finish;
 mod input;
-pub mod monitor;
 pub mod route;
 mod schedule;
 mod step;
 
 pub use documents::runtime_error_code;
 pub use effect::{ClosureOutcome, Effect};
-pub use input::{Blocker, ClaimedItem, Control, GovernanceView, Input, RuntimeError, TargetView, World};
+pub use input::{ApplyError, Blocker, ClaimedItem, Control, GovernanceView, Input, TargetView, World};
 pub use step::{Budgets, Rules, step};
-
-pub use crate::model::Snapshot;
 
 #[cfg(test)]
 mod sim;

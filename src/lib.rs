@@ -25,5 +25,6 @@ pub mod lower;
 pub mod model;
 pub mod plan;
 pub mod runners;
+pub mod runtime;
 pub mod syntax;
 pub mod workspace;

@@ -16,7 +16,6 @@
 
 pub mod baseline;
 pub mod closure;
-pub mod doctor;
 pub mod document;
 pub mod events;
 pub mod fsx;
@@ -34,7 +33,6 @@ pub mod repair;
 pub mod runs;
 pub mod skills;
 pub mod snapshot;
-pub mod status;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

@@ -3,14 +3,12 @@
 //! workspace they go through its mailbox; otherwise they apply directly.
 
 use std::process::ExitCode;
-use std::rc::Rc;
 
 use super::{Context, Outcome, print_fields};
 use crate::config::Config;
 use crate::engine::Control;
-use crate::engine::driver::{Harnesses, Monitor, Runtime};
-use crate::model::RuntimeMode;
 use crate::plan::Plan;
+use crate::runtime::Runtime;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::{Workspace, plan_store, repair};
@@ -70,20 +68,7 @@ fn direct(ws: &Workspace, command: &Command, cx: &Context) -> Result<(bool, Stri
         },
         _ => return Ok((false, "not a direct command".into())),
     };
-    let runner = Rc::new(Harnesses::new(config.runners.clone(), ws.root().to_path_buf()));
-    // Nothing may start from here: a result recovered on the way is routed,
-    // and its next stage waits for the daemon.
-    let rules = super::run::rules_from(&config, false);
-    let settings = super::run::settings(&config, RuntimeMode::Daemon);
-    let report = Runtime::control(
-        ws.clone(),
-        plan,
-        rules,
-        runner,
-        settings,
-        Monitor::default(),
-        control,
-    )?;
+    let report = Runtime::apply_control(ws.clone(), &config, plan, control)?;
     let mut detail = repaired;
     detail.push(format!("{}{note}", report.detail));
     Ok((report.applied || detail.len() > 1, detail.join("; ")))

@@ -6,13 +6,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::{Context, DemoArgs, Failure, Outcome, print};
 use crate::config::Config;
-use crate::engine::driver::{DispatchSettings, Harnesses, Monitor, RunOptions, Runtime};
 use crate::model::RuntimeMode;
+use crate::runtime::{
+    DispatchSettings, Monitor, RunOptions, Runtime, dispatch_settings, event_loop, harnesses, rules,
+};
 use crate::workspace::closure::ClosureTarget;
 use crate::workspace::queue::Queues;
 use crate::workspace::{Workspace, fsx, init};
@@ -69,23 +70,23 @@ pub(super) fn run(args: &DemoArgs, cx: &Context) -> Outcome {
             plan.plan_id
         ))?;
     }
-    let monitor = Monitor {
-        stdout: !args.quiet,
-        log: None,
+    let sinks: Vec<Box<dyn std::io::Write>> = if args.quiet {
+        Vec::new()
+    } else {
+        vec![Box::new(std::io::stdout())]
     };
-    let runner = Rc::new(Harnesses::new(config.runners.clone(), ws.root().to_path_buf()));
-    let settings = DispatchSettings {
-        idle_sleep: Duration::from_millis(20),
-        watch_ideas: true,
-        mode: RuntimeMode::Daemon,
-        governance: crate::governance::GovernanceSettings::from_env(config.usage_governance.clone()),
-    };
-    let rules = super::run::rules_from(&config, true);
-    let mut runtime = Runtime::open(ws.clone(), plan, rules, runner, settings, monitor)?;
-    let event_loop = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| super::run::StartError::EventLoop(e.to_string()))?;
+    let mut runtime = Runtime::open(
+        ws.clone(),
+        plan,
+        rules(&config, true),
+        harnesses(&config, &ws),
+        DispatchSettings {
+            idle_sleep: Duration::from_millis(20),
+            ..dispatch_settings(&config, RuntimeMode::Daemon)
+        },
+        Monitor::to(sinks),
+    )?;
+    let event_loop = event_loop()?;
     let options = RunOptions {
         max_ticks: Some(500),
         until_idle: true,

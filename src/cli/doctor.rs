@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use super::{Context, JsonFlag, Outcome, print, print_json};
+use crate::runtime::doctor::{self, Severity};
 use crate::workspace::Workspace;
-use crate::workspace::doctor::{self, Severity};
 
 pub fn run(args: &JsonFlag, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;

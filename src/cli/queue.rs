@@ -17,10 +17,11 @@ use super::{
 };
 use crate::model::{QueueState, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
+use crate::runtime::status;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::{Entry, QueueError, Queues, plane_kinds, quarantine};
-use crate::workspace::{Workspace, fsx, status};
+use crate::workspace::{Workspace, fsx};
 
 pub fn run(command: QueueCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;

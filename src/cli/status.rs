@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use super::{Context, Outcome, StatusArgs, print, print_json};
 use crate::plan::Plane;
+use crate::runtime::status::{self, StatusReport};
 use crate::workspace::Workspace;
 use crate::workspace::plan_store::Currentness;
-use crate::workspace::status::{self, StatusReport};
 
 pub fn run(args: &StatusArgs, cx: &Context) -> Outcome {
     let mut all = vec![Workspace::open(cx.cli_workspace.as_deref())?];

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::documents::{Handoff, handoff_incident, learning_request, runtime_error_report};
 use super::effect::{ClosureOutcome, Effect};
-use super::input::RuntimeError;
+use super::input::ApplyError;
 use super::route::{Routed, Target, route};
 use super::step::Step;
 use crate::model::{
@@ -354,7 +354,7 @@ impl Step<'_> {
 
     /// Applying a stage's decision failed: hand the error to the loop's
     /// repair node (once), or block the item.
-    pub(super) fn apply_failed(&mut self, result: &StageResult, result_path: &str, error: &RuntimeError) {
+    pub(super) fn apply_failed(&mut self, result: &StageResult, result_path: &str, error: &ApplyError) {
         let plane = result.plane;
         let Some(mut run) = self.state.active_runs.get(&plane).cloned() else {
             return;

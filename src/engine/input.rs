@@ -44,7 +44,7 @@ pub enum Input {
         now: Timestamp,
         result: Box<StageResult>,
         result_path: String,
-        error: RuntimeError,
+        error: ApplyError,
     },
     /// An operator command (direct, mailbox or signal).
     Control { now: Timestamp, command: Control },
@@ -173,7 +173,7 @@ pub struct ClaimedItem {
 
 /// A runtime-owned failure after a stage returned a legal result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuntimeError {
+pub struct ApplyError {
     /// `<plane>_post_stage_apply_failed` or
     /// `<plane>_work_item_completion_conflict`.
     pub code: String,

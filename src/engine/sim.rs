@@ -8,7 +8,7 @@ use jiff::{Timestamp, ToSpan};
 
 use super::*;
 use crate::model::{
-    ExitKind, FailureClass, Lineage, NormalizationSource, QueueState, RuntimeMode, StageResult,
+    ExitKind, FailureClass, Lineage, NormalizationSource, QueueState, RuntimeMode, Snapshot, StageResult,
 };
 use crate::plan::{Plan, Plane, ResultClass, WorkItemKind};
 

@@ -628,7 +628,7 @@ fn a_failed_completion_goes_to_the_repair_node_once() {
         &Answer::of("BUILDER_COMPLETE"),
         now,
     );
-    let error = RuntimeError {
+    let error = ApplyError {
         code: "execution_post_stage_apply_failed".into(),
         message: "disk full".into(),
     };
@@ -662,7 +662,7 @@ fn a_failed_completion_goes_to_the_repair_node_once() {
         &Answer::of("TROUBLESHOOT_COMPLETE"),
         now,
     );
-    let error = RuntimeError {
+    let error = ApplyError {
         code: "execution_post_stage_apply_failed".into(),
         message: "disk full".into(),
     };

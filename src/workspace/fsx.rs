@@ -199,6 +199,16 @@ pub fn move_file(from: &Path, to: &Path) -> FsResult<()> {
     Ok(())
 }
 
+/// Opens a log file for appending, creating it if needed (a monitor log:
+/// lines are written as they come, without an fsync each).
+pub fn open_append(path: &Path) -> FsResult<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| FsError::io("open", path, e))
+}
+
 /// Appends `line` plus a newline in a single write and fsyncs the file.
 /// `line` may hold several lines joined by newlines (a batch), each one a
 /// whole record.

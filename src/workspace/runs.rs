@@ -309,6 +309,25 @@ pub fn resolve_artifact(ws: &Workspace, run_dir: &Path, path: &str) -> Option<Pa
         .find(|candidate| candidate.is_file())
 }
 
+/// The stage result a runtime saved before routing it
+/// (`runs/<run>/stage_results/<rid>.json`), with its path; `None` when it
+/// is missing or unreadable (the stage then runs again).
+pub fn saved_stage_result(
+    ws: &Workspace,
+    run_id: &str,
+    request_id: &str,
+) -> Option<(crate::model::StageResult, PathBuf)> {
+    check_id("run id", run_id).ok()?;
+    check_id("request id", request_id).ok()?;
+    let path = ws
+        .paths()
+        .run_dir(run_id)
+        .join("stage_results")
+        .join(format!("{request_id}.json"));
+    let text = fsx::read_optional(&path).ok()??;
+    Some((serde_json::from_str(&text).ok()?, path))
+}
+
 /// A run directory the engine writes into.
 #[derive(Clone, Debug)]
 pub struct RunDir {

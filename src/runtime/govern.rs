@@ -11,8 +11,8 @@
 
 use jiff::Timestamp;
 
-use super::super::{Blocker, GovernanceView, Input};
-use super::{EngineError, Runtime};
+use super::{Runtime, RuntimeError};
+use crate::engine::{Blocker, GovernanceView, Input};
 use crate::governance::{Facts, Verdict};
 use crate::model::{PauseSource, Snapshot, StageResult};
 
@@ -30,7 +30,7 @@ impl Runtime {
 
     /// Evaluates governance and applies the verdict at once (between a
     /// stage result and its routing, or on an operator's resume).
-    pub(super) fn govern(&mut self, now: Timestamp) -> Result<(), EngineError> {
+    pub(super) fn govern(&mut self, now: Timestamp) -> Result<(), RuntimeError> {
         let paused = self.governance_paused();
         if !self.governor.should_evaluate(paused) {
             return Ok(());

@@ -13,16 +13,16 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::closure::{self, ClosureTarget};
-use super::lock::{self, LockState};
-use super::plan_store::{self, Currentness};
-use super::queue::quarantine::{self, Quarantined};
-use super::queue::{plane_kinds, scan};
-use super::usage::{BlockerRecord, GovernanceState, QUOTA_EXHAUSTED_RULE_ID, all_lift_at};
-use super::{Workspace, markers};
 use crate::config::Config;
 use crate::model::{ActiveRun, PauseSource, QueueState, Snapshot};
 use crate::plan::{Plane, WorkItemKind};
+use crate::workspace::closure::{self, ClosureTarget};
+use crate::workspace::lock::{self, LockState};
+use crate::workspace::plan_store::{self, Currentness};
+use crate::workspace::queue::quarantine::{self, Quarantined};
+use crate::workspace::queue::{plane_kinds, scan};
+use crate::workspace::usage::{BlockerRecord, GovernanceState, QUOTA_EXHAUSTED_RULE_ID, all_lift_at};
+use crate::workspace::{Workspace, markers};
 
 /// Depth and active items of one plane.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -170,7 +170,7 @@ pub fn report(ws: &Workspace) -> StatusReport {
         closure,
         usage_governance,
         quarantined,
-        learning_promotions_deferred: super::promotion::deferred(ws).unwrap_or_else(|e| {
+        learning_promotions_deferred: crate::workspace::promotion::deferred(ws).unwrap_or_else(|e| {
             problems.push(format!("learning/update-candidates/deferred: {e}"));
             Vec::new()
         }),

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::super::{ClaimedItem, Input, TargetView, World};
-use super::{EngineError, Runtime};
+use super::{Runtime, RuntimeError};
+use crate::engine::{ClaimedItem, Input, TargetView, World};
 use crate::model::{Lineage, WorkDocument, ids};
 use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::Workspace;
@@ -15,7 +15,7 @@ use crate::workspace::queue::{Queues, plane_kinds};
 
 impl Runtime {
     /// One scheduler turn.
-    pub(super) fn tick(&mut self) -> Result<(), EngineError> {
+    pub(super) fn tick(&mut self) -> Result<(), RuntimeError> {
         let now = Timestamp::now();
         let world = self.observe(now);
         self.commit(Input::Tick { now, world })?;
@@ -74,7 +74,7 @@ impl Runtime {
     }
 
     /// Claims the next item of a plane and starts its run.
-    pub(super) fn claim(&mut self, plane: Plane, root: Option<String>) -> Result<(), EngineError> {
+    pub(super) fn claim(&mut self, plane: Plane, root: Option<String>) -> Result<(), RuntimeError> {
         let queues = Queues::new(&self.ws);
         let claimed = match queues.claim(plane, root.as_deref()) {
             Ok(Some(claimed)) => claimed,

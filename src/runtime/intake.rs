@@ -4,15 +4,15 @@
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::super::{Control, Input};
-use super::{EngineError, Runtime};
+use super::{Runtime, RuntimeError};
+use crate::engine::{Control, Input};
 use crate::model::WorkDocument;
 use crate::workspace::document::normalize_idea;
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::Queues;
 
 impl Runtime {
-    pub(super) fn intake(&mut self) -> Result<(), EngineError> {
+    pub(super) fn intake(&mut self) -> Result<(), RuntimeError> {
         self.drain_mailbox()?;
         if self.settings.watch_ideas {
             self.intake_ideas();
@@ -20,7 +20,7 @@ impl Runtime {
         Ok(())
     }
 
-    pub(super) fn drain_mailbox(&mut self) -> Result<(), EngineError> {
+    pub(super) fn drain_mailbox(&mut self) -> Result<(), RuntimeError> {
         let pending = match mailbox::pending(&self.ws) {
             Ok(pending) => pending,
             Err(e) => {

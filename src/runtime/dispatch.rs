@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use serde_json::json;
 
-use super::{EngineError, Running, Runtime};
+use super::{Running, Runtime, RuntimeError};
 use crate::model::{
     ActiveRun, ClosurePaths, LegalOutcome, QueueState, RequestKind, RuntimeErrorPaths, StageResult,
     StageRunRequest, WorkItemPaths,
@@ -35,7 +35,7 @@ pub trait StageRunner {
 
 impl Runtime {
     /// Starts the stage pending on a plane.
-    pub(super) fn start_stage(&mut self, plane: Plane) -> Result<(), EngineError> {
+    pub(super) fn start_stage(&mut self, plane: Plane) -> Result<(), RuntimeError> {
         let Some(run) = self.state.active_runs.get(&plane).cloned() else {
             return Ok(());
         };
@@ -47,7 +47,7 @@ impl Runtime {
         }
         let Some(request) = self.build_request(&run, &request_id) else {
             let reason = format!("plan {} has no node `{}`", self.plan.plan_id, run.node);
-            return self.commit(super::super::Input::Interrupted {
+            return self.commit(crate::engine::Input::Interrupted {
                 now: jiff::Timestamp::now(),
                 plane,
                 reason,
@@ -61,20 +61,20 @@ impl Runtime {
                 json!({"runner": request.runner, "message": message}),
             );
             let now = jiff::Timestamp::now();
-            self.commit(super::super::Input::NotStarted {
+            self.commit(crate::engine::Input::NotStarted {
                 now,
                 plane,
                 reason: message,
             })?;
-            return self.commit(super::super::Input::Control {
+            return self.commit(crate::engine::Input::Control {
                 now,
-                command: super::super::Control::Pause,
+                command: crate::engine::Control::Pause,
             });
         }
         match RunDir::create(&self.ws, &run.run_id).and_then(|d| d.write_request(&request_id, &request)) {
             Ok(_) => {}
             Err(e) => {
-                return Err(EngineError::Persist {
+                return Err(RuntimeError::Persist {
                     detail: e.to_string(),
                 });
             }
@@ -101,17 +101,17 @@ impl Runtime {
     }
 
     /// A stage's result came back: persist it, then route it.
-    pub(super) fn complete(&mut self, done: Completion) -> Result<(), EngineError> {
+    pub(super) fn complete(&mut self, done: Completion) -> Result<(), RuntimeError> {
         let running = self.running.remove(&done.plane);
         let result = done.result;
-        let dir = RunDir::create(&self.ws, &result.run_id).map_err(|e| EngineError::Persist {
+        let dir = RunDir::create(&self.ws, &result.run_id).map_err(|e| RuntimeError::Persist {
             detail: e.to_string(),
         })?;
-        let path = dir
-            .write_stage_result(&result.request_id, &result)
-            .map_err(|e| EngineError::Persist {
-                detail: e.to_string(),
-            })?;
+        let path =
+            dir.write_stage_result(&result.request_id, &result)
+                .map_err(|e| RuntimeError::Persist {
+                    detail: e.to_string(),
+                })?;
         let tokens = result.token_usage.map(|t| t.total_tokens);
         let data = json!({"plane": result.plane, "node": result.node, "run_id": result.run_id, "request_id": result.request_id,
             "outcome": result.terminal_result, "failure_class": result.failure_class, "duration_seconds": result.duration_seconds,
@@ -128,7 +128,7 @@ impl Runtime {
     /// Counts a saved stage result, lets usage governance decide, then
     /// routes it. Governance goes first so that a chained next stage never
     /// starts past a limit this one reached.
-    pub(super) fn route_result(&mut self, result: StageResult, path: String) -> Result<(), EngineError> {
+    pub(super) fn route_result(&mut self, result: StageResult, path: String) -> Result<(), RuntimeError> {
         let now = jiff::Timestamp::now();
         self.count_usage(&result, &path, now);
         self.govern(now)?;

@@ -2,8 +2,33 @@
 //! (`run daemon --monitor basic`, `--monitor-log`). Pure rendering; the
 //! driver writes the lines.
 
+use std::io::Write;
+
 use jiff::Timestamp;
 use serde_json::Value;
+
+/// Where monitor lines go: any number of writers (stdout, a log file). A
+/// writer that fails (a closed stdout) never stops the runtime.
+#[derive(Default)]
+pub struct Monitor {
+    sinks: Vec<Box<dyn Write>>,
+}
+
+impl Monitor {
+    /// A monitor writing every line to each of `sinks`.
+    pub fn to(sinks: Vec<Box<dyn Write>>) -> Self {
+        Self { sinks }
+    }
+
+    pub(super) fn write(&mut self, at: Timestamp, event_type: &str, data: &Value) {
+        let Some(line) = line(at, event_type, data) else {
+            return;
+        };
+        for sink in &mut self.sinks {
+            let _ = writeln!(sink, "{line}").and_then(|()| sink.flush());
+        }
+    }
+}
 
 /// A short, distinctive handle for a run id: its random suffix.
 pub fn run_handle(run_id: &str) -> &str {

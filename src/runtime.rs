@@ -18,11 +18,16 @@
 mod apply;
 mod commit;
 mod dispatch;
+pub mod doctor;
 mod govern;
 mod harness;
 mod intake;
+mod monitor;
 mod observe;
+mod recover;
 mod run;
+mod setup;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,18 +40,23 @@ use tokio::sync::mpsc;
 pub use dispatch::{Completion, StageRunner};
 pub use harness::Harnesses;
 
+pub use monitor::{Monitor, run_handle};
 pub use run::{RunOptions, RunSummary};
+pub use setup::{
+    DispatchSettings, Reload, Reloader, compile_failure, dispatch_settings, event_loop, harnesses, reloader,
+    rules,
+};
 
-use super::{Input, Rules, step};
-use crate::governance::{GovernanceSettings, Governor};
-use crate::model::{QueueState, RuntimeMode, Snapshot, StageRunRequest, ids};
-use crate::plan::{Plan, Plane, WorkItemKind};
+use crate::engine::{Input, Rules, step};
+use crate::governance::Governor;
+use crate::model::{Snapshot, StageRunRequest, ids};
+use crate::plan::{Plan, Plane};
 use crate::workspace::events::EventLog;
 use crate::workspace::{Workspace, lock};
 
 /// Why the runtime cannot start or go on.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum EngineError {
+pub enum RuntimeError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] lock::LockError),
@@ -79,29 +89,6 @@ pub enum EngineError {
         help("this is an environment problem; retry, and report it if it persists")
     )]
     EventLoop { detail: String },
-}
-
-/// Where monitor lines go.
-#[derive(Default)]
-pub struct Monitor {
-    pub stdout: bool,
-    pub log: Option<std::fs::File>,
-}
-
-impl Monitor {
-    fn write(&mut self, at: Timestamp, event_type: &str, data: &serde_json::Value) {
-        let Some(line) = super::monitor::line(at, event_type, data) else {
-            return;
-        };
-        if self.stdout {
-            // A closed stdout must not stop the runtime.
-            let _ = crate::cli::print(&format!("{line}\n"));
-        }
-        if let Some(file) = &mut self.log {
-            use std::io::Write;
-            let _ = writeln!(file, "{line}");
-        }
-    }
 }
 
 /// A stage running in this process.
@@ -146,38 +133,6 @@ pub struct Runtime {
     governor: Governor,
 }
 
-/// What a reload produces.
-pub struct Reload {
-    pub plan: Plan,
-    pub rules: Rules,
-    pub settings: DispatchSettings,
-    pub runner: Rc<dyn StageRunner>,
-}
-
-/// Rebuilds everything a daemon takes from `millrace.toml` and the sources.
-pub type Reloader = Box<dyn FnMut() -> Result<Reload, String>>;
-
-/// What the driver needs from `millrace.toml` besides the plan.
-#[derive(Clone, Debug)]
-pub struct DispatchSettings {
-    pub idle_sleep: std::time::Duration,
-    pub watch_ideas: bool,
-    pub mode: RuntimeMode,
-    /// `[usage_governance]` and where the harness telemetry lives.
-    pub governance: GovernanceSettings,
-}
-
-impl Default for DispatchSettings {
-    fn default() -> Self {
-        Self {
-            idle_sleep: std::time::Duration::from_secs(1),
-            watch_ideas: true,
-            mode: RuntimeMode::Daemon,
-            governance: GovernanceSettings::default(),
-        }
-    }
-}
-
 /// What a command applied with no daemon did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControlReport {
@@ -200,7 +155,7 @@ impl Runtime {
         runner: Rc<dyn StageRunner>,
         settings: DispatchSettings,
         monitor: Monitor,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self, RuntimeError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
         let settled = rt.recover_pending().and_then(|()| {
             let (now, session, mode) = (Timestamp::now(), rt.session.clone(), rt.settings.mode);
@@ -214,7 +169,7 @@ impl Runtime {
 
     /// Gives the lock back when starting failed, so a refused start never
     /// leaves a stale lock behind.
-    fn or_release<T>(&self, result: Result<T, EngineError>) -> Result<T, EngineError> {
+    fn or_release<T>(&self, result: Result<T, RuntimeError>) -> Result<T, RuntimeError> {
         if result.is_err() {
             let _ = lock::release(&self.ws, &self.session);
         }
@@ -230,14 +185,14 @@ impl Runtime {
         runner: Rc<dyn StageRunner>,
         settings: DispatchSettings,
         monitor: Monitor,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self, RuntimeError> {
         // The runtime looks at its queues every tick: keep their indexes
         // in memory rather than re-reading them from disk each time.
         let ws = ws.holding_indexes();
         let session = ids::new_session_id();
         let acquired = lock::acquire(&ws, &session)?;
         let loaded = EventLog::open(&ws)
-            .map_err(EngineError::from)
+            .map_err(RuntimeError::from)
             .and_then(|events| Ok((events, Snapshot::load(&ws)?)));
         let (events, state) = match loaded {
             Ok(loaded) => loaded,
@@ -291,12 +246,12 @@ impl Runtime {
         runner: Rc<dyn StageRunner>,
         settings: DispatchSettings,
         monitor: Monitor,
-        command: super::Control,
-    ) -> Result<ControlReport, EngineError> {
+        command: crate::engine::Control,
+    ) -> Result<ControlReport, RuntimeError> {
         let mut rt = Self::acquire(ws, plan, rules, runner, settings, monitor)?;
         rt.said.clear();
-        let resume = command == super::Control::Resume;
-        let clearing = matches!(command, super::Control::ClearStaleState { .. });
+        let resume = command == crate::engine::Control::Resume;
+        let clearing = matches!(command, crate::engine::Control::ClearStaleState { .. });
         let now = Timestamp::now();
         let applied = rt.recover_pending().and_then(|()| {
             let before = rt.state.clone();
@@ -337,7 +292,7 @@ impl Runtime {
 
     /// Gives up ownership; active runs stay where they are and resume at the
     /// next start.
-    pub fn close(mut self) -> Result<Vec<String>, EngineError> {
+    pub fn close(mut self) -> Result<Vec<String>, RuntimeError> {
         for running in self.running.values() {
             running.cancel.cancel();
         }
@@ -365,74 +320,12 @@ impl Runtime {
     fn emit(&mut self, event_type: &str, data: serde_json::Value) {
         let at = Timestamp::now();
         self.monitor.write(at, event_type, &data);
-        if let Some(line) = super::monitor::line(at, event_type, &data) {
+        if let Some(line) = monitor::line(at, event_type, &data) {
             let words = line.split_once("] ").map(|(_, w)| w).unwrap_or(&line);
             self.said.push(words.to_string());
         }
         // The event log is diagnostic: a failed append must not stop work.
         let _ = self.events.append(event_type, data);
-    }
-
-    /// Stages whose request was persisted but which never reported: route
-    /// the result if it reached the disk, else run the stage again.
-    ///
-    /// Nothing starts here: this runs before the event loop (stages are
-    /// local tasks of it), so a routed result leaves its run waiting at the
-    /// next node and the first tick dispatches it.
-    fn recover_pending(&mut self) -> Result<(), EngineError> {
-        let chain = std::mem::replace(&mut self.rules.chain_stages, false);
-        let recovered = self.recover_pending_results();
-        self.rules.chain_stages = chain;
-        recovered
-    }
-
-    fn recover_pending_results(&mut self) -> Result<(), EngineError> {
-        let pending: Vec<(Plane, String, String)> = self
-            .state
-            .active_runs
-            .values()
-            .filter_map(|r| {
-                r.pending_request_id
-                    .clone()
-                    .map(|q| (r.plane, r.run_id.clone(), q))
-            })
-            .collect();
-        for (plane, run_id, request_id) in pending {
-            match self.saved_result(&run_id, &request_id) {
-                Some((result, path)) => self.route_result(result, path)?,
-                None => {
-                    // The harness may outlive the process that ran it; it
-                    // must not go on working beside the stage's rerun.
-                    let run_dir = self.ws.paths().run_dir(&run_id);
-                    if let Some(pgid) = crate::runners::kill_orphaned_harness(&run_dir, &request_id) {
-                        self.emit(
-                            "orphaned_harness_killed",
-                            json!({"plane": plane, "request_id": request_id, "pgid": pgid}),
-                        );
-                    }
-                    let reason = "the process that ran it stopped before it reported".to_string();
-                    self.commit(Input::Interrupted {
-                        now: Timestamp::now(),
-                        plane,
-                        reason,
-                    })?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A stage result already written to the run directory.
-    fn saved_result(&self, run_id: &str, request_id: &str) -> Option<(crate::model::StageResult, String)> {
-        let path = self
-            .ws
-            .paths()
-            .run_dir(run_id)
-            .join("stage_results")
-            .join(format!("{request_id}.json"));
-        let text = std::fs::read_to_string(&path).ok()?;
-        let result = serde_json::from_str(&text).ok()?;
-        Some((result, self.relative(&path)))
     }
 
     /// A path as the engine records it: relative to the workspace root.
@@ -449,59 +342,6 @@ impl Runtime {
         rel.display().to_string()
     }
 
-    /// Learning requests nothing in this plan will run: said once at start,
-    /// so an operator reading the log learns why they wait.
-    fn warn_stranded_learning(&mut self) {
-        if self.plan.loop_for(Plane::Learning).is_some() {
-            return;
-        }
-        let queued = crate::workspace::queue::Queues::new(&self.ws)
-            .depth(WorkItemKind::LearningRequest)
-            .unwrap_or(0);
-        if queued > 0 {
-            let data = json!({"queued": queued, "mode": self.plan.mode});
-            self.emit("learning_requests_stranded", data);
-        }
-    }
-
-    /// Items in an `active/` directory that no run claims: a process stopped
-    /// between moving them and recording the run. Nothing ran on them, so
-    /// they go back to their queue.
-    fn return_orphans(&mut self) -> Result<(), EngineError> {
-        let ws = self.ws.clone();
-        let queues = crate::workspace::queue::Queues::new(&ws);
-        for kind in [
-            WorkItemKind::Task,
-            WorkItemKind::Spec,
-            WorkItemKind::Incident,
-            WorkItemKind::LearningRequest,
-        ] {
-            let Ok(active) = queues.active(kind) else { continue };
-            for id in active {
-                let claimed = self
-                    .state
-                    .active_runs
-                    .values()
-                    .any(|r| r.work_item.as_ref().is_some_and(|w| w.kind == kind && w.id == id));
-                if claimed {
-                    continue;
-                }
-                let reason = "claimed by a process that stopped before recording the run";
-                match queues.transition(kind, &id, QueueState::Active, QueueState::Queued) {
-                    Ok(_) => self.emit(
-                        "orphan_returned",
-                        json!({"kind": kind, "id": id, "reason": reason}),
-                    ),
-                    Err(e) => self.emit(
-                        "orphan_return_failed",
-                        json!({"kind": kind, "id": id, "error": e.to_string()}),
-                    ),
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The absolute path of a workspace-relative one.
     fn absolute(&self, relative: &str) -> PathBuf {
         self.ws.root().join(relative)
@@ -509,7 +349,7 @@ impl Runtime {
 
     /// Runs the pure step against the current state without applying it
     /// (for tests and inspection).
-    pub fn preview(&self, input: Input) -> (Snapshot, Vec<super::Effect>) {
+    pub fn preview(&self, input: Input) -> (Snapshot, Vec<crate::engine::Effect>) {
         step(&self.plan, &self.rules, &self.state, input)
     }
 }

@@ -5,8 +5,8 @@
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::super::{ClosureOutcome, Effect};
 use super::Runtime;
+use crate::engine::{ClosureOutcome, Effect};
 use crate::model::{QueueState, WorkDocument};
 use crate::plan::WorkItemKind;
 use crate::workspace::closure::{self, ClosureTarget};

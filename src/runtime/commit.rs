@@ -4,9 +4,9 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::super::{Effect, Input, RuntimeError, runtime_error_code, step};
 use super::apply::ApplyFailure;
-use super::{EngineError, Runtime};
+use super::{Runtime, RuntimeError};
+use crate::engine::{ApplyError, Effect, Input, runtime_error_code, step};
 use crate::model::{Snapshot, StageResult};
 use crate::workspace::journal;
 
@@ -20,14 +20,14 @@ struct Journal {
 
 impl Runtime {
     /// Commits a transition, tolerating failed effects (they are logged).
-    pub(super) fn commit(&mut self, input: Input) -> Result<(), EngineError> {
+    pub(super) fn commit(&mut self, input: Input) -> Result<(), RuntimeError> {
         self.transition(input, false).map(|_| ())
     }
 
     /// Commits a transition. With `strict`, the first failing durable effect
     /// aborts it before the snapshot is written, and the failure is
     /// returned so the caller can commit a recovery instead.
-    fn transition(&mut self, input: Input, strict: bool) -> Result<Result<(), ApplyFailure>, EngineError> {
+    fn transition(&mut self, input: Input, strict: bool) -> Result<Result<(), ApplyFailure>, RuntimeError> {
         let (next, effects) = step(&self.plan, &self.rules, &self.state, input);
         let (durable, actions): (Vec<Effect>, Vec<Effect>) =
             effects.into_iter().partition(Effect::is_durable);
@@ -66,7 +66,7 @@ impl Runtime {
 
     /// Routes a stage result; if applying the decision fails, hands the
     /// error to the repair node (or blocks the item) instead.
-    pub(super) fn finish(&mut self, result: StageResult, path: String) -> Result<(), EngineError> {
+    pub(super) fn finish(&mut self, result: StageResult, path: String) -> Result<(), RuntimeError> {
         let now = Timestamp::now();
         let input = Input::Finished {
             now,
@@ -75,7 +75,7 @@ impl Runtime {
         };
         if let Err(failure) = self.transition(input, true)? {
             let code = runtime_error_code(result.plane, failure.completion_conflict);
-            let error = RuntimeError {
+            let error = ApplyError {
                 code,
                 message: failure.message,
             };
@@ -89,7 +89,7 @@ impl Runtime {
         Ok(())
     }
 
-    fn act(&mut self, action: Effect) -> Result<(), EngineError> {
+    fn act(&mut self, action: Effect) -> Result<(), RuntimeError> {
         match action {
             Effect::Claim { plane, root } => self.claim(plane, root),
             Effect::Dispatch { plane } => self.start_stage(plane),
@@ -113,7 +113,7 @@ impl Runtime {
     }
 
     /// Finishes a transition a crashed process left half applied.
-    pub(super) fn replay_journal(&mut self) -> Result<(), EngineError> {
+    pub(super) fn replay_journal(&mut self) -> Result<(), RuntimeError> {
         let Some(entry) = journal::read::<Journal>(&self.ws)? else {
             return Ok(());
         };

@@ -11,16 +11,16 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::baseline::BaselineManifest;
-use super::document::check_stem;
-use super::layout::Paths;
-use super::lock::{self, LockState};
-use super::plan_store::{self, Currentness};
-use super::queue::{plane_kinds, quarantine, scan};
-use super::{MailboxBox, Workspace, closure, events, mailbox, markers};
 use crate::config::Config;
 use crate::model::{QueueState, Snapshot, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
+use crate::workspace::baseline::BaselineManifest;
+use crate::workspace::document::check_stem;
+use crate::workspace::layout::Paths;
+use crate::workspace::lock::{self, LockState};
+use crate::workspace::plan_store::{self, Currentness};
+use crate::workspace::queue::{plane_kinds, quarantine, scan};
+use crate::workspace::{MailboxBox, Workspace, closure, events, mailbox, markers};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -462,7 +462,7 @@ fn stranded_learning(c: &mut Checks<'_>, plan: &crate::plan::Plan) {
     if plan.loop_for(Plane::Learning).is_some() {
         return;
     }
-    let queues = super::queue::Queues::new(c.ws);
+    let queues = crate::workspace::queue::Queues::new(c.ws);
     let queued = queues.depth(WorkItemKind::LearningRequest).unwrap_or(0);
     if queued > 0 {
         let dir =
@@ -486,7 +486,7 @@ fn stranded_learning(c: &mut Checks<'_>, plan: &crate::plan::Plan) {
 /// evaluation; both deserve a look.
 fn usage(c: &mut Checks<'_>) {
     let ledger = c.ws.paths().governance_ledger();
-    match super::usage::read_ledger(c.ws) {
+    match crate::workspace::usage::read_ledger(c.ws) {
         Ok(read) if !read.damaged.is_empty() => {
             let lines: Vec<String> = read.damaged.iter().map(|d| d.line.to_string()).collect();
             let message = format!(
@@ -509,7 +509,7 @@ fn usage(c: &mut Checks<'_>) {
             "check the file's permissions",
         ),
     }
-    if let Err(e) = super::usage::GovernanceState::load(c.ws) {
+    if let Err(e) = crate::workspace::usage::GovernanceState::load(c.ws) {
         let path = c.ws.paths().governance_state();
         c.warning(
             "mill::doctor::usage_state_invalid",
@@ -524,7 +524,7 @@ fn usage(c: &mut Checks<'_>) {
 /// start replays it. An unreadable one needs a human.
 fn journal(c: &mut Checks<'_>) {
     let path = c.ws.paths().journal();
-    match super::journal::read::<serde_json::Value>(c.ws) {
+    match crate::workspace::journal::read::<serde_json::Value>(c.ws) {
         Ok(None) => {}
         Ok(Some(_)) => c.warning(
             "mill::doctor::journal_pending",
@@ -543,7 +543,7 @@ fn journal(c: &mut Checks<'_>) {
 
 fn mailbox_and_events(c: &mut Checks<'_>) {
     let incoming = c.ws.paths().mailbox(MailboxBox::Incoming);
-    if let Ok(names) = super::fsx::list_names(&incoming) {
+    if let Ok(names) = crate::workspace::fsx::list_names(&incoming) {
         for name in names
             .iter()
             .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
@@ -551,7 +551,7 @@ fn mailbox_and_events(c: &mut Checks<'_>) {
             let path = incoming.join(name);
             // The daemon's own check: envelope, version, kind, command id
             // matching the file name, command and payload.
-            let valid = super::fsx::read_optional(&path)
+            let valid = crate::workspace::fsx::read_optional(&path)
                 .ok()
                 .flatten()
                 .is_some_and(|text| mailbox::decode_file(name, &text).is_ok());

@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::super::{Control, Input};
-use super::{EngineError, Runtime};
+use super::{Runtime, RuntimeError};
+use crate::engine::{Control, Input};
 
 /// How often `run once` looks at the mailbox while its stage runs.
 const MAILBOX_POLL: std::time::Duration = std::time::Duration::from_millis(100);
@@ -36,7 +36,7 @@ impl Runtime {
     /// first SIGTERM or SIGINT lets the stage finish, a second (or `stop
     /// --now`) kills it; commands that arrive meanwhile are applied before
     /// the process lets go, never left for the next one.
-    pub async fn run_once(&mut self) -> Result<RunSummary, EngineError> {
+    pub async fn run_once(&mut self) -> Result<RunSummary, RuntimeError> {
         let mut signals = Signals::new()?;
         self.intake()?;
         self.tick()?;
@@ -56,7 +56,7 @@ impl Runtime {
 
     /// Runs until a stop drains (command, mailbox or signal) or `max_ticks`.
     /// SIGTERM and SIGINT act as `stop`; a second one as `stop --now`.
-    pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, EngineError> {
+    pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, RuntimeError> {
         let mut signals = Signals::new()?;
         let (mut ticks, mut idle) = (0u64, false);
         let ended = loop {
@@ -101,7 +101,7 @@ impl Runtime {
     /// active run sits at a node the new plan lacks: the compiled result is
     /// kept and checked again each turn (said once, compiled once) until
     /// those runs move on or a newer reload request replaces it.
-    fn reload(&mut self) -> Result<(), EngineError> {
+    fn reload(&mut self) -> Result<(), RuntimeError> {
         let now = Timestamp::now();
         let compiled = match self.deferred_reload.take() {
             Some(next) => Ok(next),
@@ -151,7 +151,7 @@ impl Runtime {
         }
     }
 
-    fn on_signal(&mut self, count: &mut u32) -> Result<(), EngineError> {
+    fn on_signal(&mut self, count: &mut u32) -> Result<(), RuntimeError> {
         *count += 1;
         let command = if *count == 1 {
             Control::Stop
@@ -166,7 +166,7 @@ impl Runtime {
     }
 
     /// [`Self::drain`], answering the mailbox and signals meanwhile.
-    async fn await_stage(&mut self, signals: &mut Signals) -> Result<(), EngineError> {
+    async fn await_stage(&mut self, signals: &mut Signals) -> Result<(), RuntimeError> {
         self.rules.chain_stages = false;
         while !self.running.is_empty() {
             let poll = tokio::time::sleep(MAILBOX_POLL);
@@ -185,7 +185,7 @@ impl Runtime {
 
     /// Waits for every running stage and routes it, starting nothing new.
     /// Signals still count: a second one kills what runs.
-    async fn drain(&mut self, signals: &mut Signals) -> Result<(), EngineError> {
+    async fn drain(&mut self, signals: &mut Signals) -> Result<(), RuntimeError> {
         self.rules.chain_stages = false;
         while !self.running.is_empty() {
             tokio::select! {
@@ -211,8 +211,8 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> Result<Self, EngineError> {
-        let event_loop = |e: std::io::Error| EngineError::EventLoop {
+    fn new() -> Result<Self, RuntimeError> {
+        let event_loop = |e: std::io::Error| RuntimeError::EventLoop {
             detail: e.to_string(),
         };
         Ok(Signals {

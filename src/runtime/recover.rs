@@ -1,0 +1,128 @@
+//! Settling what a dead process left: stages whose request was persisted
+//! but which never reported, and items claimed but never recorded.
+//!
+//! Input: the loaded snapshot and the workspace's run directories and
+//! `active/` queues. Output: transitions that route a saved result, or run
+//! the stage again at the same node (recorded as interrupted), and items
+//! returned to their queues. Invariant: nothing starts here (this runs
+//! before the event loop), and a harness the dead process left running is
+//! stopped before its stage runs again.
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::{Runtime, RuntimeError};
+use crate::engine::Input;
+use crate::model::{QueueState, StageResult};
+use crate::plan::{Plane, WorkItemKind};
+use crate::workspace::runs;
+
+impl Runtime {
+    /// Stages whose request was persisted but which never reported: route
+    /// the result if it reached the disk, else run the stage again.
+    ///
+    /// Nothing starts here: this runs before the event loop (stages are
+    /// local tasks of it), so a routed result leaves its run waiting at the
+    /// next node and the first tick dispatches it.
+    pub(super) fn recover_pending(&mut self) -> Result<(), RuntimeError> {
+        let chain = std::mem::replace(&mut self.rules.chain_stages, false);
+        let recovered = self.recover_pending_results();
+        self.rules.chain_stages = chain;
+        recovered
+    }
+
+    fn recover_pending_results(&mut self) -> Result<(), RuntimeError> {
+        let pending: Vec<(Plane, String, String)> = self
+            .state
+            .active_runs
+            .values()
+            .filter_map(|r| {
+                r.pending_request_id
+                    .clone()
+                    .map(|q| (r.plane, r.run_id.clone(), q))
+            })
+            .collect();
+        for (plane, run_id, request_id) in pending {
+            match self.saved_result(&run_id, &request_id) {
+                Some((result, path)) => self.route_result(result, path)?,
+                None => {
+                    // The harness may outlive the process that ran it; it
+                    // must not go on working beside the stage's rerun.
+                    let run_dir = self.ws.paths().run_dir(&run_id);
+                    if let Some(pgid) = crate::runners::kill_orphaned_harness(&run_dir, &request_id) {
+                        self.emit(
+                            "orphaned_harness_killed",
+                            json!({"plane": plane, "request_id": request_id, "pgid": pgid}),
+                        );
+                    }
+                    let reason = "the process that ran it stopped before it reported".to_string();
+                    self.commit(Input::Interrupted {
+                        now: Timestamp::now(),
+                        plane,
+                        reason,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A stage result already written to the run directory.
+    fn saved_result(&self, run_id: &str, request_id: &str) -> Option<(StageResult, String)> {
+        let (result, path) = runs::saved_stage_result(&self.ws, run_id, request_id)?;
+        Some((result, self.relative(&path)))
+    }
+
+    /// Learning requests nothing in this plan will run: said once at start,
+    /// so an operator reading the log learns why they wait.
+    pub(super) fn warn_stranded_learning(&mut self) {
+        if self.plan.loop_for(Plane::Learning).is_some() {
+            return;
+        }
+        let queued = crate::workspace::queue::Queues::new(&self.ws)
+            .depth(WorkItemKind::LearningRequest)
+            .unwrap_or(0);
+        if queued > 0 {
+            let data = json!({"queued": queued, "mode": self.plan.mode});
+            self.emit("learning_requests_stranded", data);
+        }
+    }
+
+    /// Items in an `active/` directory that no run claims: a process stopped
+    /// between moving them and recording the run. Nothing ran on them, so
+    /// they go back to their queue.
+    pub(super) fn return_orphans(&mut self) -> Result<(), RuntimeError> {
+        let ws = self.ws.clone();
+        let queues = crate::workspace::queue::Queues::new(&ws);
+        for kind in [
+            WorkItemKind::Task,
+            WorkItemKind::Spec,
+            WorkItemKind::Incident,
+            WorkItemKind::LearningRequest,
+        ] {
+            let Ok(active) = queues.active(kind) else { continue };
+            for id in active {
+                let claimed = self
+                    .state
+                    .active_runs
+                    .values()
+                    .any(|r| r.work_item.as_ref().is_some_and(|w| w.kind == kind && w.id == id));
+                if claimed {
+                    continue;
+                }
+                let reason = "claimed by a process that stopped before recording the run";
+                match queues.transition(kind, &id, QueueState::Active, QueueState::Queued) {
+                    Ok(_) => self.emit(
+                        "orphan_returned",
+                        json!({"kind": kind, "id": id, "reason": reason}),
+                    ),
+                    Err(e) => self.emit(
+                        "orphan_return_failed",
+                        json!({"kind": kind, "id": id, "error": e.to_string()}),
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+}
