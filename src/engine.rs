@@ -27,7 +27,7 @@ mod step;
 
 pub use documents::runtime_error_code;
 pub use effect::{ClosureOutcome, Effect};
-pub use input::{ApplyError, Blocker, ClaimedItem, Control, GovernanceView, Input, TargetView, World};
+pub use input::{ApplyError, ClaimedItem, Control, GovernanceView, Input, TargetView, World};
 pub use step::{Budgets, Rules, step};
 
 #[cfg(test)]

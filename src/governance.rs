@@ -35,7 +35,7 @@ pub use governor::{Facts, Governor, Verdict};
 use crate::config::UsageGovernanceConfig;
 
 /// An event for the runtime's log: its type and data.
-pub type Note = (String, serde_json::Value);
+pub type Note = crate::model::Event;
 
 /// What governance needs from outside the workspace.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -11,6 +11,8 @@
 //! contract, so a field is renamed only with a schema version.
 
 pub mod document;
+pub mod event;
+pub mod governance;
 pub mod ids;
 pub mod request;
 pub mod result;
@@ -18,6 +20,7 @@ pub mod settings;
 pub mod snapshot;
 
 pub use document::*;
+pub use event::Event;
 pub use request::*;
 pub use result::*;
 pub use snapshot::*;

@@ -34,7 +34,6 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use jiff::Timestamp;
-use serde_json::json;
 use tokio::sync::mpsc;
 
 pub use dispatch::{Completion, StageRunner};
@@ -49,7 +48,7 @@ pub use setup::{
 
 use crate::engine::{Input, Rules, step};
 use crate::governance::Governor;
-use crate::model::{Snapshot, StageRunRequest, ids};
+use crate::model::{Event, Snapshot, StageRunRequest, ids};
 use crate::plan::{Plan, Plane};
 use crate::workspace::events::EventLog;
 use crate::workspace::{Workspace, lock};
@@ -225,10 +224,11 @@ impl Runtime {
             governor,
         };
         if let Some(dead) = acquired.takeover {
-            rt.emit(
-                "lock_taken_over",
-                json!({"pid": dead.owner_pid, "host": dead.owner_hostname, "session": dead.owner_session_id}),
-            );
+            rt.emit(Event::LockTakenOver {
+                pid: dead.owner_pid,
+                host: dead.owner_hostname,
+                session: dead.owner_session_id,
+            });
         }
         let replayed = rt.replay_journal();
         rt.or_release(replayed)?;
@@ -317,15 +317,14 @@ impl Runtime {
     }
 
     /// Appends a runtime event and writes its monitor line.
-    fn emit(&mut self, event_type: &str, data: serde_json::Value) {
-        let at = Timestamp::now();
-        self.monitor.write(at, event_type, &data);
-        if let Some(line) = monitor::line(at, event_type, &data) {
+    fn emit(&mut self, event: Event) {
+        if let Some(line) = monitor::line(Timestamp::now(), &event) {
+            self.monitor.write(&line);
             let words = line.split_once("] ").map(|(_, w)| w).unwrap_or(&line);
             self.said.push(words.to_string());
         }
         // The event log is diagnostic: a failed append must not stop work.
-        let _ = self.events.append(event_type, data);
+        let _ = self.events.record(&event);
     }
 
     /// A path as the engine records it: relative to the workspace root.

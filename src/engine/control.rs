@@ -1,22 +1,25 @@
 //! Ownership changes and operator commands.
 
-use serde_json::json;
-
 use super::effect::Effect;
 use super::input::Control;
 use super::step::Step;
-use crate::model::{PauseSource, QueueState, RequestKind, RuntimeMode};
+use crate::model::event::ResumedRun;
+use crate::model::{Event, PauseSource, QueueState, RequestKind, RuntimeMode};
 use crate::plan::Plane;
 
 impl Step<'_> {
     /// Takes ownership. Active runs are kept and continue at their node; a
     /// stop requested before is cleared (it belonged to the last process).
     pub(super) fn boot(&mut self, session: String, mode: RuntimeMode) {
-        let resumed: Vec<_> = self
+        let resumed_runs = self
             .state
             .active_runs
             .values()
-            .map(|r| json!({"plane": r.plane, "node": r.node, "run_id": r.run_id}))
+            .map(|r| ResumedRun {
+                plane: r.plane,
+                node: r.node.clone(),
+                run_id: r.run_id.clone(),
+            })
             .collect();
         self.state.process_running = true;
         self.state.owner_session = Some(session.clone());
@@ -25,7 +28,12 @@ impl Step<'_> {
         self.state.started_at = Some(self.now);
         self.state.mode_id = Some(self.plan.mode.clone());
         self.state.plan_id = Some(self.plan.plan_id.clone());
-        self.event("runtime_started", json!({"session": session, "plan_id": self.plan.plan_id, "mode": self.plan.mode, "resumed_runs": resumed}));
+        self.event(Event::RuntimeStarted {
+            session,
+            plan_id: self.plan.plan_id.clone(),
+            mode: self.plan.mode.clone(),
+            resumed_runs,
+        });
     }
 
     /// Gives up ownership. Active runs stay, so the next start resumes them
@@ -34,10 +42,9 @@ impl Step<'_> {
         self.state.process_running = false;
         self.state.owner_session = None;
         self.state.stop_requested = false;
-        self.event(
-            "runtime_stopped",
-            json!({"active_runs": self.state.active_runs.len()}),
-        );
+        self.event(Event::RuntimeStopped {
+            active_runs: self.state.active_runs.len(),
+        });
     }
 
     /// Records a configuration reload; the plan in use is the one passed to
@@ -50,18 +57,18 @@ impl Step<'_> {
                 self.state.plan_id = Some(self.plan.plan_id.clone());
                 self.state.last_reload_outcome = Some(ReloadOutcome::Applied);
                 self.state.last_reload_error = None;
-                self.event(
-                    "runtime_config_reloaded",
-                    json!({"plan_id": self.plan.plan_id, "mode": self.plan.mode}),
-                );
+                self.event(Event::RuntimeConfigReloaded {
+                    plan_id: self.plan.plan_id.clone(),
+                    mode: self.plan.mode.clone(),
+                });
             }
             Some(error) => {
                 self.state.last_reload_outcome = Some(ReloadOutcome::FailedRetainedPreviousPlan);
                 self.state.last_reload_error = Some(error.clone());
-                self.event(
-                    "runtime_config_reload_failed",
-                    json!({"error": error, "plan_id": self.plan.plan_id}),
-                );
+                self.event(Event::RuntimeConfigReloadFailed {
+                    error,
+                    plan_id: self.plan.plan_id.clone(),
+                });
             }
         }
     }
@@ -70,32 +77,27 @@ impl Step<'_> {
         match command {
             Control::Pause => {
                 let applied = self.state.add_pause(PauseSource::Operator);
-                self.event(
-                    "runtime_paused",
-                    json!({"source": "operator", "applied": applied}),
-                );
+                self.event(Event::RuntimePaused {
+                    source: PauseSource::Operator,
+                    applied,
+                });
             }
             Control::Resume => {
                 let applied = self.state.remove_pause(PauseSource::Operator);
-                let still = self
-                    .state
-                    .pause_sources
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>();
-                self.event(
-                    "runtime_resumed",
-                    json!({"source": "operator", "applied": applied, "still_paused_by": still}),
-                );
+                self.event(Event::RuntimeResumed {
+                    source: PauseSource::Operator,
+                    applied,
+                    still_paused_by: self.state.pause_sources.clone(),
+                });
             }
             Control::Stop => {
                 self.state.stop_requested = true;
-                self.event("runtime_stop_requested", json!({"now": false}));
+                self.event(Event::RuntimeStopRequested { now: false });
             }
             Control::StopNow => {
                 self.state.stop_requested = true;
                 self.kill_pending();
-                self.event("runtime_stop_requested", json!({"now": true}));
+                self.event(Event::RuntimeStopRequested { now: true });
             }
             Control::RetryActive { plane, reason } => self.retry_active(plane, &reason),
             Control::ClearStaleState { reason } => self.clear_stale_state(&reason),
@@ -132,20 +134,22 @@ impl Step<'_> {
             } else {
                 "several_active_planes"
             };
-            self.event(
-                "retry_active_skipped",
-                json!({"reason": why, "requested_plane": plane}),
-            );
+            self.event(Event::RetryActiveSkipped {
+                reason: why.into(),
+                requested_plane: Some(plane),
+                plane: None,
+            });
             return;
         };
         let Some(run) = self.state.active_runs.get_mut(&plane) else {
             return;
         };
         if run.request_kind == RequestKind::ClosureTarget {
-            self.event(
-                "retry_active_skipped",
-                json!({"reason": "closure_run_not_retryable", "plane": plane}),
-            );
+            self.event(Event::RetryActiveSkipped {
+                reason: "closure_run_not_retryable".into(),
+                requested_plane: None,
+                plane: Some(plane),
+            });
             return;
         }
         if run.pending_request_id.is_some() {
@@ -161,11 +165,12 @@ impl Step<'_> {
     /// Puts a plane's item back in its queue and drops the run.
     pub(super) fn requeue(&mut self, plane: Plane, reason: &str) {
         if let Some(run) = self.end_run(plane, QueueState::Queued, Some(reason.to_string())) {
-            let item = run.work_item.map(|w| format!("{} {}", w.kind, w.id));
-            self.event(
-                "work_item_requeued",
-                json!({"plane": plane, "work_item": item, "reason": reason}),
-            );
+            let work_item = run.work_item.map(|w| format!("{} {}", w.kind, w.id));
+            self.event(Event::WorkItemRequeued {
+                plane,
+                work_item,
+                reason: reason.to_string(),
+            });
         }
         self.marker(plane, "IDLE");
     }
@@ -197,6 +202,8 @@ impl Step<'_> {
         }
         self.state.pause_sources.clear();
         self.state.stop_requested = false;
-        self.event("stale_state_cleared", json!({"reason": reason}));
+        self.event(Event::StaleStateCleared {
+            reason: reason.to_string(),
+        });
     }
 }

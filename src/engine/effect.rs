@@ -5,7 +5,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Incident, LearningRequest, QueueState};
+use crate::model::event::RoutingRecord;
+use crate::model::{Event, Incident, LearningRequest, QueueState};
 use crate::plan::{Plane, WorkItemKind};
 
 /// One effect of a step.
@@ -68,7 +69,7 @@ pub enum Effect {
     RecordRouting {
         run_id: String,
         request_id: String,
-        record: serde_json::Value,
+        record: Box<RoutingRecord>,
     },
 
     // ---- actions (after the state is persisted) ----
@@ -81,10 +82,7 @@ pub enum Effect {
     /// Nothing runs and a stop was requested: end the process.
     Exit,
     /// Append a runtime event (after the state is persisted).
-    Event {
-        event_type: String,
-        data: serde_json::Value,
-    },
+    Event { event: Event },
 }
 
 /// How a closure target ended.
@@ -108,12 +106,5 @@ impl Effect {
                 | Effect::Exit
                 | Effect::Event { .. }
         )
-    }
-
-    pub(crate) fn event(event_type: &str, data: serde_json::Value) -> Effect {
-        Effect::Event {
-            event_type: event_type.into(),
-            data,
-        }
     }
 }

@@ -2,15 +2,14 @@
 //! decision (next node, or the terminal's effect on the work item or the
 //! closure target). Also interruptions and runtime-owned errors.
 
-use serde_json::json;
-
 use super::documents::{Handoff, handoff_incident, learning_request, runtime_error_report};
 use super::effect::{ClosureOutcome, Effect};
 use super::input::ApplyError;
 use super::route::{Routed, Target, route};
 use super::step::Step;
+use crate::model::event::{RouteTarget, RoutingRecord, WorkItemObj};
 use crate::model::{
-    ActiveRun, FailureClass, PauseSource, QueueState, RequestKind, RuntimeErrorRef, StageResult,
+    ActiveRun, Event, FailureClass, PauseSource, QueueState, RequestKind, RuntimeErrorRef, StageResult,
 };
 use crate::plan::{Plane, ResultClass, TerminalId};
 
@@ -22,8 +21,14 @@ impl Step<'_> {
         };
         if let Some(request) = run.pending_request_id.take() {
             run.interruptions += 1;
-            let data = json!({"plane": plane, "run_id": run.run_id, "node": run.node, "request_id": request, "reason": reason});
-            self.event("stage_interrupted", data);
+            let event = Event::StageInterrupted {
+                plane,
+                run_id: run.run_id.clone(),
+                node: run.node.clone(),
+                request_id: request,
+                reason: reason.to_string(),
+            };
+            self.event(event);
         }
     }
 
@@ -37,25 +42,33 @@ impl Step<'_> {
             if let Some(n) = run.node_runs.get_mut(&run.node) {
                 *n = n.saturating_sub(1);
             }
-            let data = json!({"plane": plane, "run_id": run.run_id, "node": run.node, "request_id": request, "reason": reason});
-            self.event("stage_not_started", data);
+            let event = Event::StageNotStarted {
+                plane,
+                run_id: run.run_id.clone(),
+                node: run.node.clone(),
+                request_id: request,
+                reason: reason.to_string(),
+            };
+            self.event(event);
         }
     }
 
     pub(super) fn finished(&mut self, result: &StageResult, result_path: &str) {
         let plane = result.plane;
         let Some(run) = self.state.active_runs.get_mut(&plane) else {
-            self.event(
-                "stage_result_ignored",
-                json!({"request_id": result.request_id, "reason": "no active run"}),
-            );
+            self.event(Event::StageResultIgnored {
+                request_id: result.request_id.clone(),
+                reason: "no active run".into(),
+            });
             return;
         };
         if run.run_id != result.run_id
             || run.pending_request_id.as_deref() != Some(result.request_id.as_str())
         {
-            let data = json!({"request_id": result.request_id, "reason": "not the pending stage of its run"});
-            self.event("stage_result_ignored", data);
+            self.event(Event::StageResultIgnored {
+                request_id: result.request_id.clone(),
+                reason: "not the pending stage of its run".into(),
+            });
             return;
         }
         run.pending_request_id = None;
@@ -100,7 +113,10 @@ impl Step<'_> {
             Err(e) => {
                 // The code leads the reason so status and the blocked log
                 // name it (`mill::engine::missing_route`, ...).
-                let reason = format!("{}: {e}", crate::diag::code_of(&e));
+                let code = miette::Diagnostic::code(&e)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                let reason = format!("{code}: {e}");
                 self.block_run(plane, "BLOCKED", &reason);
                 return;
             }
@@ -126,10 +142,11 @@ impl Step<'_> {
             over.is_some(),
         );
         if let Some(reason) = over {
-            self.event(
-                "work_item_budget_exhausted",
-                json!({"plane": plane, "run_id": run.run_id, "reason": reason}),
-            );
+            self.event(Event::WorkItemBudgetExhausted {
+                plane,
+                run_id: run.run_id.clone(),
+                reason: reason.clone(),
+            });
             self.block_run(plane, "BUDGET_EXHAUSTED", &reason);
             return;
         }
@@ -169,13 +186,22 @@ impl Step<'_> {
             self.state.governance_resume_at = Some(resume);
             // `resets_at` is when the pause lifts; `reported_reset` whether
             // the harness said so or the backoff chose it.
-            let data = json!({"plane": plane, "run_id": run_id, "node": node, "request_id": result.request_id,
-                "resets_at": resume, "reported_reset": result.quota_reset_at.is_some()});
-            self.event("usage_quota_exhausted", data);
+            self.event(Event::UsageQuotaExhausted {
+                plane,
+                run_id,
+                node,
+                request_id: result.request_id.clone(),
+                resets_at: resume,
+                reported_reset: result.quota_reset_at.is_some(),
+            });
         } else {
-            let data = json!({"plane": plane, "run_id": run_id, "node": node,
-                "request_id": result.request_id, "reason": "killed"});
-            self.event("stage_interrupted", data);
+            self.event(Event::StageInterrupted {
+                plane,
+                run_id,
+                node,
+                request_id: result.request_id.clone(),
+                reason: "killed".into(),
+            });
         }
     }
 
@@ -198,11 +224,15 @@ impl Step<'_> {
             }
             let target = self.plan.stages[t.target_stage].name.clone();
             let request = learning_request(t, &target, run, result, result_path, self.now);
-            let data = json!({"rule_id": t.rule_id, "learning_request_id": request.learning_request_id, "target_stage": target});
+            let event = Event::LearningRequestEnqueued {
+                rule_id: t.rule_id.clone(),
+                learning_request_id: request.learning_request_id.clone(),
+                target_stage: target,
+            };
             self.effects.push(Effect::WriteLearningRequest {
                 request: Box::new(request),
             });
-            self.event("learning_request_enqueued", data);
+            self.event(event);
         }
     }
 
@@ -255,25 +285,41 @@ impl Step<'_> {
     /// cap overrides the route, the block it leads to instead.
     fn record(&mut self, run: &ActiveRun, result: &StageResult, routed: &Routed, reason: &str, capped: bool) {
         let target = match routed.target {
-            _ if capped => json!({"terminal": "BUDGET_EXHAUSTED", "class": "blocked"}),
-            Target::Node(n) => json!({"node": self.plan.nodes[n].name}),
-            Target::Finish(t) => {
-                json!({"terminal": self.plan.terminals[t].name, "class": self.plan.terminals[t].class})
-            }
+            _ if capped => RouteTarget::Terminal {
+                terminal: "BUDGET_EXHAUSTED".into(),
+                class: ResultClass::Blocked,
+            },
+            Target::Node(n) => RouteTarget::Node {
+                node: self.plan.nodes[n].name.clone(),
+            },
+            Target::Finish(t) => RouteTarget::Terminal {
+                terminal: self.plan.terminals[t].name.clone(),
+                class: self.plan.terminals[t].class,
+            },
         };
-        let record = json!({
-            "request_id": result.request_id, "run_id": run.run_id, "plane": run.plane, "node": run.node,
-            "outcome": result.terminal_result, "result_class": result.result_class,
-            "failure_class": result.failure_class, "target": target, "reason": reason,
-            "counted": routed.counted, "exhausted": routed.exhausted, "resumed_by": routed.resumed_by,
-            "counters": routed.counters, "plan_id": self.plan.plan_id, "decided_at": self.now,
-        });
+        let record = RoutingRecord {
+            request_id: result.request_id.clone(),
+            run_id: run.run_id.clone(),
+            plane: run.plane,
+            node: run.node.clone(),
+            outcome: result.terminal_result.clone(),
+            result_class: result.result_class,
+            failure_class: result.failure_class,
+            target,
+            reason: reason.to_string(),
+            counted: routed.counted.clone(),
+            exhausted: routed.exhausted.clone(),
+            resumed_by: routed.resumed_by.clone(),
+            counters: routed.counters.clone(),
+            plan_id: self.plan.plan_id.clone(),
+            decided_at: self.now,
+        };
         self.effects.push(Effect::RecordRouting {
             run_id: run.run_id.clone(),
             request_id: result.request_id.clone(),
-            record: record.clone(),
+            record: Box::new(record.clone()),
         });
-        self.event("router_decision", record);
+        self.event(Event::RouterDecision(record));
     }
 
     /// The work item (or closure pass) reached a terminal.
@@ -297,10 +343,10 @@ impl Step<'_> {
                 now: self.now,
             };
             let incident = handoff_incident(&h);
-            self.event(
-                "handoff_incident_enqueued",
-                json!({"incident_id": incident.incident_id, "from": run.run_id}),
-            );
+            self.event(Event::HandoffIncidentEnqueued {
+                incident_id: incident.incident_id.clone(),
+                from: run.run_id.clone(),
+            });
             self.effects.push(Effect::WriteIncident {
                 incident: Box::new(incident),
             });
@@ -317,14 +363,16 @@ impl Step<'_> {
             .then(|| format!("finished at terminal `{}` ({reason})", terminal.name));
         self.end_run(plane, to, note);
         self.marker(plane, &token);
-        let item = run
-            .work_item
-            .as_ref()
-            .map(|w| json!({"kind": w.kind, "id": w.id}));
-        self.event(
-            "work_item_finished",
-            json!({"plane": plane, "work_item": item, "terminal": terminal.name, "class": terminal.class}),
-        );
+        let work_item = run.work_item.as_ref().map(|w| WorkItemObj {
+            kind: w.kind,
+            id: w.id.clone(),
+        });
+        self.event(Event::WorkItemFinished {
+            plane,
+            work_item,
+            terminal: terminal.name,
+            class: terminal.class,
+        });
     }
 
     fn finish_closure(&mut self, run: &ActiveRun, class: ResultClass, writes: &str) {
@@ -339,16 +387,17 @@ impl Step<'_> {
             });
             self.marker(Plane::Planning, "IDLE");
             self.marker(Plane::Execution, "IDLE");
-            self.event(
-                "closure_passed",
-                json!({"root_spec_id": root, "run_id": run.run_id}),
-            );
+            self.event(Event::ClosurePassed {
+                root_spec_id: root,
+                run_id: run.run_id.clone(),
+            });
         } else {
             self.marker(Plane::Planning, writes);
-            self.event(
-                "closure_not_passed",
-                json!({"root_spec_id": root, "run_id": run.run_id, "class": class}),
-            );
+            self.event(Event::ClosureNotPassed {
+                root_spec_id: root,
+                run_id: run.run_id.clone(),
+                class,
+            });
         }
     }
 
@@ -379,9 +428,12 @@ impl Step<'_> {
             text,
         });
         let report_path = format!("millrace-agents/runs/{}/runtime_error_report.md", run.run_id);
-        let data =
-            json!({"plane": plane, "code": error.code, "message": error.message, "repair": repair_name});
-        self.event("runtime_post_stage_error", data);
+        self.event(Event::RuntimePostStageError {
+            plane,
+            code: error.code.clone(),
+            message: error.message.clone(),
+            repair: repair_name.clone(),
+        });
         match repair {
             Some(node) => {
                 run.node = self.plan.nodes[node].name.clone();

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::model::governance::Blocker;
 use crate::model::{Lineage, RuntimeMode, StageResult};
 use crate::plan::{Plane, WorkItemKind};
 
@@ -120,25 +121,6 @@ pub struct GovernanceView {
     /// the resume event).
     #[serde(default)]
     pub cleared_rules: Vec<String>,
-}
-
-/// One reason usage governance holds dispatch.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Blocker {
-    /// `runtime_token`, `subscription_quota`, ...
-    pub source: String,
-    pub rule_id: String,
-    pub detail: String,
-    /// When the blocker lifts, if known.
-    pub resume_at: Option<Timestamp>,
-    /// The rule's window (`rolling_5h`, `five_hour`, ...), for display.
-    #[serde(default)]
-    pub window: String,
-    /// What was measured and the limit it reached, for display.
-    #[serde(default)]
-    pub observed: f64,
-    #[serde(default)]
-    pub threshold: f64,
 }
 
 /// The open closure target as the engine needs it.

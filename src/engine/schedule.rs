@@ -1,12 +1,10 @@
 //! The scheduler's turn: which stages start, which planes claim work, and
 //! when the closure pass runs.
 
-use serde_json::json;
-
 use super::effect::{ClosureOutcome, Effect};
 use super::input::{ClaimedItem, GovernanceView, World};
 use super::step::Step;
-use crate::model::{ActiveRun, Lineage, PauseSource, QueueState, RequestKind, WorkItemRef};
+use crate::model::{ActiveRun, Event, Lineage, PauseSource, QueueState, RequestKind, WorkItemRef};
 use crate::plan::{NodeId, Plane, WorkItemKind};
 
 impl Step<'_> {
@@ -89,7 +87,9 @@ impl Step<'_> {
         match view {
             Some(view) if !view.blockers.is_empty() => {
                 if self.state.add_pause(source) {
-                    self.event("usage_governance_paused", json!({"blockers": view.blockers}));
+                    self.event(Event::UsageGovernancePaused {
+                        blockers: view.blockers.clone(),
+                    });
                 }
             }
             _ => {
@@ -97,8 +97,8 @@ impl Step<'_> {
                 let auto = view.is_none_or(|v| v.auto_resume);
                 if !quota_holds && auto && self.state.remove_pause(source) {
                     self.state.governance_resume_at = None;
-                    let cleared = view.map(|v| v.cleared_rules.clone()).unwrap_or_default();
-                    self.event("usage_governance_resumed", json!({"cleared_rules": cleared}));
+                    let cleared_rules = view.map(|v| v.cleared_rules.clone()).unwrap_or_default();
+                    self.event(Event::UsageGovernanceResumed { cleared_rules });
                 }
             }
         }
@@ -145,10 +145,10 @@ impl Step<'_> {
                 run_id: None,
                 now: self.now,
             });
-            self.event(
-                "closure_attempts_exhausted",
-                json!({"root_spec_id": root, "attempts": target.attempts}),
-            );
+            self.event(Event::ClosureAttemptsExhausted {
+                root_spec_id: root,
+                attempts: target.attempts,
+            });
             return;
         }
         let lineage = Lineage {
@@ -178,10 +178,12 @@ impl Step<'_> {
             attempts,
             run_id: world.next_run_id.clone(),
         });
-        self.event(
-            "closure_pass_started",
-            json!({"root_spec_id": root, "attempt": attempts, "limit": limit, "run_id": world.next_run_id}),
-        );
+        self.event(Event::ClosurePassStarted {
+            root_spec_id: root,
+            attempt: attempts,
+            limit,
+            run_id: world.next_run_id.clone(),
+        });
         self.dispatch(Plane::Planning);
     }
 
@@ -200,7 +202,10 @@ impl Step<'_> {
                 to: QueueState::Queued,
                 reason: Some(reason),
             });
-            self.event("claim_returned", json!({"plane": plane, "work_item": item.id}));
+            self.event(Event::ClaimReturned {
+                plane,
+                work_item: item.id,
+            });
             return;
         };
         let kind = if item.kind == WorkItemKind::LearningRequest {
@@ -235,11 +240,13 @@ impl Step<'_> {
                 now: self.now,
             });
         }
-        let node_name = self.plan.nodes[node].name.clone();
-        self.event(
-            "work_item_claimed",
-            json!({"plane": plane, "kind": item.kind, "id": item.id, "run_id": item.run_id, "node": node_name}),
-        );
+        self.event(Event::WorkItemClaimed {
+            plane,
+            kind: item.kind,
+            id: item.id,
+            run_id: item.run_id,
+            node: self.plan.nodes[node].name.clone(),
+        });
         if !self.held() && self.may_start(plane) {
             self.dispatch(plane);
         }

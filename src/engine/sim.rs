@@ -198,8 +198,8 @@ impl Sim {
                 self.run_stage(plane);
                 true
             }
-            Effect::Event { event_type, .. } => {
-                self.events.push(event_type);
+            Effect::Event { event } => {
+                self.events.push(event.kind());
                 false
             }
             Effect::Exit => false,

@@ -3,11 +3,10 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::effect::Effect;
 use super::input::Input;
-use crate::model::{ActiveRun, QueueState, Snapshot};
+use crate::model::{ActiveRun, Event, QueueState, Snapshot};
 use crate::plan::{NodeId, Plan, Plane};
 
 /// Runtime settings the engine enforces (from `millrace.toml`).
@@ -151,8 +150,8 @@ impl Step<'_> {
         self
     }
 
-    pub fn event(&mut self, event_type: &str, data: serde_json::Value) {
-        self.effects.push(Effect::event(event_type, data));
+    pub fn event(&mut self, event: Event) {
+        self.effects.push(Effect::Event { event });
     }
 
     /// Writes a plane's status marker (state and file).
@@ -201,10 +200,15 @@ impl Step<'_> {
         }
         if run.stage_runs >= max {
             let used = run.stage_runs;
-            let data = json!({"plane": plane, "run_id": run.run_id, "node": run.node, "stage_runs": used});
+            let event = Event::WorkItemFuelExhausted {
+                plane,
+                run_id: run.run_id.clone(),
+                node: run.node.clone(),
+                stage_runs: used,
+            };
             let detail =
                 format!("fuel exhausted: {used} stage runs (runtime.max_stage_runs_per_item = {max})");
-            self.event("work_item_fuel_exhausted", data);
+            self.event(event);
             self.block_run(plane, "FUEL_EXHAUSTED", &detail);
             return;
         }
@@ -248,11 +252,13 @@ impl Step<'_> {
     /// shows `### <token>`.
     pub fn block_run(&mut self, plane: Plane, token: &str, reason: &str) {
         if let Some(run) = self.end_run(plane, QueueState::Blocked, Some(reason.to_string())) {
-            let item = run.work_item.as_ref().map(|w| format!("{} {}", w.kind, w.id));
-            self.event(
-                "work_item_blocked",
-                json!({"plane": plane, "run_id": run.run_id, "work_item": item, "reason": reason}),
-            );
+            let work_item = run.work_item.as_ref().map(|w| format!("{} {}", w.kind, w.id));
+            self.event(Event::WorkItemBlocked {
+                plane,
+                run_id: run.run_id,
+                work_item,
+                reason: reason.to_string(),
+            });
         }
         self.marker(plane, token);
     }

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use super::sim::{Answer, Item, Sim};
 use super::*;
+use crate::model::governance::Blocker;
 use crate::model::{FailureClass, Lineage, QueueState};
 use crate::plan::WorkItemKind::{Incident, Spec, Task};
 
@@ -345,7 +346,7 @@ fn a_stage_whose_harness_cannot_start_costs_no_fuel() {
     assert!(
         effects
             .iter()
-            .any(|e| matches!(e, Effect::Event { event_type, .. } if event_type == "stage_not_started"))
+            .any(|e| matches!(e, Effect::Event { event } if event.kind() == "stage_not_started"))
     );
     // The retry later reuses the request id nothing was written under.
     let tick = Input::Tick {

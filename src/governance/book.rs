@@ -9,9 +9,10 @@
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::Note;
+use crate::model::Event;
+use crate::model::event::LedgerLine;
 use crate::workspace::Workspace;
 use crate::workspace::fsx::FsError;
 use crate::workspace::usage::{self, LedgerEntry};
@@ -34,10 +35,10 @@ impl Book {
         match usage::read_ledger(ws) {
             Ok(read) => {
                 for damaged in read.damaged {
-                    notes.push((
-                        "usage_governance_ledger_line_skipped".into(),
-                        json!({"line": damaged.line, "error": damaged.error}),
-                    ));
+                    notes.push(Event::UsageGovernanceLedgerLineSkipped {
+                        line: LedgerLine::Number(damaged.line),
+                        error: damaged.error,
+                    });
                 }
                 for entry in read.entries {
                     book.remember(entry);
@@ -62,10 +63,7 @@ impl Book {
                     }
                 }
                 if counted > 0 {
-                    notes.push((
-                        "usage_governance_ledger_reconciled".into(),
-                        json!({"counted": counted}),
-                    ));
+                    notes.push(Event::UsageGovernanceLedgerReconciled { counted });
                 }
             }
             Err(e) => notes.push(unreadable(&e)),
@@ -81,15 +79,12 @@ impl Book {
             return false;
         }
         match usage::append_entry(ws, &entry) {
-            Ok(true) => notes.push((
-                "usage_governance_ledger_line_skipped".into(),
-                json!({"line": "last", "error": "torn by an interrupted write; closed before appending"}),
-            )),
+            Ok(true) => notes.push(Event::UsageGovernanceLedgerLineSkipped {
+                line: LedgerLine::Word("last".into()),
+                error: "torn by an interrupted write; closed before appending".into(),
+            }),
             Ok(false) => {}
-            Err(e) => notes.push((
-                "usage_governance_ledger_append_failed".into(),
-                json!({"error": e.to_string()}),
-            )),
+            Err(e) => notes.push(Event::UsageGovernanceLedgerAppendFailed { error: e.to_string() }),
         }
         self.remember(entry);
         true
@@ -121,8 +116,5 @@ impl Book {
 }
 
 fn unreadable(e: &FsError) -> Note {
-    (
-        "usage_governance_ledger_unreadable".into(),
-        json!({"error": e.to_string()}),
-    )
+    Event::UsageGovernanceLedgerUnreadable { error: e.to_string() }
 }

@@ -12,15 +12,13 @@ use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::book::Book;
 use super::quota::{self, ProviderRead};
 use super::windows::{self, Scope};
 use super::{GovernanceSettings, Note, codex};
 use crate::config::UsageGovernanceConfig;
-use crate::model::StageResult;
-use crate::model::TokenUsage;
+use crate::model::{Event, StageResult, TokenUsage};
 use crate::workspace::Workspace;
 use crate::workspace::usage::{
     BlockerRecord, GOVERNANCE_STATE_VERSION, GovernanceState, LedgerEntry, QuotaState, QuotaStatus,
@@ -106,9 +104,8 @@ impl Governor {
         let state = match GovernanceState::load(ws) {
             Ok(state) => state,
             Err(e) => {
-                let data = json!({"error": e.to_string()});
                 self.notes
-                    .push(("usage_governance_state_unreadable".into(), data));
+                    .push(Event::UsageGovernanceStateUnreadable { error: e.to_string() });
                 return;
             }
         };
@@ -255,10 +252,8 @@ impl Governor {
         let mut blockers = Vec::new();
         let quota_status = if config.enabled {
             if let Some(note) = self.tz_note.take() {
-                self.notes.push((
-                    "usage_governance_timezone_unknown".into(),
-                    json!({"detail": note}),
-                ));
+                self.notes
+                    .push(Event::UsageGovernanceTimezoneUnknown { detail: note });
             }
             if config.runtime_token_rules.enabled {
                 blockers.extend(self.token_blockers(ws, &config, facts));
@@ -358,8 +353,7 @@ impl Governor {
         let before: &[BlockerRecord] = self.last.as_ref().map_or(&[], |l| &l.active_blockers);
         for b in &state.active_blockers {
             if !before.iter().any(|old| old.rule_id == b.rule_id) {
-                let data = serde_json::to_value(b).unwrap_or_default();
-                self.notes.push(("usage_governance_blocked".into(), data));
+                self.notes.push(Event::UsageGovernanceBlocked(b.clone()));
             }
         }
         let cleared: Vec<String> = before
@@ -372,8 +366,11 @@ impl Governor {
         let newly_degraded = quota.state == QuotaState::Degraded
             && was.is_none_or(|w| w.state != QuotaState::Degraded || w.detail != quota.detail);
         if newly_degraded {
-            let data = json!({"source": "subscription_quota", "policy": quota.degraded_policy, "detail": quota.detail});
-            self.notes.push(("usage_governance_degraded".into(), data));
+            self.notes.push(Event::UsageGovernanceDegraded {
+                source: "subscription_quota".into(),
+                policy: quota.degraded_policy.clone(),
+                detail: quota.detail.clone(),
+            });
         }
         cleared
     }
@@ -401,9 +398,8 @@ impl Governor {
                     self.saved_at = Some(now);
                 }
                 Err(e) => {
-                    let data = json!({"error": e.to_string()});
                     self.notes
-                        .push(("usage_governance_state_write_failed".into(), data));
+                        .push(Event::UsageGovernanceStateWriteFailed { error: e.to_string() });
                 }
             }
         }

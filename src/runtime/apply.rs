@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Runtime;
 use crate::engine::{ClosureOutcome, Effect};
-use crate::model::{QueueState, WorkDocument};
+use crate::model::{Event, QueueState, WorkDocument};
 use crate::plan::WorkItemKind;
 use crate::workspace::closure::{self, ClosureTarget};
 use crate::workspace::promotion::{self, PromotionState};
@@ -149,10 +149,11 @@ impl Runtime {
             // Already there: a replayed journal, or the operator moved it.
             Err(QueueError::NotFound { .. }) if self.ws.paths().document(kind, to, id).is_file() => Ok(()),
             Err(QueueError::NotFound { .. }) if !strict => {
-                self.emit(
-                    "work_item_missing",
-                    json!({"kind": kind, "id": id, "to": to.as_str()}),
-                );
+                self.emit(Event::WorkItemMissing {
+                    kind,
+                    id: id.to_string(),
+                    to: to.as_str().into(),
+                });
                 Ok(())
             }
             Err(e @ QueueError::NotFound { .. }) => Err(ApplyFailure {
@@ -164,14 +165,28 @@ impl Runtime {
     }
 
     fn promotion_event(&mut self, settled: &promotion::Settled) {
-        let event = match settled.state {
-            PromotionState::Deferred => "learning_promotion_deferred",
-            PromotionState::Applied => "learning_promotion_applied",
-            PromotionState::Rejected => "learning_promotion_rejected",
-        };
-        let record = self.relative(&settled.record_path);
-        let data = json!({"record": record, "files": settled.files, "reason": settled.reason});
-        self.emit(event, data);
+        let (record, files, reason) = (
+            self.relative(&settled.record_path),
+            settled.files.clone(),
+            settled.reason.clone(),
+        );
+        self.emit(match settled.state {
+            PromotionState::Deferred => Event::LearningPromotionDeferred {
+                record,
+                files,
+                reason,
+            },
+            PromotionState::Applied => Event::LearningPromotionApplied {
+                record,
+                files,
+                reason,
+            },
+            PromotionState::Rejected => Event::LearningPromotionRejected {
+                record,
+                files,
+                reason,
+            },
+        });
     }
 
     /// Queues a document the runtime files itself, unless its id exists.
@@ -207,14 +222,16 @@ impl Runtime {
                     Ok(()) | Err(fsx::FsError::Exists { .. }) => {}
                     Err(e) => return Err(ApplyFailure::new(e)),
                 }
-                self.emit("closure_seed_idea_missing", json!({"root_spec_id": root}));
+                self.emit(Event::ClosureSeedIdeaMissing {
+                    root_spec_id: root.into(),
+                });
             }
         }
         target.save(&self.ws).map(|_| ()).map_err(ApplyFailure::new)?;
-        self.emit(
-            "closure_target_opened",
-            json!({"root_spec_id": root, "root_idea_id": idea}),
-        );
+        self.emit(Event::ClosureTargetOpened {
+            root_spec_id: root.into(),
+            root_idea_id: idea.map(String::from),
+        });
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::apply::ApplyFailure;
 use super::{Runtime, RuntimeError};
 use crate::engine::{ApplyError, Effect, Input, runtime_error_code, step};
-use crate::model::{Snapshot, StageResult};
+use crate::model::{Event, Snapshot, StageResult};
 use crate::workspace::journal;
 
 /// The redo log of one transition (`state/journal.json`).
@@ -44,10 +44,7 @@ impl Runtime {
                         journal::clear(&self.ws)?;
                         return Ok(Err(failure));
                     }
-                    self.emit(
-                        "effect_failed",
-                        serde_json::json!({"effect": effect, "error": failure.message}),
-                    );
+                    self.effect_failed(effect, failure.message);
                 }
             }
         }
@@ -103,8 +100,8 @@ impl Runtime {
                 self.exit = true;
                 Ok(())
             }
-            Effect::Event { event_type, data } => {
-                self.emit(&event_type, data);
+            Effect::Event { event } => {
+                self.emit(event);
                 Ok(())
             }
             // Durable effects never reach here (partitioned above).
@@ -119,18 +116,20 @@ impl Runtime {
         };
         for effect in &entry.effects {
             if let Err(failure) = self.apply(effect, false) {
-                self.emit(
-                    "effect_failed",
-                    serde_json::json!({"effect": effect, "error": failure.message}),
-                );
+                self.effect_failed(effect, failure.message);
             }
         }
         entry.snapshot.save(&self.ws)?;
         journal::clear(&self.ws)?;
         let count = entry.effects.len();
         self.state = entry.snapshot;
-        self.emit("journal_replayed", serde_json::json!({"effects": count}));
+        self.emit(Event::JournalReplayed { effects: count });
         Ok(())
+    }
+
+    fn effect_failed(&mut self, effect: &Effect, error: String) {
+        let effect = serde_json::to_value(effect).unwrap_or_default();
+        self.emit(Event::EffectFailed { effect, error });
     }
 }
 

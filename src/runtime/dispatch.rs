@@ -7,6 +7,8 @@ use std::pin::Pin;
 use serde_json::json;
 
 use super::{Running, Runtime, RuntimeError};
+use crate::model::Event;
+use crate::model::event::WorkItemObj;
 use crate::model::{
     ActiveRun, ClosurePaths, LegalOutcome, QueueState, RequestKind, RuntimeErrorPaths, StageResult,
     StageRunRequest, WorkItemPaths,
@@ -56,10 +58,10 @@ impl Runtime {
         if let Err(message) = self.runner.preflight(&request.runner) {
             // An operator problem, not the agent's: hold everything until
             // the harness is installed, and do not count the stage.
-            self.emit(
-                "runner_unavailable",
-                json!({"runner": request.runner, "message": message}),
-            );
+            self.emit(Event::RunnerUnavailable {
+                runner: request.runner.clone(),
+                message: message.clone(),
+            });
             let now = jiff::Timestamp::now();
             self.commit(crate::engine::Input::NotStarted {
                 now,
@@ -89,14 +91,21 @@ impl Runtime {
             let result = future.await;
             let _ = sender.send(Completion { plane, result });
         });
-        let work = run
-            .work_item
-            .as_ref()
-            .map(|w| json!({"kind": w.kind, "id": w.id}));
-        let data = json!({"plane": plane, "node": run.node, "stage": run.stage, "run_id": run.run_id,
-            "request_id": request_id, "work_item": work, "attempt": request.attempt, "runner": request.runner});
+        let event = Event::StageStarted {
+            plane,
+            node: run.node.clone(),
+            stage: run.stage.clone(),
+            run_id: run.run_id.clone(),
+            request_id,
+            work_item: run.work_item.as_ref().map(|w| WorkItemObj {
+                kind: w.kind,
+                id: w.id.clone(),
+            }),
+            attempt: request.attempt,
+            runner: request.runner.clone(),
+        };
         self.running.insert(plane, Running { request, cancel });
-        self.emit("stage_started", data);
+        self.emit(event);
         Ok(())
     }
 
@@ -112,11 +121,17 @@ impl Runtime {
                 .map_err(|e| RuntimeError::Persist {
                     detail: e.to_string(),
                 })?;
-        let tokens = result.token_usage.map(|t| t.total_tokens);
-        let data = json!({"plane": result.plane, "node": result.node, "run_id": result.run_id, "request_id": result.request_id,
-            "outcome": result.terminal_result, "failure_class": result.failure_class, "duration_seconds": result.duration_seconds,
-            "total_tokens": tokens, "runner": running.map(|r| r.request.runner)});
-        self.emit("stage_completed", data);
+        self.emit(Event::StageCompleted {
+            plane: result.plane,
+            node: result.node.clone(),
+            run_id: result.run_id.clone(),
+            request_id: result.request_id.clone(),
+            outcome: result.terminal_result.clone(),
+            failure_class: result.failure_class,
+            duration_seconds: result.duration_seconds,
+            total_tokens: result.token_usage.map(|t| t.total_tokens),
+            runner: running.map(|r| r.request.runner),
+        });
         self.finished.push(format!(
             "{}/{} {}",
             result.plane, result.node, result.terminal_result
@@ -169,7 +184,7 @@ impl Runtime {
             .and_then(|d| d.write_artifact(&name, format!("{evidence:#}\n").as_bytes()));
         if let Err(e) = written {
             // Evidence helps learning; its absence must not stop the stage.
-            self.emit("skill_evidence_failed", json!({"error": e.to_string()}));
+            self.emit(Event::SkillEvidenceFailed { error: e.to_string() });
         }
     }
 

@@ -12,8 +12,9 @@
 use jiff::Timestamp;
 
 use super::{Runtime, RuntimeError};
-use crate::engine::{Blocker, GovernanceView, Input};
+use crate::engine::{GovernanceView, Input};
 use crate::governance::{Facts, Verdict};
+use crate::model::governance::Blocker;
 use crate::model::{PauseSource, Snapshot, StageResult};
 
 impl Runtime {
@@ -69,8 +70,8 @@ impl Runtime {
     }
 
     fn flush_governance_notes(&mut self) {
-        for (event_type, data) in self.governor.take_notes() {
-            self.emit(&event_type, data);
+        for event in self.governor.take_notes() {
+            self.emit(event);
         }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{Runtime, RuntimeError};
 use crate::engine::{Control, Input};
-use crate::model::WorkDocument;
+use crate::model::{Event, WorkDocument};
 use crate::workspace::document::normalize_idea;
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::Queues;
@@ -24,7 +24,7 @@ impl Runtime {
         let pending = match mailbox::pending(&self.ws) {
             Ok(pending) => pending,
             Err(e) => {
-                self.emit("mailbox_unreadable", json!({"error": e.to_string()}));
+                self.emit(Event::MailboxUnreadable { error: e.to_string() });
                 return Ok(());
             }
         };
@@ -35,15 +35,15 @@ impl Runtime {
                 Err(error) => mailbox::fail(&self.ws, &item, error),
             };
             if let Err(e) = archived {
-                self.emit(
-                    "mailbox_archive_failed",
-                    json!({"command": item.file_name, "error": e.to_string()}),
-                );
+                self.emit(Event::MailboxArchiveFailed {
+                    command: item.file_name.clone(),
+                    error: e.to_string(),
+                });
             }
-            self.emit(
-                "mailbox_command_applied",
-                json!({"command": item.command.name(), "ok": outcome.is_ok()}),
-            );
+            self.emit(Event::MailboxCommandApplied {
+                command: item.command.name().to_string(),
+                ok: outcome.is_ok(),
+            });
         }
         Ok(())
     }
@@ -135,14 +135,14 @@ impl Runtime {
                 continue;
             }
             match queues.enqueue(&idea.spec) {
-                Ok(_) => self.emit(
-                    "idea_normalized_to_spec",
-                    json!({"idea": idea.idea_reference, "spec_id": spec_id}),
-                ),
-                Err(e) => self.emit(
-                    "idea_intake_failed",
-                    json!({"idea": idea.idea_reference, "error": e.to_string()}),
-                ),
+                Ok(_) => self.emit(Event::IdeaNormalizedToSpec {
+                    idea: idea.idea_reference,
+                    spec_id,
+                }),
+                Err(e) => self.emit(Event::IdeaIntakeFailed {
+                    idea: idea.idea_reference,
+                    error: e.to_string(),
+                }),
             }
         }
     }

@@ -3,11 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::{Runtime, RuntimeError};
 use crate::engine::{ClaimedItem, Input, TargetView, World};
-use crate::model::{Lineage, WorkDocument, ids};
+use crate::model::{Event, Lineage, WorkDocument, ids};
 use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::Workspace;
 use crate::workspace::closure::{self, ClosureTarget};
@@ -30,7 +29,8 @@ impl Runtime {
         let open = closure::open_targets(&self.ws).unwrap_or_default();
         if open.len() > 1 {
             let roots: Vec<&str> = open.iter().map(|t| t.root_spec_id.as_str()).collect();
-            self.emit("closure_targets_conflict", json!({"open": roots}));
+            let open = roots.into_iter().map(String::from).collect();
+            self.emit(Event::ClosureTargetsConflict { open });
         }
         let target = open.into_iter().next();
         let root = target.as_ref().map(|t| t.root_spec_id.clone());
@@ -80,7 +80,10 @@ impl Runtime {
             Ok(Some(claimed)) => claimed,
             Ok(None) => return Ok(()),
             Err(e) => {
-                self.emit("claim_failed", json!({"plane": plane, "error": e.to_string()}));
+                self.emit(Event::ClaimFailed {
+                    plane,
+                    error: e.to_string(),
+                });
                 return Ok(());
             }
         };

@@ -9,11 +9,10 @@
 //! stopped before its stage runs again.
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::{Runtime, RuntimeError};
 use crate::engine::Input;
-use crate::model::{QueueState, StageResult};
+use crate::model::{Event, QueueState, StageResult};
 use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::runs;
 
@@ -50,10 +49,11 @@ impl Runtime {
                     // must not go on working beside the stage's rerun.
                     let run_dir = self.ws.paths().run_dir(&run_id);
                     if let Some(pgid) = crate::runners::kill_orphaned_harness(&run_dir, &request_id) {
-                        self.emit(
-                            "orphaned_harness_killed",
-                            json!({"plane": plane, "request_id": request_id, "pgid": pgid}),
-                        );
+                        self.emit(Event::OrphanedHarnessKilled {
+                            plane,
+                            request_id: request_id.clone(),
+                            pgid,
+                        });
                     }
                     let reason = "the process that ran it stopped before it reported".to_string();
                     self.commit(Input::Interrupted {
@@ -83,8 +83,8 @@ impl Runtime {
             .depth(WorkItemKind::LearningRequest)
             .unwrap_or(0);
         if queued > 0 {
-            let data = json!({"queued": queued, "mode": self.plan.mode});
-            self.emit("learning_requests_stranded", data);
+            let mode = self.plan.mode.clone();
+            self.emit(Event::LearningRequestsStranded { queued, mode });
         }
     }
 
@@ -112,14 +112,16 @@ impl Runtime {
                 }
                 let reason = "claimed by a process that stopped before recording the run";
                 match queues.transition(kind, &id, QueueState::Active, QueueState::Queued) {
-                    Ok(_) => self.emit(
-                        "orphan_returned",
-                        json!({"kind": kind, "id": id, "reason": reason}),
-                    ),
-                    Err(e) => self.emit(
-                        "orphan_return_failed",
-                        json!({"kind": kind, "id": id, "error": e.to_string()}),
-                    ),
+                    Ok(_) => self.emit(Event::OrphanReturned {
+                        kind,
+                        id,
+                        reason: reason.into(),
+                    }),
+                    Err(e) => self.emit(Event::OrphanReturnFailed {
+                        kind,
+                        id,
+                        error: e.to_string(),
+                    }),
                 }
             }
         }

@@ -1,11 +1,11 @@
 //! The run loops: `run once` (one stage) and the daemon (until stopped).
 
 use jiff::Timestamp;
-use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::{Runtime, RuntimeError};
 use crate::engine::{Control, Input};
+use crate::model::Event;
 
 /// How often `run once` looks at the mailbox while its stage runs.
 const MAILBOX_POLL: std::time::Duration = std::time::Duration::from_millis(100);
@@ -75,7 +75,9 @@ impl Runtime {
                 break "idle";
             }
             if quiet && !idle && before + 1 == self.state.tick {
-                self.emit("runtime_idle", json!({"reason": "no_work"}));
+                self.emit(Event::RuntimeIdle {
+                    reason: "no_work".into(),
+                });
             }
             idle = quiet;
             if options.max_ticks.is_some_and(|m| ticks >= m) {
@@ -122,10 +124,10 @@ impl Runtime {
                 if !missing.is_empty() {
                     if !self.reload_deferral_said {
                         self.reload_deferral_said = true;
-                        self.emit(
-                            "runtime_config_reload_deferred",
-                            json!({"reason": "active runs at nodes the new plan lacks", "nodes": missing}),
-                        );
+                        self.emit(Event::RuntimeConfigReloadDeferred {
+                            reason: "active runs at nodes the new plan lacks".into(),
+                            nodes: missing,
+                        });
                     }
                     self.deferred_reload = Some(next);
                     return Ok(());
@@ -158,7 +160,7 @@ impl Runtime {
         } else {
             Control::StopNow
         };
-        self.emit("runtime_signal", json!({"count": *count}));
+        self.emit(Event::RuntimeSignal { count: *count });
         self.commit(Input::Control {
             now: Timestamp::now(),
             command,

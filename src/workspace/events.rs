@@ -1,7 +1,8 @@
 //! `logs/runtime_events.jsonl`: the append-only runtime event log.
 //!
-//! Input: event types and JSON data from the engine. Output: one JSON line
-//! per event `{schema_version, kind, seq, event_type, occurred_at, data}`.
+//! Input: runtime events ([`Event`], or a type and JSON data). Output: one
+//! JSON line per event `{schema_version, kind, seq, event_type, occurred_at,
+//! data}`; [`RuntimeEvent::typed`] reads a line back as an [`Event`].
 //!
 //! Invariants: lines are only ever appended, one whole line per write;
 //! `seq` increases by one per event of a writer (it continues from the last
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Workspace;
 use super::fsx::{self, FsError};
+use crate::model::Event;
 
 /// The event line format version.
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
@@ -49,6 +51,14 @@ pub struct RuntimeEvent {
     pub data: serde_json::Value,
 }
 
+impl RuntimeEvent {
+    /// The line as a typed event (an error for a type or shape this build
+    /// does not know).
+    pub fn typed(&self) -> Result<Event, serde_json::Error> {
+        Event::from_parts(&self.event_type, &self.data)
+    }
+}
+
 /// A writer that knows the next sequence number.
 #[derive(Debug)]
 pub struct EventLog {
@@ -67,7 +77,14 @@ impl EventLog {
         })
     }
 
-    /// Appends one event and returns it.
+    /// Appends one runtime event and returns its line.
+    pub fn record(&mut self, event: &Event) -> Result<RuntimeEvent, EventError> {
+        let (event_type, data) = event.parts();
+        self.append(&event_type, data)
+    }
+
+    /// Appends one line of a given type and returns it (the storage form:
+    /// any `snake_case` type, any data).
     pub fn append(&mut self, event_type: &str, data: serde_json::Value) -> Result<RuntimeEvent, EventError> {
         let event = self.event(event_type.to_string(), data, Timestamp::now())?;
         self.write(std::slice::from_ref(&event))?;

@@ -3,6 +3,7 @@
 //! it left (queues, runs, events, records).
 
 mod daemon;
+mod events;
 mod harness;
 mod intake;
 mod learning;

@@ -108,6 +108,7 @@ fn each_result_is_counted_once_even_across_restarts() {
         restarted
             .take_notes()
             .iter()
+            .map(|e| e.parts())
             .any(|(t, d)| t == "usage_governance_ledger_reconciled" && d["counted"] == 1)
     );
     assert_eq!(restarted.item_spend(&ws, "task", "t1", t0()), (1700, 0.5));
@@ -142,6 +143,7 @@ fn a_rolling_window_pauses_and_an_advanced_clock_resumes() {
     assert_eq!(
         notes
             .iter()
+            .map(|e| e.parts())
             .filter(|(t, _)| t == "usage_governance_blocked")
             .count(),
         1
@@ -255,6 +257,7 @@ fn missing_telemetry_fails_open_or_closed_as_configured() {
     let degraded = open
         .take_notes()
         .into_iter()
+        .map(|e| e.parts())
         .filter(|(t, _)| t == "usage_governance_degraded")
         .count();
     assert_eq!(degraded, 1, "reported when it starts, not at every evaluation");
