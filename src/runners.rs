@@ -52,6 +52,7 @@ pub use scripted::ScriptedConfig;
 pub use sys::{group_exists, group_has_live_members};
 
 use crate::model::{ExitKind, StageResult, StageRunRequest};
+use crate::workspace::fsx;
 use raw::RawRun;
 use stream::Ctx;
 
@@ -61,7 +62,7 @@ use stream::Ctx;
 /// a leader that is still the same process (same start time). Returns the
 /// group killed.
 pub fn kill_orphaned_harness(run_dir: &std::path::Path, request_id: &str) -> Option<i32> {
-    let record = std::fs::read_to_string(RunFiles::new(run_dir, request_id).process).ok()?;
+    let record = fsx::read_optional(&RunFiles::new(run_dir, request_id).process).ok()??;
     let record: serde_json::Value = serde_json::from_str(&record).ok()?;
     let pgid = i32::try_from(record.get("pgid")?.as_i64()?).ok()?;
     let started = record.get("start_time")?.as_u64()?;
@@ -146,20 +147,18 @@ fn enforce_budget(req: &StageRunRequest, raw: &mut RawRun) {
 /// it cannot be mistaken for this run's.
 fn prepare(ctx: &Ctx<'_>, prompt: &str) -> Result<(), String> {
     let req = ctx.req;
-    std::fs::create_dir_all(&req.run_dir)
-        .map_err(|e| format!("cannot create run directory {}: {e}", req.run_dir.display()))?;
-    std::fs::write(&ctx.files.prompt, prompt)
-        .map_err(|e| format!("cannot write {}: {e}", ctx.files.prompt.display()))?;
-    let _ = std::fs::remove_file(&ctx.files.last_message);
+    fsx::ensure_dir(&req.run_dir).map_err(|e| e.to_string())?;
+    fsx::write_replace(&ctx.files.prompt, prompt.as_bytes()).map_err(|e| e.to_string())?;
+    let _ = fsx::remove_file(&ctx.files.last_message);
     retire_stale(&req.result_path, &req.request_id)
 }
 
 fn retire_stale(path: &Path, request_id: &str) -> Result<(), String> {
-    if !path.exists() {
+    if !fsx::exists(path) {
         return Ok(());
     }
     let aside = path.with_extension(format!("stale.{}.json", files::file_safe(request_id)));
-    std::fs::rename(path, &aside).map_err(|e| format!("cannot move aside stale {}: {e}", path.display()))
+    fsx::rename(path, &aside).map_err(|e| format!("cannot move aside a stale result: {e}"))
 }
 
 /// Pi's `failure_full` policy keeps the event log only for failed stages.
@@ -167,7 +166,7 @@ fn apply_event_log_policy(req: &StageRunRequest, cfg: &RunnersConfig, result: &m
     let keep_all = cfg.pi.event_log_policy == PiEventLogPolicy::Full;
     if req.runner == "pi_rpc" && !keep_all && result.failure_class.is_none() {
         if let Some(path) = result.events_path.take() {
-            let _ = std::fs::remove_file(path);
+            let _ = fsx::remove_file(&path);
         }
     }
 }

@@ -328,17 +328,8 @@ impl Runtime {
     }
 
     /// A path as the engine records it: relative to the workspace root.
-    /// `path` relative to the workspace root (runners report canonical
-    /// paths, so the canonical root is tried too).
     fn relative(&self, path: &std::path::Path) -> String {
-        let root = self.ws.root();
-        let canonical = root.canonicalize().ok();
-        let rel = path
-            .strip_prefix(root)
-            .ok()
-            .or_else(|| canonical.as_deref().and_then(|c| path.strip_prefix(c).ok()))
-            .unwrap_or(path);
-        rel.display().to_string()
+        self.ws.relative(path)
     }
 
     /// The absolute path of a workspace-relative one.

@@ -146,6 +146,19 @@ impl Workspace {
     pub fn agents(&self) -> &Path {
         self.paths.agents()
     }
+
+    /// `path` relative to the workspace root, as records name files (a
+    /// harness reports canonical paths, so the canonical root is tried too).
+    pub fn relative(&self, path: &Path) -> String {
+        let root = self.root();
+        let canonical = fsx::canonical(root);
+        let rel = path
+            .strip_prefix(root)
+            .ok()
+            .or_else(|| canonical.as_deref().and_then(|c| path.strip_prefix(c).ok()))
+            .unwrap_or(path);
+        rel.display().to_string()
+    }
 }
 
 /// The workspace's own `.mill` sources (`millrace-agents/loops/*.mill`,

@@ -102,8 +102,8 @@ pub(super) fn run(args: &DemoArgs, cx: &Context) -> Outcome {
 fn closing(ws: &Workspace, stages: &[String], took: Duration) -> Result<String, Failure> {
     let paths = ws.paths();
     let done = |kind| {
-        std::fs::read_dir(paths.queue_dir(kind, crate::model::QueueState::Done))
-            .map(|d| d.count())
+        fsx::list_names(&paths.queue_dir(kind, crate::model::QueueState::Done))
+            .map(|names| names.len())
             .unwrap_or(0)
     };
     let target = ClosureTarget::load(ws, "idea-greet")?;

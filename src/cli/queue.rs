@@ -107,7 +107,7 @@ fn add_idea(ws: &Workspace, args: &AddArgs) -> Outcome {
     let markdown = fsx::read_text(&args.file)?;
     if daemon_owns(ws)? {
         let target = ws.paths().ideas_inbox().join(&name);
-        if target.exists() {
+        if fsx::exists(&target) {
             return Err(QueueError::IdeaExists { path: target }.into());
         }
         let command = Command::AddIdea {

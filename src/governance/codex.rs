@@ -10,7 +10,6 @@
 //! never follows symlinked directories; no network; a malformed line is
 //! skipped.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -19,6 +18,7 @@ use serde_json::Value;
 
 use super::quota::window_name;
 use crate::config::QuotaWindow;
+use crate::workspace::fsx;
 use crate::workspace::usage::WindowReading;
 
 /// How many session files are looked at.
@@ -34,7 +34,7 @@ pub fn read_rate_limits(codex_home: Option<&Path>, now: Timestamp) -> Result<Vec
         return Err("quota_telemetry_unavailable: neither CODEX_HOME nor HOME is set".into());
     };
     let sessions = home.join("sessions");
-    if !sessions.is_dir() {
+    if !fsx::is_dir(&sessions) {
         return Err(format!(
             "quota_telemetry_unavailable: `{}` does not exist",
             sessions.display()
@@ -44,7 +44,7 @@ pub fn read_rate_limits(codex_home: Option<&Path>, now: Timestamp) -> Result<Vec
     collect(&sessions, 0, &mut files);
     files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
     for (_, path) in files.iter().take(NEWEST_FILES) {
-        let Ok(tail) = read_tail(path) else { continue };
+        let Some(tail) = read_tail(path) else { continue };
         let found = tail.lines().rev().find_map(|line| readings_of_line(line, now));
         if let Some(windows) = found {
             return Ok(windows);
@@ -58,36 +58,25 @@ pub fn read_rate_limits(codex_home: Option<&Path>, now: Timestamp) -> Result<Vec
 
 /// `*.jsonl` files under `dir` with their modification times.
 fn collect(dir: &Path, depth: usize, out: &mut Vec<(SystemTime, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
-        let path = entry.path();
-        if kind.is_dir() && depth < MAX_DEPTH {
-            collect(&path, depth + 1, out);
-        } else if kind.is_file() && path.extension().is_some_and(|e| e == "jsonl") {
-            let modified = entry.metadata().and_then(|m| m.modified());
-            out.push((modified.unwrap_or(SystemTime::UNIX_EPOCH), path));
+    for entry in fsx::list_entries(dir) {
+        if entry.is_dir && depth < MAX_DEPTH {
+            collect(&entry.path, depth + 1, out);
+        } else if entry.is_file && entry.path.extension().is_some_and(|e| e == "jsonl") {
+            out.push((entry.modified.unwrap_or(SystemTime::UNIX_EPOCH), entry.path));
         }
     }
 }
 
 /// The last [`TAIL_BYTES`] of a file, starting at a whole line.
-fn read_tail(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    let start = len.saturating_sub(TAIL_BYTES);
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::with_capacity((len - start) as usize);
-    file.read_to_end(&mut bytes)?;
+fn read_tail(path: &Path) -> Option<String> {
+    let (bytes, cut) = fsx::read_tail(path, TAIL_BYTES)?;
     let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if start > 0 {
+    if cut {
         // The first line was cut by the seek.
         let cut = text.find('\n').map_or(text.len(), |i| i + 1);
         text.drain(..cut);
     }
-    Ok(text)
+    Some(text)
 }
 
 /// The windows of a `token_count` event line that carries rate limits.

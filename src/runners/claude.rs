@@ -19,6 +19,7 @@ use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
 use crate::model::{ExitKind, RateLimit, StageRunRequest, TokenUsage};
+use crate::workspace::fsx;
 
 /// `[runners.claude]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -165,7 +166,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &ClaudeConfig, prompt: &str) -> RawR
         if let Some(text) = &raw.final_message {
             // The final text also lands in the last-message file, so every
             // runner leaves the same artifact behind.
-            let _ = std::fs::write(&ctx.files.last_message, text);
+            let _ = fsx::write_replace(&ctx.files.last_message, text.as_bytes());
         }
     }
     raw

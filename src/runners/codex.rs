@@ -21,6 +21,7 @@ use super::raw::RawRun;
 use super::stream::{self, Ctx, Ending, LineSink};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
 use crate::plan::Effort;
+use crate::workspace::fsx;
 
 /// `[runners.codex]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -295,13 +296,7 @@ fn usage_of(usage: &Value) -> TokenUsage {
 /// The last-message file, read lossily and only up to [`MAX_MESSAGE`]
 /// bytes from its end (the marker is at the end).
 pub(crate) fn read_last_message(path: &std::path::Path) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    let skip = len.saturating_sub(MAX_MESSAGE as u64);
-    file.seek(SeekFrom::Start(skip)).ok()?;
-    let mut bytes = Vec::new();
-    file.take(MAX_MESSAGE as u64).read_to_end(&mut bytes).ok()?;
+    let (bytes, _) = fsx::read_tail(path, MAX_MESSAGE as u64)?;
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -5,10 +5,11 @@
 //! ends in the request id made safe for a file name, so one run directory
 //! holds the artifacts of many requests side by side.
 
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+use crate::workspace::fsx::{self, FsError};
 
 /// The per-request artifact paths inside the run directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,20 +63,13 @@ pub(crate) fn file_safe(id: &str) -> String {
     }
 }
 
-/// Writes `value` as pretty JSON, through a temporary file and a rename so a
-/// reader never sees half a record.
-pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> io::Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+/// Writes a record (invocation, process, completion) as pretty JSON,
+/// atomically and durably: the process record is what stops an orphaned
+/// harness after a crash.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FsError> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
-    write_atomic(path, &bytes)
-}
-
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    drop(file);
-    std::fs::rename(&tmp, path)
+    fsx::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

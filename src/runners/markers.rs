@@ -5,8 +5,9 @@
 //! tokens in order of first appearance, or the parsed structured result.
 //! Invariant: nothing here panics on any input, however garbled or large.
 
-use std::io::Read;
 use std::path::Path;
+
+use crate::workspace::fsx::{self, FsError};
 
 /// The largest structured result file read (a result is a few keys).
 const MAX_STRUCTURED_BYTES: u64 = 1024 * 1024;
@@ -50,22 +51,14 @@ pub(crate) struct Structured {
 /// Reads the structured result at `path`: `Ok(None)` when absent, `Err`
 /// with a note when present but unusable.
 pub(crate) fn read_structured(path: &Path) -> Result<Option<Structured>, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read structured result {}: {e}", path.display())),
-    };
-    let mut bytes = Vec::new();
-    let read = file.take(MAX_STRUCTURED_BYTES + 1).read_to_end(&mut bytes);
-    if let Err(e) = read {
-        return Err(format!("cannot read structured result {}: {e}", path.display()));
-    }
-    if bytes.len() as u64 > MAX_STRUCTURED_BYTES {
-        return Err(format!(
+    match fsx::read_capped(path, MAX_STRUCTURED_BYTES) {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => parse_structured(&bytes).map(Some),
+        Err(FsError::Io { source, .. }) if source.kind() == std::io::ErrorKind::InvalidData => Err(format!(
             "structured result is larger than {MAX_STRUCTURED_BYTES} bytes"
-        ));
+        )),
+        Err(e) => Err(format!("cannot read structured result: {e}")),
     }
-    parse_structured(&bytes).map(Some)
 }
 
 /// Parses a structured result document.

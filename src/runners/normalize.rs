@@ -18,6 +18,7 @@ use crate::model::{
     StageRunRequest,
 };
 use crate::plan::{ResultClass, WorkItemKind};
+use crate::workspace::fsx;
 
 /// The outcome every failure reports.
 pub const FAILURE_OUTCOME: &str = "BLOCKED";
@@ -277,9 +278,9 @@ fn fail(mut result: StageResult, class: FailureClass, note: String) -> StageResu
 
 /// The existing file `rel` names, if it resolves inside `run_dir`.
 pub(crate) fn inside_run_dir(run_dir: &Path, rel: &str) -> Option<PathBuf> {
-    let root = run_dir.canonicalize().ok()?;
-    let found = run_dir.join(rel).canonicalize().ok()?;
-    (found.starts_with(&root) && found.is_file()).then_some(found)
+    let root = fsx::canonical(run_dir)?;
+    let found = fsx::canonical(&run_dir.join(rel))?;
+    (found.starts_with(&root) && fsx::is_file(&found)).then_some(found)
 }
 
 /// The first existing report: the closure report, then the troubleshoot

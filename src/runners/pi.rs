@@ -26,6 +26,7 @@ use super::quota;
 use super::raw::RawRun;
 use super::stream::{self, Ctx};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
+use crate::workspace::fsx;
 
 /// `[runners.pi]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -171,7 +172,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &PiConfig, prompt: &str) -> RawRun {
     if raw.exit == ExitKind::Completed {
         classify(&mut raw, &session);
         if let Some(text) = &text {
-            let _ = std::fs::write(&ctx.files.last_message, text);
+            let _ = fsx::write_replace(&ctx.files.last_message, text.as_bytes());
         }
         raw.final_message = text;
     }

@@ -24,6 +24,7 @@ use super::process::Invocation;
 use super::raw::RawRun;
 use super::stream::{Ctx, record_invocation};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
+use crate::workspace::fsx;
 pub use script::{Entry, EntryTable, Script, ScriptedExit, Tokens, Write};
 
 /// `[runners.scripted]`.
@@ -48,7 +49,7 @@ pub fn load_script(cfg: &ScriptedConfig, workspace_root: &Path) -> Result<Script
         return Ok(Script::default());
     };
     let path = workspace_root.join("millrace-agents").join(path);
-    let text = std::fs::read_to_string(&path).map_err(|e| RunnerError::ScriptUnreadable {
+    let text = fsx::read_text(&path).map_err(|e| RunnerError::ScriptUnreadable {
         path: path.clone(),
         reason: e.to_string(),
     })?;
@@ -91,13 +92,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &ScriptedConfig) -> RawRun {
     let mut raw = act(ctx, entry).await;
     raw.stdout_path = Some(ctx.files.stdout.clone());
     raw.stderr_path = Some(ctx.files.stderr.clone());
-    let _ = std::fs::write(
-        &ctx.files.stdout,
-        raw.final_message.as_deref().unwrap_or_default(),
-    );
-    let _ = std::fs::write(&ctx.files.stderr, "");
+    let stdout = raw.final_message.as_deref().unwrap_or_default();
+    let _ = fsx::write_replace(&ctx.files.stdout, stdout.as_bytes());
+    let _ = fsx::write_replace(&ctx.files.stderr, b"");
     if let Some(message) = &raw.final_message {
-        let _ = std::fs::write(&ctx.files.last_message, message);
+        let _ = fsx::write_replace(&ctx.files.last_message, message.as_bytes());
     }
     raw
 }
@@ -278,8 +277,7 @@ fn apply_writes(root: &Path, entry: &EntryTable, vars: &Vars) -> Result<(), Stri
         let rel = vars.fill(&write.path);
         check_write_path(&rel).map_err(|e| format!("mill::runner::script_write_refused: {e}"))?;
         let target: PathBuf = root.join(&rel);
-        crate::workspace::fsx::write_atomic(&target, vars.fill(&write.content).as_bytes())
-            .map_err(|e| e.to_string())?;
+        fsx::write_atomic(&target, vars.fill(&write.content).as_bytes()).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

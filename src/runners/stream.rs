@@ -6,7 +6,6 @@
 //! Invariant: whatever happens, the group is stopped and reaped before this
 //! returns, and the invocation record exists before the harness starts.
 
-use std::fs::File;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -19,6 +18,7 @@ use super::process::{self, Harness, Invocation, KILL_GRACE, SpawnError, Step};
 use super::raw::RawRun;
 use super::{Cancel, sys, which};
 use crate::model::{ExitKind, StageRunRequest};
+use crate::workspace::fsx;
 
 /// What a runner needs besides its configuration.
 pub(crate) struct Ctx<'a> {
@@ -76,9 +76,7 @@ pub(crate) fn start(
     };
     record_invocation(ctx, &inv);
     inv.program = program.to_string_lossy().into_owned();
-    let open = |path: &std::path::Path| {
-        File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
-    };
+    let open = |path: &std::path::Path| fsx::create_file(path).map_err(|e| e.to_string());
     let files = ctx.files;
     let stdout = open(&files.stdout).map_err(|n| Box::new(RawRun::failed(ExitKind::RunnerError, n)))?;
     let stderr = open(&files.stderr).map_err(|n| Box::new(RawRun::failed(ExitKind::RunnerError, n)))?;

@@ -8,6 +8,9 @@
 #![allow(unsafe_code)]
 
 use std::io;
+use std::path::Path;
+
+use crate::workspace::fsx;
 
 /// Sends SIGTERM to every process of the group.
 pub(crate) fn terminate_group(pgid: i32) -> io::Result<()> {
@@ -64,21 +67,20 @@ pub fn group_has_live_members(pgid: i32) -> bool {
 /// A process's start time (clock ticks since boot, `/proc/<pid>/stat`
 /// field 22), to tell it from a later process given the same pid.
 pub(crate) fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = fsx::read_optional(Path::new(&format!("/proc/{pid}/stat"))).ok()??;
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Counts non-zombie processes of the group by scanning `/proc`.
 fn live_members_from_proc(pgid: i32) -> Option<usize> {
-    let entries = std::fs::read_dir("/proc").ok()?;
+    let proc = Path::new("/proc");
     let mut live = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+    for name in fsx::list_names(proc).ok()? {
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+        let Ok(Some(stat)) = fsx::read_optional(&proc.join(&name).join("stat")) else {
             continue;
         };
         let Some((state, group)) = parse_stat(&stat) else {

@@ -5,8 +5,10 @@
 //! nothing is executed.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
+
 use std::path::{Path, PathBuf};
+
+use crate::workspace::fsx;
 
 /// The executable `command` names: a path (it has a `/`) is taken as is,
 /// relative to `base`; a bare name is searched on `path_var`.
@@ -16,12 +18,12 @@ pub(crate) fn resolve(command: &str, base: &Path, path_var: Option<&OsStr>) -> O
     }
     if command.contains('/') {
         let candidate = base.join(command);
-        return is_executable(&candidate).then_some(candidate);
+        return fsx::is_executable(&candidate).then_some(candidate);
     }
     let path_var = path_var?;
     std::env::split_paths(path_var)
         .map(|dir| dir.join(command))
-        .find(|candidate| is_executable(candidate))
+        .find(|candidate| fsx::is_executable(candidate))
 }
 
 /// `resolve` with the current process's `PATH` (and `env` overriding it).
@@ -34,10 +36,6 @@ pub(crate) fn resolve_with_env(
         Some(path) => resolve(command, base, Some(OsStr::new(path))),
         None => resolve(command, base, std::env::var_os("PATH").as_deref()),
     }
-}
-
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// How to get the binary a runner needs.
@@ -62,6 +60,8 @@ pub(crate) fn install_help(runner: &str, command: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

@@ -147,7 +147,9 @@ impl Runtime {
                 Ok(())
             }
             // Already there: a replayed journal, or the operator moved it.
-            Err(QueueError::NotFound { .. }) if self.ws.paths().document(kind, to, id).is_file() => Ok(()),
+            Err(QueueError::NotFound { .. }) if fsx::is_file(&self.ws.paths().document(kind, to, id)) => {
+                Ok(())
+            }
             Err(QueueError::NotFound { .. }) if !strict => {
                 self.emit(Event::WorkItemMissing {
                     kind,
@@ -216,7 +218,7 @@ impl Runtime {
             }
             None => {
                 // No seed idea: judge against the root spec alone.
-                let bytes = std::fs::read(&spec).map_err(ApplyFailure::new)?;
+                let bytes = fsx::read_bytes(&spec).map_err(ApplyFailure::new)?;
                 let dest = self.ws.paths().root_spec_contract(root);
                 match fsx::write_new(&dest, &bytes) {
                     Ok(()) | Err(fsx::FsError::Exists { .. }) => {}
@@ -256,7 +258,7 @@ impl Runtime {
                 candidates.push(inbox.join(format!("{stem}.md")));
             }
         }
-        candidates.into_iter().find(|p| p.is_file())
+        candidates.into_iter().find(|p| fsx::is_file(p))
     }
 
     fn update_target(
@@ -284,7 +286,7 @@ impl Runtime {
             .arbiter_dir()
             .join("verdicts")
             .join(format!("{root}.json"));
-        let verdict = verdict.is_file().then(|| self.relative(&verdict));
+        let verdict = fsx::is_file(&verdict).then(|| self.relative(&verdict));
         let report = run_id.and_then(|run| self.archive_report(run));
         self.update_target(root, |t| {
             t.closure_open = false;
@@ -308,7 +310,7 @@ impl Runtime {
     /// Copies a closure pass's report to `arbiter/reports/<run>.md`.
     fn archive_report(&self, run_id: &str) -> Option<String> {
         let source = self.ws.paths().run_dir(run_id).join("arbiter_report.md");
-        let bytes = std::fs::read(&source).ok()?;
+        let bytes = fsx::read_optional_bytes(&source).ok()??;
         let dest = self
             .ws
             .paths()

@@ -15,6 +15,7 @@ use crate::model::{
 };
 use crate::plan::Plane;
 use crate::runners::Cancel;
+use crate::workspace::fsx;
 use crate::workspace::runs::RunDir;
 
 /// A finished stage, sent back from its task.
@@ -164,7 +165,7 @@ impl Runtime {
             .iter()
             .chain(&request.attached_skills)
             .map(|path| {
-                let bytes = std::fs::read(path).ok();
+                let bytes = fsx::read_optional_bytes(path).ok().flatten();
                 json!({
                     "path": self.relative(path),
                     "exists": bytes.is_some(),
@@ -201,7 +202,7 @@ impl Runtime {
             let seed = idea
                 .as_deref()
                 .map(|i| paths.idea_contract(i))
-                .filter(|p| p.is_file());
+                .filter(|p| fsx::is_file(p));
             ClosurePaths {
                 target_path: paths.closure_target(&root),
                 root_spec_path: paths.root_spec_contract(&root),
@@ -252,7 +253,7 @@ impl Runtime {
             runtime_error: run.runtime_error.as_ref().map(|e| RuntimeErrorPaths {
                 code: e.code.clone(),
                 report_path: self.absolute(&e.report_path),
-                catalog_path: catalog.is_file().then(|| catalog.clone()),
+                catalog_path: fsx::is_file(&catalog).then(|| catalog.clone()),
             }),
             runner: node.runner.clone(),
             model: node.model.clone(),

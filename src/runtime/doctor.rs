@@ -20,7 +20,7 @@ use crate::workspace::layout::Paths;
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::plan_store::{self, Currentness};
 use crate::workspace::queue::{plane_kinds, quarantine, scan};
-use crate::workspace::{MailboxBox, Workspace, closure, events, mailbox, markers};
+use crate::workspace::{MailboxBox, Workspace, closure, events, fsx, mailbox, markers};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -119,7 +119,7 @@ fn layout(c: &mut Checks<'_>) {
     let agents = c.ws.agents().to_path_buf();
     for dir in Paths::canonical_dirs() {
         let path = agents.join(&dir);
-        if !path.is_dir() {
+        if !fsx::is_dir(&path) {
             c.error(
                 "mill::doctor::missing_directory",
                 Some(&path),
@@ -129,7 +129,7 @@ fn layout(c: &mut Checks<'_>) {
         }
     }
     let inbox = c.ws.paths().ideas_inbox();
-    if !inbox.is_dir() {
+    if !fsx::is_dir(&inbox) {
         c.error(
             "mill::doctor::missing_directory",
             Some(&inbox),
@@ -141,7 +141,7 @@ fn layout(c: &mut Checks<'_>) {
     let mut files = vec![p.config(), p.outline(), p.historylog(), p.snapshot()];
     files.extend(Plane::ALL.iter().map(|plane| p.status_marker(*plane)));
     for file in files {
-        if !file.is_file() {
+        if !fsx::is_file(&file) {
             let name = p.relative(&file).display().to_string();
             c.error(
                 "mill::doctor::missing_file",
@@ -171,7 +171,7 @@ fn baseline(c: &mut Checks<'_>) {
         Ok(Some(manifest)) => {
             for entry in &manifest.entries {
                 let file = c.ws.agents().join(&entry.path);
-                if !file.is_file() {
+                if !fsx::is_file(&file) {
                     let message = format!("deployed asset `{}` is missing", entry.path);
                     c.error(
                         "mill::doctor::managed_file_missing",
@@ -351,7 +351,7 @@ fn active_consistency(c: &mut Checks<'_>, plane: Plane, snapshot: Option<&Snapsh
     }
     if let Some(item) = known {
         let path = c.ws.paths().document(item.kind, QueueState::Active, &item.id);
-        if !path.is_file() {
+        if !fsx::is_file(&path) {
             let message = format!(
                 "the snapshot's active {} `{}` is not in its active directory",
                 item.kind, item.id
@@ -399,7 +399,7 @@ fn closure_targets(c: &mut Checks<'_>) {
 
 fn config(c: &mut Checks<'_>) -> Option<Config> {
     let path = c.ws.paths().config();
-    if !path.is_file() {
+    if !fsx::is_file(&path) {
         return None; // reported as a missing file
     }
     match Config::load(&path) {

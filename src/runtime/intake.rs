@@ -106,26 +106,14 @@ impl Runtime {
 
     /// Turns each idea in `ideas/inbox/` into a root spec, once.
     fn intake_ideas(&mut self) {
-        let inbox = self.ws.paths().ideas_inbox();
-        let stamp = std::fs::metadata(&inbox).and_then(|m| m.modified()).ok();
+        let ws = self.ws.clone();
+        let queues = Queues::new(&ws);
+        let stamp = queues.inbox_stamp();
         if stamp.is_some() && stamp == self.ideas_seen {
             return;
         }
         self.ideas_seen = stamp;
-        let mut names: Vec<String> = std::fs::read_dir(&inbox)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
-            .collect();
-        names.sort();
-        let ws = self.ws.clone();
-        let queues = Queues::new(&ws);
-        for name in names {
-            let Ok(text) = std::fs::read_to_string(inbox.join(&name)) else {
-                continue;
-            };
+        for (name, text) in queues.inbox_ideas() {
             let idea = normalize_idea(&name, &text, Timestamp::now());
             let spec_id = idea.spec.id().to_string();
             if queues

@@ -11,6 +11,13 @@
 //! - a move ([`move_file`]) is one rename, never a copy, and fsyncs both
 //!   directories; it refuses to replace an existing destination;
 //! - [`append_line`] writes whole lines in one `write` call and fsyncs them.
+//!
+//! Reading is [`read`]'s, re-exported here: every file access of the
+//! program goes through this module.
+
+mod read;
+
+pub use read::*;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -127,6 +134,19 @@ fn replace_with(
     if durable { sync_dir(dir) } else { Ok(()) }
 }
 
+/// Replaces `path` with `bytes` atomically for readers (temporary file,
+/// rename) without waiting for the disk: for a harness's logs and prompt,
+/// which a stage rewrites whole when it runs again after a crash.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> FsResult<()> {
+    replace_with(path, |out| out.write_all(bytes), false)
+}
+
+/// Renames `from` to `to`, replacing `to`, without waiting for the disk:
+/// for setting aside a file nothing durable depends on.
+pub fn rename(from: &Path, to: &Path) -> FsResult<()> {
+    fs::rename(from, to).map_err(|e| FsError::io("rename", from, e))
+}
+
 /// Creates `path` with `bytes` atomically, failing with [`FsError::Exists`]
 /// if it is already there. Readers never see a partial file: the content is
 /// written and fsynced under a temporary name, then hard-linked into place.
@@ -197,6 +217,12 @@ pub fn move_file(from: &Path, to: &Path) -> FsResult<()> {
         sync_dir(from_dir)?;
     }
     Ok(())
+}
+
+/// Creates (or truncates) a file to stream into: a harness's stdout and
+/// stderr logs, which are rewritten whole when a stage runs again.
+pub fn create_file(path: &Path) -> FsResult<File> {
+    File::create(path).map_err(|e| FsError::io("create", path, e))
 }
 
 /// Opens a log file for appending, creating it if needed (a monitor log:
@@ -280,40 +306,6 @@ pub fn sync_dir(dir: &Path) -> FsResult<()> {
         .map_err(|e| FsError::io("sync directory", dir, e))
 }
 
-/// Reads a whole file as UTF-8 text; `Ok(None)` if it does not exist.
-pub fn read_optional(path: &Path) -> FsResult<Option<String>> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|e| FsError::io("read", path, io::Error::new(io::ErrorKind::InvalidData, e))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(FsError::io("read", path, e)),
-    }
-}
-
-/// Reads a whole file's bytes; a missing file is `None`.
-pub fn read_optional_bytes(path: &Path) -> FsResult<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(FsError::io("read", path, e)),
-    }
-}
-
-/// Reads a whole file's bytes.
-pub fn read_bytes(path: &Path) -> FsResult<Vec<u8>> {
-    read_optional_bytes(path)?.ok_or_else(|| FsError::Missing {
-        path: path.to_path_buf(),
-    })
-}
-
-/// Reads a whole file as UTF-8 text.
-pub fn read_text(path: &Path) -> FsResult<String> {
-    read_optional(path)?.ok_or_else(|| FsError::Missing {
-        path: path.to_path_buf(),
-    })
-}
-
 /// Removes a file; a missing file is not an error.
 pub fn remove_file(path: &Path) -> FsResult<()> {
     match fs::remove_file(path) {
@@ -321,53 +313,6 @@ pub fn remove_file(path: &Path) -> FsResult<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(FsError::io("remove", path, e)),
     }
-}
-
-/// Names of the entries of a directory (unsorted); a missing directory has
-/// none.
-pub fn list_names(dir: &Path) -> FsResult<Vec<String>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(FsError::io("list", dir, e)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| FsError::io("list", dir, e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            names.push(name.to_string());
-        }
-    }
-    Ok(names)
-}
-
-/// Names of the entries of a directory with their inode numbers (0 where
-/// the platform has none), read from the directory itself without a stat
-/// per entry.
-pub fn list_names_with_inodes(dir: &Path) -> FsResult<Vec<(String, u64)>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(FsError::io("list", dir, e)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| FsError::io("list", dir, e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            names.push((name.to_string(), inode_of(&entry)));
-        }
-    }
-    Ok(names)
-}
-
-#[cfg(unix)]
-fn inode_of(entry: &fs::DirEntry) -> u64 {
-    std::os::unix::fs::DirEntryExt::ino(entry)
-}
-
-#[cfg(not(unix))]
-fn inode_of(_: &fs::DirEntry) -> u64 {
-    0
 }
 
 /// Whether `name` is one of our temporary files (never a real artifact).
