@@ -29,8 +29,3 @@ pub use documents::runtime_error_code;
 pub use effect::{ClosureOutcome, Effect};
 pub use input::{ApplyError, ClaimedItem, Control, GovernanceView, Input, TargetView, World};
 pub use step::{Budgets, Rules, step};
-
-#[cfg(test)]
-mod sim;
-#[cfg(test)]
-mod tests;

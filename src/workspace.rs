@@ -107,7 +107,7 @@ impl Workspace {
         let cwd = std::env::current_dir().map_err(WorkspaceError::NoCurrentDir)?;
         let found = cwd
             .ancestors()
-            .find(|dir| dir.join(AGENTS_DIR).join(CONFIG_FILE).is_file())
+            .find(|dir| fsx::is_file(&dir.join(AGENTS_DIR).join(CONFIG_FILE)))
             .unwrap_or(&cwd);
         Self::at(found)
     }
@@ -119,7 +119,7 @@ impl Workspace {
 
     /// Whether `init` has run here (the config file and state directory exist).
     pub fn is_initialized(&self) -> bool {
-        self.paths.config().is_file() && self.paths.state_dir().is_dir()
+        fsx::is_file(&self.paths.config()) && fsx::is_dir(&self.paths.state_dir())
     }
 
     /// Fails with `mill::workspace::not_initialized` unless initialized.

@@ -58,7 +58,7 @@ pub fn read_rate_limits(codex_home: Option<&Path>, now: Timestamp) -> Result<Vec
 
 /// `*.jsonl` files under `dir` with their modification times.
 fn collect(dir: &Path, depth: usize, out: &mut Vec<(SystemTime, PathBuf)>) {
-    for entry in fsx::list_entries(dir) {
+    for entry in fsx::list_entries(dir).unwrap_or_default() {
         if entry.is_dir && depth < MAX_DEPTH {
             collect(&entry.path, depth + 1, out);
         } else if entry.is_file && entry.path.extension().is_some_and(|e| e == "jsonl") {

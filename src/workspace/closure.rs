@@ -215,7 +215,7 @@ pub fn copy_contracts(
     let idea = ws.paths().idea_contract(&target.root_idea_id);
     let spec = ws.paths().root_spec_contract(&target.root_spec_id);
     for (source, dest) in [(idea_source, &idea), (spec_source, &spec)] {
-        let bytes = std::fs::read(source).map_err(|e| FsError::io("read", source, e))?;
+        let bytes = fsx::read_bytes(source)?;
         match fsx::write_new(dest, &bytes) {
             Ok(()) | Err(FsError::Exists { .. }) => {}
             Err(e) => return Err(e.into()),

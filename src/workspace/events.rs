@@ -9,7 +9,6 @@
 //! valid line when the log is reopened); readers skip malformed lines and
 //! count them instead of failing.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use jiff::Timestamp;
@@ -190,23 +189,18 @@ fn is_event_type(s: &str) -> bool {
 /// The sequence number of the last valid event, reading only the tail of a
 /// large log (the whole log only if the tail holds no valid event).
 fn last_seq(path: &std::path::Path) -> Result<Option<u64>, FsError> {
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(FsError::io("open", path, e)),
+    let last = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        text.lines().rev().find_map(parse_event).map(|e| e.seq)
     };
-    let len = file.metadata().map_err(|e| FsError::io("stat", path, e))?.len();
-    for start in [len.saturating_sub(TAIL_BYTES), 0] {
-        file.seek(SeekFrom::Start(start))
-            .map_err(|e| FsError::io("read", path, e))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| FsError::io("read", path, e))?;
-        let text = String::from_utf8_lossy(&bytes);
-        let found = text.lines().rev().find_map(parse_event).map(|e| e.seq);
-        if found.is_some() || start == 0 {
-            return Ok(found);
-        }
+    let Some((tail, cut)) = fsx::read_tail(path, TAIL_BYTES) else {
+        // Missing (nothing written yet) or unreadable: the error, if any,
+        // shows at the first append.
+        return Ok(None);
+    };
+    match last(&tail) {
+        Some(seq) => Ok(Some(seq)),
+        None if cut => Ok(fsx::read_optional_bytes(path)?.and_then(|all| last(&all))),
+        None => Ok(None),
     }
-    Ok(None)
 }

@@ -141,6 +141,11 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> FsResult<()> {
     replace_with(path, |out| out.write_all(bytes), false)
 }
 
+/// Links `to` to the file at `from` (fails if `to` exists).
+pub fn hard_link(from: &Path, to: &Path) -> FsResult<()> {
+    fs::hard_link(from, to).map_err(|e| FsError::io("link", to, e))
+}
+
 /// Renames `from` to `to`, replacing `to`, without waiting for the disk:
 /// for setting aside a file nothing durable depends on.
 pub fn rename(from: &Path, to: &Path) -> FsResult<()> {

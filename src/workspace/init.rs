@@ -64,7 +64,7 @@ pub fn init(ws: &Workspace, assets: &[(&str, &[u8])]) -> Result<InitReport, FsEr
         write_missing(ws, &path, bytes, &mut report.deployed_assets)?;
     }
     let manifest_path = ws.paths().baseline_manifest();
-    if !manifest_path.exists() {
+    if !fsx::exists(&manifest_path) {
         let manifest = BaselineManifest::from_assets(assets);
         match fsx::write_new(&manifest_path, manifest.to_json().as_bytes()) {
             Ok(()) => report.manifest_written = true,
@@ -94,7 +94,7 @@ fn bootstrap_files(ws: &Workspace) -> Vec<(std::path::PathBuf, String)> {
 }
 
 fn make_dir(path: &Path, shown: &str, report: &mut InitReport) -> Result<(), FsError> {
-    if !path.is_dir() {
+    if !fsx::is_dir(path) {
         fsx::ensure_dir(path)?;
         report.created_dirs.push(shown.to_string());
     }
@@ -107,7 +107,7 @@ fn write_missing(
     bytes: &[u8],
     created: &mut Vec<String>,
 ) -> Result<(), FsError> {
-    if path.symlink_metadata().is_ok() {
+    if fsx::is_present(path) {
         return Ok(());
     }
     match fsx::write_new(path, bytes) {

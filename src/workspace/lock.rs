@@ -126,7 +126,12 @@ pub enum LockError {
 
 /// This host's name.
 pub fn hostname() -> String {
-    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    let read = |p: &str| {
+        fsx::read_optional(Path::new(p))
+            .ok()
+            .flatten()
+            .map(|s| s.trim().to_string())
+    };
     read("/proc/sys/kernel/hostname")
         .or_else(|| read("/etc/hostname"))
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -146,12 +151,12 @@ pub enum ProcessState {
 
 /// Looks a process up in `/proc/<pid>/stat` (a zombie counts as dead).
 pub fn process_state(pid: u32) -> ProcessState {
-    if !Path::new("/proc/self/stat").exists() {
+    if !fsx::exists(Path::new("/proc/self/stat")) {
         return ProcessState::Unknown;
     }
-    let text = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ProcessState::Dead,
+    let text = match fsx::read_optional(Path::new(&format!("/proc/{pid}/stat"))) {
+        Ok(Some(text)) => text,
+        Ok(None) => return ProcessState::Dead,
         Err(_) => return ProcessState::Unknown,
     };
     // The command name may hold spaces and parentheses: fields start after
@@ -186,10 +191,8 @@ pub fn record_for_this_process(ws: &Workspace, session_id: &str) -> LockRecord {
 /// Inspects the lock without changing anything.
 pub fn inspect(ws: &Workspace) -> Result<LockInspection, FsError> {
     let path = ws.paths().lock();
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(judge(ws, None)),
-        Err(e) => return Err(FsError::io("read", &path, e)),
+    let Some(bytes) = fsx::read_optional_bytes(&path)? else {
+        return Ok(judge(ws, None));
     };
     // Bytes that are not UTF-8 are a damaged lock (invalid, removable by
     // clear-stale-state), not an I/O failure.
@@ -239,8 +242,8 @@ fn same_directory(recorded: &str, root: &Path) -> bool {
     if Path::new(recorded) == root {
         return true;
     }
-    match (std::fs::canonicalize(recorded), std::fs::canonicalize(root)) {
-        (Ok(a), Ok(b)) => a == b,
+    match (fsx::canonical(Path::new(recorded)), fsx::canonical(root)) {
+        (Some(a), Some(b)) => a == b,
         _ => false,
     }
 }
@@ -306,10 +309,10 @@ fn set_aside(path: &Path, dead: &LockRecord) -> Result<bool, FsError> {
         std::process::id(),
         fastrand::u32(..)
     ));
-    match std::fs::rename(path, &aside) {
+    match fsx::rename(path, &aside) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(FsError::io("move aside", path, e)),
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
     }
     let moved: Option<LockRecord> = fsx::read_optional(&aside)?.and_then(|t| serde_json::from_str(&t).ok());
     let was_stale = moved
@@ -318,7 +321,7 @@ fn set_aside(path: &Path, dead: &LockRecord) -> Result<bool, FsError> {
     if !was_stale {
         // A contender replaced the stale lock between our inspection and
         // rename: restore its lock (a link fails if yet another one exists).
-        let _ = std::fs::hard_link(&aside, path);
+        let _ = fsx::hard_link(&aside, path);
     }
     fsx::remove_file(&aside)?;
     if let Some(dir) = path.parent() {

@@ -264,9 +264,8 @@ pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
             let _ = fsx::remove_file(&path);
             continue;
         }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(_) => continue,
+        let Ok(Some(bytes)) = fsx::read_optional_bytes(&path) else {
+            continue;
         };
         let decoded = match std::str::from_utf8(&bytes) {
             Ok(text) => decode_file(&name, text),
@@ -352,5 +351,5 @@ fn archive(ws: &Workspace, name: &str, to: MailboxBox, mut record: Value) -> Res
 pub fn already_archived(ws: &Workspace, file_name: &str) -> bool {
     [MailboxBox::Processed, MailboxBox::Failed]
         .iter()
-        .any(|b| ws.paths().mailbox(*b).join(file_name).exists())
+        .any(|b| fsx::exists(&ws.paths().mailbox(*b).join(file_name)))
 }

@@ -11,7 +11,6 @@
 //! do not shape a plan never make it stale.
 
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
@@ -158,7 +157,10 @@ fn changed(ws: &Workspace, input: &InputFile) -> Option<String> {
     if size == input.size && mtime_ns == input.mtime_ns {
         return None;
     }
-    let hash = std::fs::read(&path).ok().map(|b| sha256_hex(&b));
+    let hash = fsx::read_optional_bytes(&path)
+        .ok()
+        .flatten()
+        .map(|b| sha256_hex(&b));
     (hash.as_deref() != Some(input.sha256.as_str())).then(|| format!("{}: modified", input.path))
 }
 
@@ -190,14 +192,7 @@ fn resolve(ws: &Workspace, path: &str) -> PathBuf {
 }
 
 fn stamp(path: &Path) -> Option<(u64, i64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_nanos()).ok())
-        .unwrap_or(0);
-    Some((meta.len(), mtime))
+    fsx::stat(path).map(|s| (s.len, s.mtime_ns))
 }
 
 /// Records a workspace file as a plan input (for the compiler): its path
@@ -205,8 +200,8 @@ fn stamp(path: &Path) -> Option<(u64, i64)> {
 /// absent file is recorded with hash [`MISSING`].
 pub fn input_file(ws: &Workspace, path: &str) -> InputFile {
     let abs = resolve(ws, path);
-    match (stamp(&abs), std::fs::read(&abs)) {
-        (Some((size, mtime_ns)), Ok(bytes)) => InputFile {
+    match (stamp(&abs), fsx::read_optional_bytes(&abs)) {
+        (Some((size, mtime_ns)), Ok(Some(bytes))) => InputFile {
             path: path.to_string(),
             sha256: sha256_hex(&bytes),
             size,

@@ -293,7 +293,7 @@ fn installed_sha(ws: &Workspace, rel: &str) -> FsResult<Option<String>> {
 /// symlink, a non-UTF-8 name or a special file rejects the whole stage.
 fn staged_files(staging: &Path) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
-    if !staging.is_dir() {
+    if !fsx::is_dir(staging) {
         return Ok(out);
     }
     walk(staging, staging, &mut out)?;
@@ -302,21 +302,16 @@ fn staged_files(staging: &Path) -> Result<Vec<String>, String> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        let path = entry.path();
-        let kind = entry
-            .file_type()
-            .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+    for entry in fsx::list_entries(dir).map_err(|e| e.to_string())? {
+        let path = entry.path;
         let rel = path.strip_prefix(root).unwrap_or(&path);
         let shown = rel.display();
-        if kind.is_symlink() {
+        if entry.is_symlink {
             return Err(format!("staged path {STAGING_DIR}/{shown} is a symlink"));
         }
-        if kind.is_dir() {
+        if entry.is_dir {
             walk(root, &path, out)?;
-        } else if kind.is_file() {
+        } else if entry.is_file {
             out.push(
                 plain_relative(rel)
                     .ok_or_else(|| format!("staged path {STAGING_DIR}/{shown} is not a plain name"))?,

@@ -238,7 +238,7 @@ impl<'w> Queues<'w> {
     fn find_in(&self, kind: WorkItemKind, id: &str) -> Option<Located> {
         QueueState::ALL.iter().find_map(|state| {
             let path = self.ws.paths().document(kind, *state, id);
-            path.is_file().then_some(Located {
+            fsx::is_file(&path).then_some(Located {
                 kind,
                 state: *state,
                 path,
@@ -250,7 +250,7 @@ impl<'w> Queues<'w> {
     pub fn load(&self, kind: WorkItemKind, state: QueueState, id: &str) -> Result<WorkDocument, QueueError> {
         check_id(&format!("{kind} id"), id)?;
         let path = self.ws.paths().document(kind, state, id);
-        if !path.is_file() {
+        if !fsx::is_file(&path) {
             return Err(QueueError::NotFound {
                 kind,
                 id: id.to_string(),

@@ -25,7 +25,7 @@ pub fn set_aside_damaged(ws: &Workspace, now: Timestamp) -> FsResult<Vec<String>
         lock::LockClear::Missing | lock::LockClear::ActiveOwner => {}
     }
     let paths = ws.paths();
-    if paths.snapshot().is_file() && Snapshot::load(ws).is_err() {
+    if fsx::is_file(&paths.snapshot()) && Snapshot::load(ws).is_err() {
         notes.push(aside(&paths.snapshot(), now, "the runtime snapshot")?);
         Snapshot::bootstrap(now)
             .save(ws)

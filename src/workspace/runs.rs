@@ -147,7 +147,7 @@ pub fn list(ws: &Workspace) -> Result<Vec<RunView>, RunError> {
     let dir = ws.paths().runs_dir();
     let mut runs = Vec::new();
     for name in fsx::list_names(&dir)? {
-        if check_id("run id", &name).is_err() || !dir.join(&name).is_dir() {
+        if check_id("run id", &name).is_err() || !fsx::is_dir(&dir.join(&name)) {
             continue;
         }
         runs.push(read_run(ws, &name)?);
@@ -173,7 +173,7 @@ pub fn time_of_id(id: &str) -> Option<Timestamp> {
 /// One run.
 pub fn show(ws: &Workspace, run_id: &str) -> Result<RunView, RunError> {
     check_id("run id", run_id)?;
-    if !ws.paths().run_dir(run_id).is_dir() {
+    if !fsx::is_dir(&ws.paths().run_dir(run_id)) {
         return Err(RunError::NotFound(run_id.to_string()));
     }
     read_run(ws, run_id)
@@ -301,12 +301,12 @@ pub fn tail(ws: &Workspace, run_id: &str) -> Result<(PathBuf, String), RunError>
 pub fn resolve_artifact(ws: &Workspace, run_dir: &Path, path: &str) -> Option<PathBuf> {
     let p = Path::new(path);
     if p.is_absolute() {
-        return p.is_file().then(|| p.to_path_buf());
+        return fsx::is_file(p).then(|| p.to_path_buf());
     }
     [run_dir, ws.agents(), ws.root()]
         .iter()
         .map(|base| base.join(p))
-        .find(|candidate| candidate.is_file())
+        .find(|candidate| fsx::is_file(candidate))
 }
 
 /// The stage result a runtime saved before routing it

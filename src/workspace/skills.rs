@@ -31,7 +31,7 @@ pub struct Skill {
 pub fn list(ws: &Workspace) -> FsResult<Vec<Skill>> {
     let root = skills_dir(ws);
     let mut files = Vec::new();
-    if root.is_dir() {
+    if fsx::is_dir(&root) {
         walk(&root, &mut files)?;
     }
     files.sort();
@@ -54,14 +54,11 @@ pub fn skills_dir(ws: &Workspace) -> PathBuf {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> FsResult<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| fsx::FsError::io("list", dir, e))?;
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
-        let path = entry.path();
-        if kind.is_dir() {
-            walk(&path, out)?;
-        } else if kind.is_file() && entry.file_name() == "SKILL.md" {
-            out.push(path);
+    for entry in fsx::list_entries(dir)? {
+        if entry.is_dir {
+            walk(&entry.path, out)?;
+        } else if entry.is_file && entry.path.file_name().is_some_and(|n| n == "SKILL.md") {
+            out.push(entry.path);
         }
     }
     Ok(())

@@ -34,12 +34,8 @@ impl Snapshot {
     /// Loads the snapshot; a missing file gives the bootstrap snapshot.
     pub fn load(ws: &Workspace) -> Result<Self, SnapshotError> {
         let path = ws.paths().snapshot();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Self::bootstrap(Timestamp::now()));
-            }
-            Err(e) => return Err(FsError::io("read", &path, e).into()),
+        let Some(bytes) = fsx::read_optional_bytes(&path)? else {
+            return Ok(Self::bootstrap(Timestamp::now()));
         };
         // Bytes that are not UTF-8 are a damaged snapshot like any other
         // (clear-stale-state sets it aside), not an I/O failure.

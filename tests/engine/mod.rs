@@ -7,6 +7,7 @@ mod events;
 mod harness;
 mod intake;
 mod learning;
+mod pure;
 
 use std::process::Output;
 

@@ -157,31 +157,83 @@ pub fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, bool)> {
     Some((bytes, start > 0))
 }
 
-/// One entry of a directory listing.
+/// One entry of a directory listing (its own type: a symlink is not
+/// followed).
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub path: PathBuf,
     pub is_dir: bool,
     pub is_file: bool,
+    pub is_symlink: bool,
     pub modified: Option<SystemTime>,
 }
 
-/// The entries of a directory (unsorted, symlinks not followed); a missing
-/// or unreadable directory has none.
-pub fn list_entries(dir: &Path) -> Vec<Entry> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
+/// The entries of a directory (unsorted); a missing directory has none.
+pub fn list_entries(dir: &Path) -> FsResult<Vec<Entry>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FsError::io("list", dir, e)),
     };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let kind = entry.file_type().ok()?;
-            Some(Entry {
-                path: entry.path(),
-                is_dir: kind.is_dir(),
-                is_file: kind.is_file(),
-                modified: entry.metadata().and_then(|m| m.modified()).ok(),
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| FsError::io("list", dir, e))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| FsError::io("stat", &entry.path(), e))?;
+        out.push(Entry {
+            path: entry.path(),
+            is_dir: kind.is_dir(),
+            is_file: kind.is_file(),
+            is_symlink: kind.is_symlink(),
+            modified: entry.metadata().and_then(|m| m.modified()).ok(),
+        });
+    }
+    Ok(out)
+}
+
+/// What a stat of a file says (following symlinks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub len: u64,
+    /// Nanoseconds since the epoch (0 when unknown or earlier).
+    pub mtime_ns: i64,
+    /// 0 where the platform has none.
+    pub inode: u64,
+    pub is_file: bool,
+    pub is_dir: bool,
+}
+
+/// The stat of `path`, if it exists.
+pub fn stat(path: &Path) -> Option<Stat> {
+    let meta = fs::metadata(path).ok()?;
+    Some(Stat {
+        len: meta.len(),
+        mtime_ns: meta.modified().map(nanos).unwrap_or(0),
+        inode: inode_of_meta(&meta),
+        is_file: meta.is_file(),
+        is_dir: meta.is_dir(),
+    })
+}
+
+/// Whether anything is at `path` itself (a dangling symlink counts).
+pub fn is_present(path: &Path) -> bool {
+    path.symlink_metadata().is_ok()
+}
+
+/// Nanoseconds since the epoch of a time (0 before it).
+pub fn nanos(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(unix)]
+fn inode_of_meta(meta: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn inode_of_meta(_: &fs::Metadata) -> u64 {
+    0
 }

@@ -5,6 +5,7 @@ use super::{Claimed, Entry, Located, QueueError, QueueIndex, Queues, index, plan
 use crate::model::{QueueState, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::document::check_stem;
+use crate::workspace::fsx;
 
 impl Queues<'_> {
     /// Claims the next eligible item of a plane, or `None` if nothing is
@@ -137,10 +138,12 @@ impl Queues<'_> {
 
     fn dependencies_done(&self, entry: &Entry) -> bool {
         entry.depends_on().iter().all(|dep| {
-            self.ws
-                .paths()
-                .document(WorkItemKind::Task, QueueState::Done, dep)
-                .is_file()
+            fsx::is_file(
+                &self
+                    .ws
+                    .paths()
+                    .document(WorkItemKind::Task, QueueState::Done, dep),
+            )
         })
     }
 
@@ -149,7 +152,7 @@ impl Queues<'_> {
             .iter()
             .find_map(|state| {
                 let path = self.ws.paths().document(kind, *state, id);
-                path.is_file().then_some(Located {
+                fsx::is_file(&path).then_some(Located {
                     kind,
                     state: *state,
                     path,
@@ -167,7 +170,7 @@ impl Queues<'_> {
             let dir = self.ws.paths().queue_dir(*kind, QueueState::Queued);
             let found = index.entries().iter().any(|e| {
                 root.is_none_or(|r| e.root() == Some(r))
-                    && dir.join(format!("{}.md", e.id())).is_file()
+                    && fsx::is_file(&dir.join(format!("{}.md", e.id())))
                     && self.dependencies_done(e)
             });
             if found {

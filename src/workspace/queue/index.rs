@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -177,10 +177,9 @@ impl QueueIndex {
     /// written; quarantines new malformed files on the way.
     pub fn refresh(ws: &Workspace, kind: WorkItemKind) -> Result<(Arc<Self>, RefreshReport), QueueError> {
         let dir = ws.paths().queue_dir(kind, QueueState::Queued);
-        let built_at_ns = nanos(SystemTime::now());
-        let dir_mtime_ns = match std::fs::metadata(&dir) {
-            Ok(meta) => meta.modified().map(nanos).unwrap_or(0),
-            Err(_) => return Ok((Arc::default(), RefreshReport::default())),
+        let built_at_ns = fsx::nanos(SystemTime::now());
+        let Some(dir_mtime_ns) = fsx::stat(&dir).map(|s| s.mtime_ns) else {
+            return Ok((Arc::default(), RefreshReport::default()));
         };
         let held = ws.held_indexes();
         let stored = held
@@ -287,8 +286,8 @@ impl QueueIndex {
         // then). A process that holds its indexes stores the file when
         // that rescan finds it settled.
         let dir = ws.paths().queue_dir(kind, QueueState::Queued);
-        if let Ok(modified) = std::fs::metadata(&dir).and_then(|m| m.modified()) {
-            self.dir_mtime_ns = nanos(modified);
+        if let Some(stat) = fsx::stat(&dir) {
+            self.dir_mtime_ns = stat.mtime_ns;
         }
         self.built_at_ns = self.dir_mtime_ns;
         if ws.held_indexes().is_none() {
@@ -354,7 +353,7 @@ fn rescan(
 /// `Err(reason)` if it must be quarantined.
 pub(super) fn read_entry(kind: WorkItemKind, dir: &Path, stem: &str) -> Result<Option<Entry>, String> {
     let path = dir.join(format!("{stem}.md"));
-    let Ok(meta) = std::fs::metadata(&path) else {
+    let Some(stat) = fsx::stat(&path) else {
         return Ok(None);
     };
     let text = match fsx::read_optional(&path) {
@@ -365,14 +364,12 @@ pub(super) fn read_entry(kind: WorkItemKind, dir: &Path, stem: &str) -> Result<O
     let name = path.display().to_string();
     let doc = WorkDocument::parse_markdown(Some(kind), &text, &name).map_err(|e| e.summary())?;
     check_stem(&doc, &path).map_err(|e| e.summary())?;
-    let mtime = meta.modified().map(nanos).unwrap_or(0);
-    Ok(Some(Entry::of(&doc, meta.len(), mtime, inode_of(&meta))))
+    Ok(Some(Entry::of(&doc, stat.len, stat.mtime_ns, stat.inode)))
 }
 
 /// File metadata used to notice in-place edits of an indexed file.
 pub(super) fn file_stamp(path: &Path) -> Option<(u64, i64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().map(nanos).unwrap_or(0)))
+    fsx::stat(path).map(|s| (s.len, s.mtime_ns))
 }
 
 impl Entry {
@@ -380,20 +377,4 @@ impl Entry {
     pub(super) fn matches(&self, stamp: (u64, i64)) -> bool {
         self.same_file(stamp.0, stamp.1)
     }
-}
-
-#[cfg(unix)]
-fn inode_of(meta: &std::fs::Metadata) -> u64 {
-    std::os::unix::fs::MetadataExt::ino(meta)
-}
-
-#[cfg(not(unix))]
-fn inode_of(_: &std::fs::Metadata) -> u64 {
-    0
-}
-
-fn nanos(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -97,7 +97,7 @@ pub struct GovernanceState {
 impl GovernanceState {
     /// Whether governance ever wrote its state here (one `stat`).
     pub fn exists(ws: &Workspace) -> bool {
-        ws.paths().governance_state().is_file()
+        fsx::is_file(&ws.paths().governance_state())
     }
 
     /// Reads the state file; `Ok(None)` when there is none.

@@ -6,10 +6,10 @@ use serde_json::json;
 use jiff::Timestamp;
 
 use super::sim::{Answer, Item, Sim};
-use super::*;
-use crate::model::governance::Blocker;
-use crate::model::{FailureClass, Lineage, QueueState};
-use crate::plan::WorkItemKind::{Incident, Spec, Task};
+use millrace::engine::*;
+use millrace::model::governance::Blocker;
+use millrace::model::{FailureClass, Lineage, QueueState};
+use millrace::plan::WorkItemKind::{Incident, Spec, Task};
 
 fn lineage(root: &str) -> Lineage {
     Lineage {
@@ -55,7 +55,10 @@ fn a_task_runs_builder_checker_updater() {
     assert_eq!(trace(&sim), ["builder", "checker", "updater"]);
     assert_eq!(sim.state_of("t1"), Some(QueueState::Done));
     assert!(sim.state.active_runs.is_empty());
-    assert_eq!(sim.state.status_markers[&crate::plan::Plane::Execution], "IDLE");
+    assert_eq!(
+        sim.state.status_markers[&millrace::plan::Plane::Execution],
+        "IDLE"
+    );
 }
 
 #[test]
@@ -278,7 +281,7 @@ fn fuel_runs_out_before_a_loop_can_burn_forever() {
     assert_eq!(sim.state_of("t1"), Some(QueueState::Blocked));
     assert!(sim.events.iter().any(|e| e == "work_item_fuel_exhausted"));
     assert_eq!(
-        sim.state.status_markers[&crate::plan::Plane::Execution],
+        sim.state.status_markers[&millrace::plan::Plane::Execution],
         "FUEL_EXHAUSTED"
     );
 }
@@ -322,7 +325,7 @@ fn a_killed_stage_runs_again_at_the_same_node() {
 fn a_stage_whose_harness_cannot_start_costs_no_fuel() {
     let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
     let now = sim.now;
-    let execution = crate::plan::Plane::Execution;
+    let execution = millrace::plan::Plane::Execution;
     let claimed = Input::Claimed {
         now,
         plane: execution,
@@ -364,7 +367,7 @@ fn a_crash_mid_stage_resumes_the_same_node_and_counts_it() {
     // Claim and dispatch by hand, then "crash" before the stage reports.
     let now = sim.now;
     let world = World {
-        claimable: [crate::plan::Plane::Execution].into(),
+        claimable: [millrace::plan::Plane::Execution].into(),
         next_run_id: "run-x".into(),
         ..World::default()
     };
@@ -377,13 +380,13 @@ fn a_crash_mid_stage_resumes_the_same_node_and_counts_it() {
         &state,
         Input::Claimed {
             now,
-            plane: crate::plan::Plane::Execution,
+            plane: millrace::plan::Plane::Execution,
             item,
         },
     );
     assert!(effects.iter().any(|e| matches!(e, Effect::Dispatch { .. })));
     assert!(
-        state.active_runs[&crate::plan::Plane::Execution]
+        state.active_runs[&millrace::plan::Plane::Execution]
             .pending_request_id
             .is_some()
     );
@@ -394,11 +397,11 @@ fn a_crash_mid_stage_resumes_the_same_node_and_counts_it() {
         &state,
         Input::Interrupted {
             now,
-            plane: crate::plan::Plane::Execution,
+            plane: millrace::plan::Plane::Execution,
             reason: "crash".into(),
         },
     );
-    let run = &state.active_runs[&crate::plan::Plane::Execution];
+    let run = &state.active_runs[&millrace::plan::Plane::Execution];
     assert_eq!(
         (
             run.node.as_str(),
@@ -416,7 +419,10 @@ fn a_crash_mid_stage_resumes_the_same_node_and_counts_it() {
         matches!(effects[..], [Effect::WriteMarker { .. }, Effect::Dispatch { .. }])
             || effects.iter().any(|e| matches!(e, Effect::Dispatch { .. }))
     );
-    assert_eq!(state.active_runs[&crate::plan::Plane::Execution].node, "builder");
+    assert_eq!(
+        state.active_runs[&millrace::plan::Plane::Execution].node,
+        "builder"
+    );
 }
 
 #[test]
@@ -455,7 +461,7 @@ fn stop_now_kills_the_running_stage_and_stop_drains_to_exit() {
         &sim.state,
         Input::Claimed {
             now,
-            plane: crate::plan::Plane::Execution,
+            plane: millrace::plan::Plane::Execution,
             item,
         },
     );
@@ -471,7 +477,7 @@ fn stop_now_kills_the_running_stage_and_stop_drains_to_exit() {
     assert!(effects.iter().any(|e| matches!(
         e,
         Effect::Kill {
-            plane: crate::plan::Plane::Execution
+            plane: millrace::plan::Plane::Execution
         }
     )));
     let (state, effects) = step(
@@ -493,7 +499,7 @@ fn stop_now_kills_the_running_stage_and_stop_drains_to_exit() {
         &state,
         Input::Interrupted {
             now,
-            plane: crate::plan::Plane::Execution,
+            plane: millrace::plan::Plane::Execution,
             reason: "killed".into(),
         },
     );
@@ -513,7 +519,7 @@ fn stop_now_kills_the_running_stage_and_stop_drains_to_exit() {
         "the next start is not wedged"
     );
     assert_eq!(
-        state.active_runs[&crate::plan::Plane::Execution].node,
+        state.active_runs[&millrace::plan::Plane::Execution].node,
         "builder",
         "and resumes the item"
     );
@@ -530,7 +536,7 @@ fn retry_active_requeues_the_item() {
         &sim.state,
         Input::Claimed {
             now,
-            plane: crate::plan::Plane::Execution,
+            plane: millrace::plan::Plane::Execution,
             item,
         },
     );
@@ -548,7 +554,7 @@ fn retry_active_requeues_the_item() {
         effects.iter().any(|e| matches!(e, Effect::Kill { .. })),
         "the running stage is killed first"
     );
-    let run = &state.active_runs[&crate::plan::Plane::Execution];
+    let run = &state.active_runs[&millrace::plan::Plane::Execution];
     let result = super::sim::result_for(
         &sim.plan,
         run,
@@ -595,7 +601,7 @@ fn learning_triggers_file_requests_and_learning_runs_beside_execution() {
     let request = sim
         .items
         .iter()
-        .find(|i| i.kind == crate::plan::WorkItemKind::LearningRequest)
+        .find(|i| i.kind == millrace::plan::WorkItemKind::LearningRequest)
         .unwrap();
     assert_eq!(request.state, QueueState::Done);
     assert!(
@@ -617,11 +623,11 @@ fn a_failed_completion_goes_to_the_repair_node_once() {
         &sim.state,
         Input::Claimed {
             now,
-            plane: crate::plan::Plane::Execution,
+            plane: millrace::plan::Plane::Execution,
             item,
         },
     );
-    let run = state.active_runs[&crate::plan::Plane::Execution].clone();
+    let run = state.active_runs[&millrace::plan::Plane::Execution].clone();
     let result = super::sim::result_for(
         &sim.plan,
         &run,
@@ -644,7 +650,7 @@ fn a_failed_completion_goes_to_the_repair_node_once() {
             error,
         },
     );
-    let run = &state.active_runs[&crate::plan::Plane::Execution];
+    let run = &state.active_runs[&millrace::plan::Plane::Execution];
     assert_eq!(run.node, "troubleshooter");
     assert_eq!(
         run.runtime_error.as_ref().map(|e| e.code.as_str()),
@@ -708,7 +714,7 @@ fn a_run_over_its_token_budget_is_blocked_with_its_own_reason() {
     );
     assert_eq!(sim.state_of("t1"), Some(QueueState::Blocked));
     assert_eq!(
-        sim.state.status_markers[&crate::plan::Plane::Execution],
+        sim.state.status_markers[&millrace::plan::Plane::Execution],
         "BUDGET_EXHAUSTED"
     );
     assert!(sim.events.iter().any(|e| e == "work_item_budget_exhausted"));
@@ -716,7 +722,7 @@ fn a_run_over_its_token_budget_is_blocked_with_its_own_reason() {
 
 #[test]
 fn governance_pauses_between_stages_and_never_clears_an_operator_pause() {
-    use crate::model::PauseSource;
+    use millrace::model::PauseSource;
     let mut sim = Sim::new("default_codex", |node, _, _| {
         Answer::of(match node {
             "builder" => "BUILDER_COMPLETE",
@@ -764,8 +770,8 @@ fn governance_pauses_between_stages_and_never_clears_an_operator_pause() {
 
 #[test]
 fn a_quota_stop_pauses_until_the_reset_and_reruns_the_same_node() {
-    use crate::model::PauseSource;
     use jiff::ToSpan;
+    use millrace::model::PauseSource;
     let reset = Timestamp::from_second(1_800_003_600).unwrap();
     let mut sim = Sim::new("default_codex", move |node, attempt, _| match (node, attempt) {
         ("builder", 0) => {
@@ -783,7 +789,7 @@ fn a_quota_stop_pauses_until_the_reset_and_reruns_the_same_node() {
     assert_eq!(trace(&sim), ["builder"]);
     assert_eq!(sim.state.pause_sources, [PauseSource::UsageGovernance]);
     assert_eq!(
-        sim.state.active_runs[&crate::plan::Plane::Execution].node,
+        sim.state.active_runs[&millrace::plan::Plane::Execution].node,
         "builder",
         "not routed to recovery"
     );
@@ -795,7 +801,7 @@ fn a_quota_stop_pauses_until_the_reset_and_reruns_the_same_node() {
 
 #[test]
 fn a_verdict_after_a_result_holds_the_chained_next_stage() {
-    use crate::model::PauseSource;
+    use millrace::model::PauseSource;
     let mut sim = Sim::new("default_codex", |node, _, _| {
         Answer::of(match node {
             "builder" => "BUILDER_COMPLETE",
@@ -821,7 +827,7 @@ fn a_verdict_after_a_result_holds_the_chained_next_stage() {
     assert_eq!(trace(&sim), ["builder"], "the checker waits for the window");
     assert_eq!(sim.state.pause_sources, [PauseSource::UsageGovernance]);
     assert_eq!(
-        sim.state.active_runs[&crate::plan::Plane::Execution].node,
+        sim.state.active_runs[&millrace::plan::Plane::Execution].node,
         "checker",
         "the result was routed; only dispatch waits"
     );

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{Timestamp, ToSpan};
 
-use super::*;
-use crate::model::{
+use millrace::engine::*;
+use millrace::model::{
     ExitKind, FailureClass, Lineage, NormalizationSource, QueueState, RuntimeMode, Snapshot, StageResult,
 };
-use crate::plan::{Plan, Plane, ResultClass, WorkItemKind};
+use millrace::plan::{Plan, Plane, ResultClass, WorkItemKind};
 
 /// A queued document in the simulation.
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(mode: &str, script: impl FnMut(&str, u32, Option<&str>) -> Answer + 'static) -> Self {
-        let plan = crate::compile::builtin(mode).unwrap();
+        let plan = millrace::compile::builtin(mode).unwrap();
         let now = Timestamp::from_second(1_800_000_000).unwrap();
         let mut sim = Sim {
             plan,
@@ -354,7 +354,7 @@ impl Sim {
 /// A normalized result for a scripted answer.
 pub fn result_for(
     plan: &Plan,
-    run: &crate::model::ActiveRun,
+    run: &millrace::model::ActiveRun,
     request_id: &str,
     answer: &Answer,
     now: Timestamp,
@@ -396,7 +396,7 @@ pub fn result_for(
         artifacts: Vec::new(),
         report_artifact: None,
         notes: Vec::new(),
-        token_usage: (answer.tokens > 0).then(|| crate::model::TokenUsage {
+        token_usage: (answer.tokens > 0).then(|| millrace::model::TokenUsage {
             total_tokens: answer.tokens,
             ..Default::default()
         }),
