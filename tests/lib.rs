@@ -4,6 +4,7 @@
 
 mod architecture;
 mod compile;
+mod docs;
 mod engine;
 mod governance;
 mod proof;

@@ -2,7 +2,7 @@
 //! `tests/fake/`: what each harness outcome becomes on the route.
 
 use super::Campaign;
-use crate::runners::{fake, have_python};
+use crate::runners::{fake, require_python};
 
 fn codex_campaign(scenario: &str) -> Campaign {
     let config = format!(
@@ -22,9 +22,7 @@ fn nodes(c: &Campaign) -> Vec<String> {
 
 #[test]
 fn a_task_runs_through_the_codex_adapter() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let c = codex_campaign("success");
     c.add_task("t1");
     c.run_until_idle();
@@ -43,9 +41,7 @@ fn a_task_runs_through_the_codex_adapter() {
 
 #[test]
 fn a_harness_that_prints_two_markers_goes_to_recovery_not_forward() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let c = codex_campaign("two_markers");
     c.add_task("t1");
     c.run_until_idle();

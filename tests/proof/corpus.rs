@@ -12,7 +12,7 @@ use std::process::Output;
 use serde_json::Value;
 
 use super::{Bench, assert_no_panic, scripted_bench, snapshot, task_md, text};
-use crate::runners::{fake, have_python};
+use crate::runners::{fake, require_python};
 
 fn corpus(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -483,9 +483,7 @@ fn bad_harness_output() {
         );
         check_harness_case(&bench, &name, &case, &[]);
     }
-    if !have_python() {
-        return;
-    }
+    require_python();
     let text = std::fs::read_to_string(corpus("harness").join("expect.toml")).unwrap();
     let table: toml::Table = toml::from_str(&text).unwrap();
     for (name, case) in table["scenario"].as_table().unwrap() {

@@ -13,7 +13,7 @@ use super::{
     Bench, assert_no_panic, group_alive, panic_text, scripted_bench, signal, snapshot, task_md, text,
     wait_for,
 };
-use crate::runners::{fake, have_python};
+use crate::runners::{fake, require_python};
 
 /// Polls `cond` every 10 ms for up to `limit`.
 fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
@@ -158,9 +158,7 @@ fn hanging_daemon(bench: &Bench) -> Hanging {
 /// cleanly; the next start runs the builder again for the same task.
 #[test]
 fn second_sigterm_kills_the_harness_group_and_the_next_start_resumes_the_node() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let bench = Bench::init();
     let Hanging {
         mut daemon,
@@ -320,9 +318,7 @@ fn stop_now_command_interrupts_and_the_next_start_resumes() {
 /// own process group) running, with a stale lock.
 #[test]
 fn run_once_is_stopped_by_signals_without_leaving_the_harness() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let bench = Bench::init();
     bench.write(
         "millrace.toml",
@@ -387,9 +383,7 @@ fn running(pid: u32) -> bool {
 /// the stage again, so two harnesses never work on one item at once.
 #[test]
 fn a_harness_left_by_a_killed_daemon_is_stopped_before_its_stage_reruns() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let bench = Bench::init();
     let Hanging {
         mut daemon,

@@ -5,7 +5,7 @@ use millrace::model::{Budget, ExitKind, FailureClass};
 use millrace::runners::ClaudeConfig;
 use millrace::runners::claude::argv;
 
-use super::{Fixture, assert_failure, assert_success, fake_config, have_python, run};
+use super::{Fixture, assert_failure, assert_success, fake_config, require_python, run};
 
 #[test]
 fn default_argv() {
@@ -49,9 +49,7 @@ fn full_argv() {
 
 #[tokio::test]
 async fn success_with_usage_cost_and_rate_limit() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let result = run(&fx.request("claude_code"), &fake_config("success")).await;
     assert_success(&result, "BUILDER_COMPLETE");
@@ -70,9 +68,7 @@ async fn success_with_usage_cost_and_rate_limit() {
 
 #[tokio::test]
 async fn failure_scenarios_map_to_their_classes() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let cases = [
         (
             "garbled",
@@ -118,9 +114,7 @@ async fn failure_scenarios_map_to_their_classes() {
 
 #[tokio::test]
 async fn is_error_fails_even_with_subtype_success_and_exit_zero() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let result = run(&fx.request("claude_code"), &fake_config("provider_error")).await;
     assert_failure(&result, FailureClass::ProviderFailure);
@@ -129,9 +123,7 @@ async fn is_error_fails_even_with_subtype_success_and_exit_zero() {
 
 #[tokio::test]
 async fn rejected_rate_limit_gives_the_reset_time() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let before = jiff::Timestamp::now();
     let result = run(&fx.request("claude_code"), &fake_config("quota")).await;
@@ -144,9 +136,7 @@ async fn rejected_rate_limit_gives_the_reset_time() {
 
 #[tokio::test]
 async fn stream_json_without_verbose_is_refused() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     // The fake refuses what the real CLI refuses...
     let out = std::process::Command::new(super::fake("claude"))
         .args(["-p", "hi", "--output-format", "stream-json"])

@@ -8,7 +8,7 @@ use millrace::plan::Effort;
 use millrace::runners::codex::{argv, permission_flags};
 use millrace::runners::{CodexConfig, Permission};
 
-use super::{Fixture, assert_failure, assert_success, fake_config, have_python, invocation, run};
+use super::{Fixture, assert_failure, assert_success, fake_config, require_python, invocation, run};
 
 fn golden_argv(cfg: &CodexConfig, model: Option<&str>, effort: Option<Effort>) -> Vec<String> {
     let fx = Fixture::new();
@@ -102,9 +102,7 @@ fn permission_precedence_stage_then_model_then_default() {
 
 #[tokio::test]
 async fn success_records_everything() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let req = fx.request("codex_cli");
     let mut cfg = fake_config("success");
@@ -152,9 +150,7 @@ async fn success_records_everything() {
 
 #[tokio::test]
 async fn failure_scenarios_map_to_their_classes() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let cases = [
         (
             "garbled",
@@ -199,9 +195,7 @@ async fn failure_scenarios_map_to_their_classes() {
 
 #[tokio::test]
 async fn illegal_marker_is_recorded() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let result = run(&fx.request("codex_cli"), &fake_config("illegal_marker")).await;
     assert_failure(&result, FailureClass::IllegalTerminalResult);
@@ -210,9 +204,7 @@ async fn illegal_marker_is_recorded() {
 
 #[tokio::test]
 async fn a_marker_never_rescues_a_nonzero_exit() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let result = run(&fx.request("codex_cli"), &fake_config("crash_after_marker")).await;
     assert_failure(&result, FailureClass::RunnerTransportFailure);
@@ -227,9 +219,7 @@ async fn a_marker_never_rescues_a_nonzero_exit() {
 
 #[tokio::test]
 async fn quota_reset_time_is_parsed() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let result = run(&fx.request("codex_cli"), &fake_config("quota")).await;
     assert_failure(&result, FailureClass::QuotaExhausted);
@@ -242,9 +232,7 @@ async fn quota_reset_time_is_parsed() {
 
 #[tokio::test]
 async fn usage_over_the_stage_budget_is_budget_exhausted() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let mut req = fx.request("codex_cli");
     req.budget = Some(Budget {
@@ -258,9 +246,7 @@ async fn usage_over_the_stage_budget_is_budget_exhausted() {
 
 #[tokio::test]
 async fn structured_result_supplies_metadata() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     std::fs::write(fx.run_dir().join("builder_summary.md"), "done").unwrap();
     let mut cfg = fake_config("success");
@@ -277,9 +263,7 @@ async fn structured_result_supplies_metadata() {
 
 #[tokio::test]
 async fn structured_result_must_agree_with_the_marker() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let mut cfg = fake_config("success");
     cfg.codex
@@ -291,9 +275,7 @@ async fn structured_result_must_agree_with_the_marker() {
 
 #[tokio::test]
 async fn removed_flags_are_refused_by_the_fake() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let mut cfg = fake_config("success");
     cfg.codex.args = vec!["exec".into(), "--full-auto".into()];

@@ -104,15 +104,15 @@ pub fn fake(name: &str) -> String {
         .to_string()
 }
 
-/// Whether the fakes can run; prints why a test is skipped otherwise.
-pub fn have_python() -> bool {
+/// The fake harnesses are Python scripts: a test that needs them fails,
+/// rather than passing unseen, where `python3` is missing (`.ci/run`
+/// installs it).
+pub fn require_python() -> bool {
     let ok = std::process::Command::new("python3")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipping: python3 is not installed, and the fake harnesses need it");
-    }
+    assert!(ok, "python3 is not installed; the fake harnesses need it (`.ci/run` installs it)");
     ok
 }
 

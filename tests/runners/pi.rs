@@ -6,7 +6,7 @@ use millrace::plan::Effort;
 use millrace::runners::pi::argv;
 use millrace::runners::{Cancel, PiConfig, PiEventLogPolicy};
 
-use super::{Fixture, assert_failure, assert_success, fake_config, have_python, run};
+use super::{Fixture, assert_failure, assert_success, fake_config, require_python, run};
 
 #[test]
 fn default_and_full_argv() {
@@ -37,9 +37,7 @@ fn default_and_full_argv() {
 
 #[tokio::test]
 async fn success_over_rpc() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let result = run(&fx.request("pi_rpc"), &fake_config("success")).await;
     assert_success(&result, "BUILDER_COMPLETE");
@@ -56,9 +54,7 @@ async fn success_over_rpc() {
 
 #[tokio::test]
 async fn full_policy_keeps_the_event_log_without_deltas() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let mut cfg = fake_config("success");
     cfg.pi.event_log_policy = PiEventLogPolicy::Full;
@@ -71,9 +67,7 @@ async fn full_policy_keeps_the_event_log_without_deltas() {
 
 #[tokio::test]
 async fn failure_scenarios_map_to_their_classes() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let cases = [
         (
             "garbled",
@@ -129,9 +123,7 @@ async fn failure_scenarios_map_to_their_classes() {
 
 #[tokio::test]
 async fn timeout_sends_abort_and_the_fake_winds_down() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let mut req = fx.request("pi_rpc");
     req.timeout_seconds = 1;
@@ -148,9 +140,7 @@ async fn timeout_sends_abort_and_the_fake_winds_down() {
 
 #[tokio::test]
 async fn cancel_ends_as_killed() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let req = fx.request("pi_rpc");
     let (trigger, cancel) = Cancel::new();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use millrace::model::{ExitKind, FailureClass};
 use millrace::runners::{Cancel, group_exists, group_has_live_members};
 
-use super::{Fixture, assert_failure, assert_success, completion, fake_config, have_python, run};
+use super::{Fixture, assert_failure, assert_success, completion, fake_config, require_python, run};
 
 /// Waits (bounded) for the group to vanish entirely: an init that reaps
 /// lazily may keep dead members as zombies for a moment.
@@ -50,30 +50,28 @@ async fn timeout_kills_group(runner: &str) {
 
 #[tokio::test]
 async fn codex_timeout_kills_the_whole_group() {
-    if have_python() {
+    if require_python() {
         timeout_kills_group("codex_cli").await;
     }
 }
 
 #[tokio::test]
 async fn claude_timeout_kills_the_whole_group() {
-    if have_python() {
+    if require_python() {
         timeout_kills_group("claude_code").await;
     }
 }
 
 #[tokio::test]
 async fn pi_timeout_kills_the_whole_group() {
-    if have_python() {
+    if require_python() {
         timeout_kills_group("pi_rpc").await;
     }
 }
 
 #[tokio::test]
 async fn cancel_kills_the_group_and_reports_killed() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let req = fx.request("codex_cli");
     let cfg = fake_config("grandchild_hang");
@@ -105,9 +103,7 @@ async fn cancelled_before_start_spawns_nothing() {
 
 #[tokio::test]
 async fn twenty_megabytes_are_streamed_not_held() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     let fx = Fixture::new();
     let result = run(&fx.request("codex_cli"), &fake_config("huge")).await;
     assert_success(&result, "BUILDER_COMPLETE");
@@ -128,9 +124,7 @@ async fn twenty_megabytes_are_streamed_not_held() {
 
 #[tokio::test]
 async fn non_utf8_output_is_harmless_everywhere() {
-    if !have_python() {
-        return;
-    }
+    require_python();
     for runner in ["codex_cli", "claude_code", "pi_rpc"] {
         let fx = Fixture::new();
         let result = run(&fx.request(runner), &fake_config("garbled")).await;
