@@ -61,6 +61,38 @@ fn shipped_modes_compile_clean_with_stable_plan_ids() {
     );
 }
 
+/// The readable listing (`compile show`) of every shipped mode, committed in
+/// `tests/compile/plans/<mode>.txt`: a change of routing, counters or
+/// bindings shows as a diff of these files instead of a changed hash.
+/// Review the diff, then bless with `MILL_BLESS=1`.
+#[test]
+fn shipped_plan_listings_match_their_golden_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile/plans");
+    let bless = std::env::var_os("MILL_BLESS").is_some();
+    let mut differ = Vec::new();
+    for mode in MODES {
+        let listing = millrace::compile::builtin(mode).unwrap().dump();
+        let path = dir.join(format!("{mode}.txt"));
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &listing).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        if listing != expected {
+            let diff = similar::TextDiff::from_lines(&expected, &listing)
+                .unified_diff()
+                .header("golden", "compiled")
+                .to_string();
+            differ.push(format!("{mode}:\n{diff}"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "plan listings changed (review, then MILL_BLESS=1):\n{}",
+        differ.join("\n")
+    );
+}
+
 #[test]
 fn the_standard_alias_compiles_to_the_codex_plan() {
     let (program, _, sources) = compile("");
