@@ -13,6 +13,7 @@ mod control;
 mod demo;
 mod doctor;
 mod init;
+mod logging;
 mod output;
 mod queue;
 mod run;
@@ -78,6 +79,10 @@ pub fn main() -> ExitCode {
         ColorChoice::Never => false,
         ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    if let Err(e) = logging::install(cli.log_level.as_deref(), cli.log_file.as_deref()) {
+        eprint!("{}", render_diagnostic(&e, color));
+        return ExitCode::from(2);
+    }
     let cx = Context {
         cli_workspace: cli.workspace.clone(),
         color,

@@ -323,8 +323,11 @@ impl Runtime {
             let words = line.split_once("] ").map(|(_, w)| w).unwrap_or(&line);
             self.said.push(words.to_string());
         }
+        let (kind, data) = event.parts();
+        // Every runtime decision (claim, route, pause, recovery) is an event.
+        tracing::info!(target: "millrace::runtime::event", event = %kind, data = %data);
         // The event log is diagnostic: a failed append must not stop work.
-        let _ = self.events.record(&event);
+        let _ = self.events.append(&kind, data);
     }
 
     /// A path as the engine records it: relative to the workspace root.

@@ -20,7 +20,9 @@ fn codes(text: &str) -> BTreeSet<String> {
                 .collect()
         };
         let area = word(rest);
-        let Some(after) = rest[area.len()..].strip_prefix("::") else { continue };
+        let Some(after) = rest[area.len()..].strip_prefix("::") else {
+            continue;
+        };
         let name = word(after);
         if !area.is_empty() && !name.is_empty() {
             found.insert(format!("mill::{area}::{name}"));
@@ -49,5 +51,8 @@ fn every_diagnostic_code_has_a_catalogue_entry_and_every_entry_a_code() {
     let missing: Vec<_> = used.difference(&documented).collect();
     assert!(missing.is_empty(), "codes without a catalogue entry: {missing:?}");
     let stale: Vec<_> = documented.difference(&used).collect();
-    assert!(stale.is_empty(), "catalogue entries for codes nothing raises: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "catalogue entries for codes nothing raises: {stale:?}"
+    );
 }

@@ -23,6 +23,22 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Diagnostic tracing of the runtime's ticks, stages and decisions, to
+    /// stderr: a level (`info`, `debug`, `trace`) or per-module directives
+    /// (`millrace::runners=debug,info`). Off when not given.
+    #[arg(
+        long,
+        global = true,
+        env = "RUST_LOG",
+        value_name = "FILTER",
+        hide_env_values = true
+    )]
+    pub log_level: Option<String>,
+
+    /// Write the tracing to this file (appended) instead of stderr.
+    #[arg(long, global = true, value_name = "PATH", requires = "log_level")]
+    pub log_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -123,6 +123,7 @@ pub(crate) fn spawn(
         _ => SpawnError::Io(format!("cannot start `{}`: {e}", inv.program)),
     })?;
     let pgid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
+    tracing::debug!(program = %inv.program, pgid, timeout_s = timeout.as_secs(), "harness started");
     let Some(pipe) = child.stdout.take() else {
         return Err(SpawnError::Io("harness stdout pipe missing".into()));
     };
@@ -203,6 +204,7 @@ impl Harness {
         if self.pgid < 2 {
             return;
         }
+        tracing::info!(pgid = self.pgid, "stopping the harness's process group");
         if sys::terminate_group(self.pgid).is_err() && !sys::group_exists(self.pgid) {
             self.reap().await;
             self.disarmed = true;
@@ -210,6 +212,10 @@ impl Harness {
         }
         if !self.wait_group_gone(Instant::now() + grace).await {
             let _ = sys::kill_group(self.pgid);
+            tracing::warn!(
+                pgid = self.pgid,
+                "the process group ignored SIGTERM and was killed"
+            );
             self.notes.push(format!(
                 "process group {} ignored SIGTERM and was killed",
                 self.pgid

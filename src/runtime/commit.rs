@@ -31,6 +31,12 @@ impl Runtime {
         let (next, effects) = step(&self.plan, &self.rules, &self.state, input);
         let (durable, actions): (Vec<Effect>, Vec<Effect>) =
             effects.into_iter().partition(Effect::is_durable);
+        tracing::debug!(
+            durable = durable.len(),
+            actions = actions.len(),
+            tick = next.tick,
+            "transition"
+        );
         if !durable.is_empty() {
             let entry = Journal {
                 schema_version: 1,

@@ -88,10 +88,14 @@ impl Runtime {
         let (cancel, handle) = Cancel::new();
         let future = self.runner.start(request.clone(), handle);
         let sender = self.completions.0.clone();
-        tokio::task::spawn_local(async move {
+        let span = tracing::info_span!("stage", %plane, run_id = %run.run_id, node = %run.node,
+            request_id = %request_id, work_item = ?run.work_item.as_ref().map(|w| &w.id), runner = %request.runner);
+        let stage = async move {
             let result = future.await;
+            tracing::info!(outcome = %result.terminal_result, failure = ?result.failure_class, "stage finished");
             let _ = sender.send(Completion { plane, result });
-        });
+        };
+        tokio::task::spawn_local(tracing::Instrument::instrument(stage, span));
         let event = Event::StageStarted {
             plane,
             node: run.node.clone(),

@@ -15,6 +15,7 @@ use crate::workspace::queue::{Queues, plane_kinds};
 impl Runtime {
     /// One scheduler turn.
     pub(super) fn tick(&mut self) -> Result<(), RuntimeError> {
+        let _tick = tracing::info_span!("tick", n = self.state.tick + 1).entered();
         let now = Timestamp::now();
         let world = self.observe(now);
         self.commit(Input::Tick { now, world })?;

@@ -8,7 +8,7 @@ use millrace::plan::Effort;
 use millrace::runners::codex::{argv, permission_flags};
 use millrace::runners::{CodexConfig, Permission};
 
-use super::{Fixture, assert_failure, assert_success, fake_config, require_python, invocation, run};
+use super::{Fixture, assert_failure, assert_success, fake_config, invocation, require_python, run};
 
 fn golden_argv(cfg: &CodexConfig, model: Option<&str>, effort: Option<Effort>) -> Vec<String> {
     let fx = Fixture::new();

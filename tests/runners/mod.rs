@@ -112,7 +112,10 @@ pub fn require_python() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(ok, "python3 is not installed; the fake harnesses need it (`.ci/run` installs it)");
+    assert!(
+        ok,
+        "python3 is not installed; the fake harnesses need it (`.ci/run` installs it)"
+    );
     ok
 }
 
