@@ -7,7 +7,7 @@
 //! (`| head`) ends a command quietly; every read command accepts `--json`.
 
 mod args;
-pub mod compile;
+pub(crate) mod compile;
 mod config;
 mod control;
 mod demo;

@@ -23,10 +23,10 @@
 //! workspace (files)`. The engine's pure step never sees this module.
 
 mod book;
-pub mod codex;
+pub(crate) mod codex;
 mod governor;
-pub mod quota;
-pub mod windows;
+pub(crate) mod quota;
+pub(crate) mod windows;
 
 use std::path::PathBuf;
 

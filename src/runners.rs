@@ -14,7 +14,7 @@
 mod cancel;
 pub mod claude;
 pub mod codex;
-pub mod command;
+pub(crate) mod command;
 mod config;
 mod error;
 mod files;

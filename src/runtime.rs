@@ -18,7 +18,7 @@
 mod apply;
 mod commit;
 mod dispatch;
-pub mod doctor;
+pub(crate) mod doctor;
 mod govern;
 mod harness;
 mod intake;
@@ -27,7 +27,7 @@ mod observe;
 mod recover;
 mod run;
 mod setup;
-pub mod status;
+pub(crate) mod status;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

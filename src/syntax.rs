@@ -12,7 +12,7 @@
 //!   into the AST.
 //! - Nothing is resolved here: names stay names until `check`.
 
-pub mod ast;
+pub(crate) mod ast;
 mod builder;
 mod error;
 mod loops;

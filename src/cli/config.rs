@@ -9,7 +9,7 @@ use super::{ConfigCommand, Context, Failure, Outcome, print, print_json, render_
 use crate::config::{Config, ConfigError};
 use crate::workspace::Workspace;
 
-pub fn run(command: ConfigCommand, cx: &Context) -> Outcome {
+pub(super) fn run(command: ConfigCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
     let path = ws.paths().config();
     match command {

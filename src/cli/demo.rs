@@ -25,7 +25,7 @@ use crate::workspace::{Workspace, fsx, init};
     code(mill::cli::demo_target_exists),
     help("pass `--workspace` with a new directory, or remove this one")
 )]
-pub struct DemoTargetExists {
+pub(super) struct DemoTargetExists {
     path: PathBuf,
 }
 

@@ -6,7 +6,7 @@ use super::{Context, JsonFlag, Outcome, print, print_json};
 use crate::runtime::doctor::{self, Severity};
 use crate::workspace::Workspace;
 
-pub fn run(args: &JsonFlag, cx: &Context) -> Outcome {
+pub(super) fn run(args: &JsonFlag, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
     let report = doctor::run(&ws);
     if args.json {

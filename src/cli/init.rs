@@ -6,7 +6,7 @@ use super::{Context, Outcome, print_fields};
 use crate::embedded::ASSETS;
 use crate::workspace::{Workspace, init};
 
-pub fn run(cx: &Context) -> Outcome {
+pub(super) fn run(cx: &Context) -> Outcome {
     let ws = Workspace::locate(cx.cli_workspace.as_deref())?;
     let report = init::init(&ws, ASSETS)?;
     let manifest = if report.manifest_written {

@@ -18,7 +18,7 @@ use crate::workspace::fsx;
 
 /// Why tracing could not be set up.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum LogError {
+pub(super) enum LogError {
     /// The filter is neither a level nor `target=level` directives.
     #[error("`{filter}` is not a log filter: {reason}")]
     #[diagnostic(
@@ -34,7 +34,7 @@ pub enum LogError {
 }
 
 /// Installs the subscriber `filter` asks for, writing to `file` or stderr.
-pub fn install(filter: Option<&str>, file: Option<&Path>) -> Result<(), LogError> {
+pub(super) fn install(filter: Option<&str>, file: Option<&Path>) -> Result<(), LogError> {
     let Some(filter) = filter.map(str::trim).filter(|f| !f.is_empty()) else {
         return Ok(());
     };

@@ -23,7 +23,7 @@ use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::{Entry, QueueError, Queues, plane_kinds, quarantine};
 use crate::workspace::{Workspace, fsx};
 
-pub fn run(command: QueueCommand, cx: &Context) -> Outcome {
+pub(super) fn run(command: QueueCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
     match command {
         QueueCommand::AddTask(args) => add_document(&ws, WorkItemKind::Task, &args),

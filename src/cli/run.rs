@@ -14,7 +14,7 @@ use crate::workspace::{Workspace, fsx};
 
 /// The runtime refuses to start without a current plan.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum StartError {
+pub(super) enum StartError {
     /// The plan is missing or stale and the sources do not compile.
     #[error("cannot start: mode `{mode}` does not compile, and the runtime never runs a stale plan")]
     #[diagnostic(

@@ -7,7 +7,7 @@ use crate::model::TokenUsage;
 use crate::workspace::Workspace;
 use crate::workspace::runs::{self, RunView, StageView};
 
-pub fn run(command: RunsCommand, cx: &Context) -> Outcome {
+pub(super) fn run(command: RunsCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
     match command {
         RunsCommand::Ls(flag) => {

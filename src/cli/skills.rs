@@ -26,7 +26,7 @@ use crate::workspace::{Workspace, fsx, plan_store};
 
 /// Why a skills command cannot do what it was asked.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum SkillsError {
+pub(super) enum SkillsError {
     #[error("no installed skill has the id `{0}`")]
     #[diagnostic(
         code(mill::cli::skill_not_found),

@@ -9,7 +9,7 @@ use crate::runtime::status::{self, StatusReport};
 use crate::workspace::Workspace;
 use crate::workspace::plan_store::Currentness;
 
-pub fn run(args: &StatusArgs, cx: &Context) -> Outcome {
+pub(super) fn run(args: &StatusArgs, cx: &Context) -> Outcome {
     let mut all = vec![Workspace::open(cx.cli_workspace.as_deref())?];
     for path in &args.also {
         let ws = Workspace::open(Some(path))?;

@@ -150,12 +150,12 @@ impl Step<'_> {
         self
     }
 
-    pub fn event(&mut self, event: Event) {
+    pub(super) fn event(&mut self, event: Event) {
         self.effects.push(Effect::Event { event });
     }
 
     /// Writes a plane's status marker (state and file).
-    pub fn marker(&mut self, plane: Plane, token: &str) {
+    pub(super) fn marker(&mut self, plane: Plane, token: &str) {
         if self.state.status_markers.get(&plane).map(String::as_str) != Some(token) {
             self.state.status_markers.insert(plane, token.to_string());
             self.effects.push(Effect::WriteMarker {
@@ -166,13 +166,13 @@ impl Step<'_> {
     }
 
     /// The plan node an active run sits at, if the plan still has it.
-    pub fn node_of(&self, run: &ActiveRun) -> Option<NodeId> {
+    pub(super) fn node_of(&self, run: &ActiveRun) -> Option<NodeId> {
         self.plan.node_named(run.plane, &run.node)
     }
 
     /// Whether a stage may start on `plane` given the stages pending on the
     /// other planes and the plan's concurrency policy.
-    pub fn may_start(&self, plane: Plane) -> bool {
+    pub(super) fn may_start(&self, plane: Plane) -> bool {
         let busy = self
             .state
             .active_runs
@@ -184,13 +184,13 @@ impl Step<'_> {
     }
 
     /// Whether dispatch is held: paused, or a stop is requested.
-    pub fn held(&self) -> bool {
+    pub(super) fn held(&self) -> bool {
         self.state.paused() || self.state.stop_requested
     }
 
     /// Marks the plane's next stage pending and asks the driver to start it,
     /// unless the item's fuel is spent (then the item is blocked).
-    pub fn dispatch(&mut self, plane: Plane) {
+    pub(super) fn dispatch(&mut self, plane: Plane) {
         let max = self.rules.max_stage_runs_per_item;
         let Some(run) = self.state.active_runs.get_mut(&plane) else {
             return;
@@ -230,12 +230,17 @@ impl Step<'_> {
     }
 
     /// Removes a plane's run; the plane goes idle when nothing else runs.
-    pub fn drop_run(&mut self, plane: Plane) -> Option<ActiveRun> {
+    pub(super) fn drop_run(&mut self, plane: Plane) -> Option<ActiveRun> {
         self.state.active_runs.remove(&plane)
     }
 
     /// Moves the run's work item (if any) and drops the run.
-    pub fn end_run(&mut self, plane: Plane, to: QueueState, reason: Option<String>) -> Option<ActiveRun> {
+    pub(super) fn end_run(
+        &mut self,
+        plane: Plane,
+        to: QueueState,
+        reason: Option<String>,
+    ) -> Option<ActiveRun> {
         let run = self.drop_run(plane)?;
         if let Some(item) = &run.work_item {
             self.effects.push(Effect::MoveItem {
@@ -250,7 +255,7 @@ impl Step<'_> {
 
     /// Blocks the run's item with a reason the operator will see; the plane
     /// shows `### <token>`.
-    pub fn block_run(&mut self, plane: Plane, token: &str, reason: &str) {
+    pub(super) fn block_run(&mut self, plane: Plane, token: &str, reason: &str) {
         if let Some(run) = self.end_run(plane, QueueState::Blocked, Some(reason.to_string())) {
             let work_item = run.work_item.as_ref().map(|w| format!("{} {}", w.kind, w.id));
             self.event(Event::WorkItemBlocked {

@@ -19,7 +19,7 @@ use crate::workspace::usage::{self, LedgerEntry};
 
 /// The ledger in memory.
 #[derive(Debug, Default)]
-pub struct Book {
+pub(super) struct Book {
     entries: Vec<LedgerEntry>,
     keys: HashSet<String>,
     /// Tokens and cost by `(work item kind, id)`.
@@ -30,7 +30,7 @@ impl Book {
     /// Reads the ledger and counts the stage results on disk it lacks (a
     /// process that died between writing a result and counting it), except
     /// `pending`: the result about to be counted live, with its session.
-    pub fn load(ws: &Workspace, now: Timestamp, pending: Option<&str>, notes: &mut Vec<Note>) -> Self {
+    pub(super) fn load(ws: &Workspace, now: Timestamp, pending: Option<&str>, notes: &mut Vec<Note>) -> Self {
         let mut book = Book::default();
         match usage::read_ledger(ws) {
             Ok(read) => {
@@ -74,7 +74,7 @@ impl Book {
     /// Appends an entry unless its key is counted; true if it was new. An
     /// append that fails is kept in memory (the next load finds the result
     /// on disk again and counts it then).
-    pub fn add(&mut self, ws: &Workspace, entry: LedgerEntry, notes: &mut Vec<Note>) -> bool {
+    pub(super) fn add(&mut self, ws: &Workspace, entry: LedgerEntry, notes: &mut Vec<Note>) -> bool {
         if self.keys.contains(&entry.dedupe_key) {
             return false;
         }
@@ -102,12 +102,12 @@ impl Book {
         self.entries.push(entry);
     }
 
-    pub fn entries(&self) -> &[LedgerEntry] {
+    pub(super) fn entries(&self) -> &[LedgerEntry] {
         &self.entries
     }
 
     /// Tokens and cost a work item has used so far.
-    pub fn item_spend(&self, kind: &str, id: &str) -> (u64, f64) {
+    pub(super) fn item_spend(&self, kind: &str, id: &str) -> (u64, f64) {
         self.items
             .get(&(kind.to_string(), id.to_string()))
             .copied()

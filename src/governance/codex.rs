@@ -22,14 +22,17 @@ use crate::workspace::fsx;
 use crate::workspace::usage::WindowReading;
 
 /// How many session files are looked at.
-pub const NEWEST_FILES: usize = 20;
+pub(crate) const NEWEST_FILES: usize = 20;
 /// How much of the end of each file is read.
-pub const TAIL_BYTES: u64 = 512_000;
+pub(crate) const TAIL_BYTES: u64 = 512_000;
 /// How deep the session tree is walked (`YYYY/MM/DD/` plus slack).
 const MAX_DEPTH: usize = 6;
 
 /// The readings of the newest rollout that has any, or why none was found.
-pub fn read_rate_limits(codex_home: Option<&Path>, now: Timestamp) -> Result<Vec<WindowReading>, String> {
+pub(crate) fn read_rate_limits(
+    codex_home: Option<&Path>,
+    now: Timestamp,
+) -> Result<Vec<WindowReading>, String> {
     let Some(home) = codex_home else {
         return Err("quota_telemetry_unavailable: neither CODEX_HOME nor HOME is set".into());
     };
@@ -82,7 +85,7 @@ fn read_tail(path: &Path) -> Option<String> {
 /// The windows of a `token_count` event line that carries rate limits.
 /// (Exec sessions may write `rate_limits: null`; such lines are passed over
 /// for an older one that has them.)
-pub fn readings_of_line(line: &str, now: Timestamp) -> Option<Vec<WindowReading>> {
+pub(crate) fn readings_of_line(line: &str, now: Timestamp) -> Option<Vec<WindowReading>> {
     let event: Value = serde_json::from_str(line).ok()?;
     let payload = event.get("payload")?;
     let is_count = event.get("type").and_then(Value::as_str) == Some("event_msg")

@@ -19,10 +19,10 @@ use crate::model::RateLimit;
 use crate::workspace::usage::{BlockerRecord, QuotaState, QuotaStatus, WindowReading};
 
 /// The rule id of the blocker degraded telemetry raises under `fail_closed`.
-pub const DEGRADED_RULE_ID: &str = "subscription-quota-degraded-fail-closed";
+pub(crate) const DEGRADED_RULE_ID: &str = "subscription-quota-degraded-fail-closed";
 
 /// The state-file name of a window.
-pub fn window_name(window: QuotaWindow) -> &'static str {
+pub(crate) fn window_name(window: QuotaWindow) -> &'static str {
     match window {
         QuotaWindow::FiveHour => "five_hour",
         QuotaWindow::Weekly => "weekly",
@@ -32,7 +32,7 @@ pub fn window_name(window: QuotaWindow) -> &'static str {
 /// Our window for a harness's window label (Claude's `rateLimitType`:
 /// `five_hour`, `seven_day`, `seven_day_opus`, ...); other labels are not
 /// subscription windows the rules know.
-pub fn window_of_label(label: &str) -> Option<QuotaWindow> {
+pub(crate) fn window_of_label(label: &str) -> Option<QuotaWindow> {
     let label = label.to_ascii_lowercase();
     if label == "five_hour" || label == "5h" || label == "primary" {
         Some(QuotaWindow::FiveHour)
@@ -44,7 +44,7 @@ pub fn window_of_label(label: &str) -> Option<QuotaWindow> {
 }
 
 /// A reading from a stage result's rate-limit report.
-pub fn reading_of(rate: &RateLimit, runner: &str, now: Timestamp) -> Option<WindowReading> {
+pub(crate) fn reading_of(rate: &RateLimit, runner: &str, now: Timestamp) -> Option<WindowReading> {
     let window = window_of_label(&rate.window)?;
     rate.used_percent.is_finite().then(|| WindowReading {
         window: window_name(window).into(),
@@ -62,7 +62,7 @@ fn current(reading: &WindowReading, now: Timestamp) -> bool {
 
 /// What the provider's telemetry said at its last read.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ProviderRead {
+pub(crate) struct ProviderRead {
     pub at: Timestamp,
     /// The windows read, or why none could be.
     pub windows: Result<Vec<WindowReading>, String>,
@@ -70,7 +70,7 @@ pub struct ProviderRead {
 
 /// Merges the provider's readings with the ones stage results reported
 /// (the newer of each window wins) and judges the telemetry's health.
-pub fn status(
+pub(crate) fn status(
     rules: &QuotaRules,
     provider: Option<&ProviderRead>,
     reported: &BTreeMap<String, WindowReading>,
@@ -123,7 +123,7 @@ fn policy_name(policy: DegradedPolicy) -> &'static str {
 }
 
 /// The blockers the quota rules raise over `status`.
-pub fn quota_blockers(rules: &QuotaRules, status: &QuotaStatus, now: Timestamp) -> Vec<BlockerRecord> {
+pub(crate) fn quota_blockers(rules: &QuotaRules, status: &QuotaStatus, now: Timestamp) -> Vec<BlockerRecord> {
     if !rules.enabled {
         return Vec::new();
     }

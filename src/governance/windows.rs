@@ -23,11 +23,11 @@ use crate::config::{TokenRule, TokenWindow};
 use crate::workspace::usage::{BlockerRecord, LedgerEntry};
 
 /// How far back `rolling_5h` looks.
-pub const ROLLING_WINDOW: SignedDuration = SignedDuration::from_hours(5);
+pub(crate) const ROLLING_WINDOW: SignedDuration = SignedDuration::from_hours(5);
 
 /// Where and when rules are evaluated.
 #[derive(Clone, Copy, Debug)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     pub now: Timestamp,
     pub tz: &'a TimeZone,
     /// The lock session of the running process.
@@ -37,7 +37,11 @@ pub struct Scope<'a> {
 }
 
 /// The blockers of every rule that reached its threshold.
-pub fn token_blockers(rules: &[TokenRule], entries: &[LedgerEntry], scope: Scope<'_>) -> Vec<BlockerRecord> {
+pub(crate) fn token_blockers(
+    rules: &[TokenRule],
+    entries: &[LedgerEntry],
+    scope: Scope<'_>,
+) -> Vec<BlockerRecord> {
     rules
         .iter()
         .filter_map(|rule| match rule.window {
@@ -149,7 +153,7 @@ fn per_run(rule: &TokenRule, entries: &[LedgerEntry], active: &[String]) -> Opti
 }
 
 /// Monday 00:00 of `now`'s week in `tz`.
-pub fn week_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
+pub(crate) fn week_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
     let date = now.to_zoned_datetime(tz.clone()).date();
     let back = i64::from(date.weekday().to_monday_zero_offset());
     let monday = date.checked_sub(back.days()).unwrap_or(date);
@@ -157,7 +161,7 @@ pub fn week_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
 }
 
 /// Monday 00:00 of the week after `now`'s, in `tz`.
-pub fn next_week_start(now: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+pub(crate) fn next_week_start(now: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
     let start = week_start(now, tz).to_zoned_datetime(tz.clone()).date();
     midnight(start.checked_add(7.days()).ok()?, tz)
 }
@@ -170,7 +174,7 @@ fn midnight(date: jiff::civil::Date, tz: &TimeZone) -> Option<Timestamp> {
 
 /// The zone named in the config; an unknown name (or a host without a zone
 /// database) falls back to UTC, with the reason.
-pub fn resolve_timezone(name: &str) -> (TimeZone, Option<String>) {
+pub(crate) fn resolve_timezone(name: &str) -> (TimeZone, Option<String>) {
     if name.eq_ignore_ascii_case("UTC") {
         return (TimeZone::UTC, None);
     }

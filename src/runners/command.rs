@@ -111,7 +111,7 @@ fn command_stage(wire: CommandStageWire) -> Result<CommandStage, String> {
 const MAX_MARKER_LINES: usize = 64;
 
 /// The configured entry for this request, by stage then node.
-pub fn stage_entry<'a>(req: &StageRunRequest, cfg: &'a CommandConfig) -> Option<&'a CommandStage> {
+pub(crate) fn stage_entry<'a>(req: &StageRunRequest, cfg: &'a CommandConfig) -> Option<&'a CommandStage> {
     cfg.stages.get(&req.stage).or_else(|| cfg.stages.get(&req.node))
 }
 

@@ -52,7 +52,7 @@ pub(crate) struct LineReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
-    pub fn new(inner: R, raw: Option<File>, events: Option<File>) -> Self {
+    pub(super) fn new(inner: R, raw: Option<File>, events: Option<File>) -> Self {
         LineReader {
             inner,
             raw,
@@ -69,7 +69,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
 
     /// The next line, or `None` at end of stream. Cancel-safe: the only
     /// await is a pipe read, and bytes are handled before the next await.
-    pub async fn next_line(&mut self) -> Option<Line> {
+    pub(super) async fn next_line(&mut self) -> Option<Line> {
         loop {
             if let Some(line) = self.ready.pop_front() {
                 return Some(line);
@@ -86,7 +86,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     }
 
     /// Appends one line to the events file.
-    pub fn log_event(&mut self, line: &[u8]) {
+    pub(super) fn log_event(&mut self, line: &[u8]) {
         if let Some(events) = &mut self.events {
             let written = events.write_all(line).and_then(|()| events.write_all(b"\n"));
             if let Err(e) = written {
@@ -96,17 +96,17 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
     }
 
-    pub fn stats(&self) -> StreamStats {
+    pub(super) fn stats(&self) -> StreamStats {
         self.stats
     }
 
     /// The first write error, if copying to a file ever failed.
-    pub fn write_error(&self) -> Option<&str> {
+    pub(super) fn write_error(&self) -> Option<&str> {
         self.write_error.as_deref()
     }
 
     /// Flushes the events file (also done before every read).
-    pub fn flush_events(&mut self) {
+    pub(super) fn flush_events(&mut self) {
         let flushed = self.events.as_mut().map_or(Ok(()), |events| events.flush());
         if let Err(e) = flushed {
             self.write_error

@@ -48,7 +48,7 @@ pub(crate) struct Invocation {
 
 impl Invocation {
     /// The argv as recorded: the prompt replaced by a pointer to its file.
-    pub fn recorded_argv(&self, prompt_file: &str) -> Vec<String> {
+    pub(super) fn recorded_argv(&self, prompt_file: &str) -> Vec<String> {
         let mut argv = vec![self.program.clone()];
         for (i, arg) in self.args.iter().enumerate() {
             if Some(i) == self.prompt_arg {
@@ -144,7 +144,7 @@ pub(crate) fn spawn(
 
 impl Harness {
     /// Waits for the next thing to happen, `until` at the latest.
-    pub async fn step(&mut self, until: Instant) -> Step {
+    pub(super) async fn step(&mut self, until: Instant) -> Step {
         if self.eof && self.status.is_some() {
             return Step::Done;
         }
@@ -173,12 +173,12 @@ impl Harness {
     }
 
     /// The exit status, once the process exited.
-    pub fn status(&self) -> Option<ExitStatus> {
+    pub(super) fn status(&self) -> Option<ExitStatus> {
         self.status
     }
 
     /// Writes one line to the harness's stdin, `until` at the latest.
-    pub async fn send_line(&mut self, line: &[u8], until: Instant) -> io::Result<()> {
+    pub(super) async fn send_line(&mut self, line: &[u8], until: Instant) -> io::Result<()> {
         let Some(stdin) = self.stdin.as_mut() else {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed"));
         };
@@ -194,13 +194,13 @@ impl Harness {
     }
 
     /// Closes stdin (the harness sees end of input).
-    pub fn close_stdin(&mut self) {
+    pub(super) fn close_stdin(&mut self) {
         self.stdin = None;
     }
 
     /// Stops the whole group: SIGTERM, up to `grace` for every member to
     /// die, SIGKILL, then reaps the harness. Returns once no member runs.
-    pub async fn stop_group(&mut self, grace: Duration) {
+    pub(super) async fn stop_group(&mut self, grace: Duration) {
         if self.pgid < 2 {
             return;
         }
@@ -227,7 +227,7 @@ impl Harness {
     }
 
     /// After a normal exit: stops members the harness left behind.
-    pub async fn stop_leftovers(&mut self) {
+    pub(super) async fn stop_leftovers(&mut self) {
         if self.pgid >= 2 && sys::group_has_live_members(self.pgid) {
             self.notes
                 .push("stopped processes the harness left running".into());
@@ -267,7 +267,7 @@ impl Harness {
 
     /// Reads what is left of stdout after the group is gone, `until` at the
     /// latest, passing each line to `on_line`.
-    pub async fn drain(&mut self, until: Instant, mut on_line: impl FnMut(&mut Self, Line)) {
+    pub(super) async fn drain(&mut self, until: Instant, mut on_line: impl FnMut(&mut Self, Line)) {
         while !self.eof {
             match tokio::time::timeout_at(until, self.stdout.next_line()).await {
                 Ok(Some(line)) => on_line(self, line),

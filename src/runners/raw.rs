@@ -34,7 +34,7 @@ pub(crate) struct RawRun {
 }
 
 impl RawRun {
-    pub fn new(exit: ExitKind) -> RawRun {
+    pub(crate) fn new(exit: ExitKind) -> RawRun {
         RawRun {
             exit,
             exit_code: None,
@@ -53,13 +53,13 @@ impl RawRun {
     }
 
     /// A run that failed before or outside the harness.
-    pub fn failed(exit: ExitKind, note: impl Into<String>) -> RawRun {
+    pub(crate) fn failed(exit: ExitKind, note: impl Into<String>) -> RawRun {
         let mut raw = RawRun::new(exit);
         raw.notes.push(note.into());
         raw
     }
 
-    pub fn note(&mut self, note: impl Into<String>) {
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
     }
 }

@@ -8,7 +8,7 @@
 //! request and script always give the same result (except `{now}`); a
 //! delay honours cancel; writes never leave the workspace.
 
-pub mod script;
+pub(crate) mod script;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

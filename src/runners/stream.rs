@@ -30,7 +30,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// The stage timeout (at least one second).
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs(self.req.timeout_seconds.max(1))
     }
 }

@@ -21,14 +21,14 @@ use crate::workspace::{MailboxBox, Workspace, events, fsx, mailbox, markers};
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity {
+pub(crate) enum Severity {
     Error,
     Warning,
 }
 
 /// One problem found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub severity: Severity,
     pub code: &'static str,
     /// Relative to the workspace root where possible.
@@ -40,7 +40,7 @@ pub struct Finding {
 
 /// The whole check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DoctorReport {
+pub(crate) struct DoctorReport {
     pub ok: bool,
     pub errors: usize,
     pub warnings: usize,
@@ -86,7 +86,7 @@ impl Checks<'_> {
 }
 
 /// Runs every check.
-pub fn run(ws: &Workspace) -> DoctorReport {
+pub(crate) fn run(ws: &Workspace) -> DoctorReport {
     let mut checks = Checks {
         ws,
         findings: Vec::new(),

@@ -26,7 +26,7 @@ use crate::workspace::{Workspace, markers};
 
 /// Depth and active items of one plane.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct PlaneQueue {
+pub(crate) struct PlaneQueue {
     pub depth: usize,
     /// Depth per kind (planning has incidents and specs).
     pub depth_by_kind: BTreeMap<WorkItemKind, usize>,
@@ -36,7 +36,7 @@ pub struct PlaneQueue {
 
 /// The lock as status shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LockView {
+pub(crate) struct LockView {
     pub state: LockState,
     pub owner_pid: Option<u32>,
     pub owner_hostname: Option<String>,
@@ -46,7 +46,7 @@ pub struct LockView {
 
 /// The open closure target, if any.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ClosureView {
+pub(crate) struct ClosureView {
     pub open_root_spec_id: Option<String>,
     pub root_idea_id: Option<String>,
     pub attempts: Option<u32>,
@@ -59,7 +59,7 @@ pub struct ClosureView {
 
 /// The stored plan as status shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PlanView {
+pub(crate) struct PlanView {
     pub plan_id: Option<String>,
     pub mode: Option<String>,
     pub compiled_at: Option<String>,
@@ -69,7 +69,7 @@ pub struct PlanView {
 /// Usage governance as status shows it: the config's switch, the pause,
 /// and the last verdict's blockers with the time each lifts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct GovernanceView {
+pub(crate) struct GovernanceView {
     pub enabled: bool,
     /// The `usage_governance` pause source is set.
     pub paused: bool,
@@ -85,7 +85,7 @@ pub struct GovernanceView {
 
 /// Everything `status` prints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StatusReport {
+pub(crate) struct StatusReport {
     pub workspace: String,
     pub runtime_mode: String,
     /// The snapshot says running and a live process holds the lock.
@@ -122,7 +122,7 @@ pub struct StatusReport {
 }
 
 /// Builds the report.
-pub fn report(ws: &Workspace) -> StatusReport {
+pub(crate) fn report(ws: &Workspace) -> StatusReport {
     let mut problems = Vec::new();
     let snapshot = Snapshot::load(ws).unwrap_or_else(|e| {
         problems.push(coded(&e));
@@ -226,7 +226,10 @@ fn lock_view(ws: &Workspace, problems: &mut Vec<String>) -> LockView {
 /// Depths, active items and quarantined files of every plane, from one
 /// listing of each intake and active directory (no file is opened except
 /// the quarantine logs of directories that have quarantined files).
-pub fn queues(ws: &Workspace, problems: &mut Vec<String>) -> (BTreeMap<Plane, PlaneQueue>, Vec<Quarantined>) {
+pub(crate) fn queues(
+    ws: &Workspace,
+    problems: &mut Vec<String>,
+) -> (BTreeMap<Plane, PlaneQueue>, Vec<Quarantined>) {
     let mut out = BTreeMap::new();
     let mut quarantined = Vec::new();
     for plane in Plane::ALL {

@@ -12,10 +12,10 @@
 //! - one field table per kind ([`schema`]) drives markdown parsing, JSON
 //!   intake, validation and rendering.
 
-pub mod idea;
+pub(crate) mod idea;
 mod json;
 mod markdown;
-pub mod schema;
+pub(crate) mod schema;
 mod validate;
 
 use std::path::Path;

@@ -17,7 +17,7 @@
 
 mod read;
 
-pub use read::*;
+pub(crate) use read::*;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -73,11 +73,11 @@ impl FsError {
 }
 
 /// Shorthand used across the workspace.
-pub type FsResult<T> = Result<T, FsError>;
+pub(crate) type FsResult<T> = Result<T, FsError>;
 
 /// Replaces `path` with `bytes` atomically (temp file, fsync, rename, fsync
 /// the directory). Creates missing parent directories.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> FsResult<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;
     let temp = write_temp(dir, path, bytes)?;
@@ -88,19 +88,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> FsResult<()> {
     sync_dir(dir)
 }
 
-/// [`write_atomic`] with the content streamed by `fill` into a buffered
-/// writer, so a large document is never held in memory whole.
-pub fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
-) -> FsResult<()> {
-    replace_with(path, fill, true)
-}
-
 /// Replaces `path` atomically for readers (temporary file, rename) without
 /// waiting for the disk: for caches, which are rebuilt when a crash leaves
 /// them old, missing or torn. Creates missing parent directories.
-pub fn write_cache_with(
+pub(crate) fn write_cache_with(
     path: &Path,
     fill: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
 ) -> FsResult<()> {
@@ -137,25 +128,25 @@ fn replace_with(
 /// Replaces `path` with `bytes` atomically for readers (temporary file,
 /// rename) without waiting for the disk: for a harness's logs and prompt,
 /// which a stage rewrites whole when it runs again after a crash.
-pub fn write_replace(path: &Path, bytes: &[u8]) -> FsResult<()> {
+pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> FsResult<()> {
     replace_with(path, |out| out.write_all(bytes), false)
 }
 
 /// Links `to` to the file at `from` (fails if `to` exists).
-pub fn hard_link(from: &Path, to: &Path) -> FsResult<()> {
+pub(crate) fn hard_link(from: &Path, to: &Path) -> FsResult<()> {
     fs::hard_link(from, to).map_err(|e| FsError::io("link", to, e))
 }
 
 /// Renames `from` to `to`, replacing `to`, without waiting for the disk:
 /// for setting aside a file nothing durable depends on.
-pub fn rename(from: &Path, to: &Path) -> FsResult<()> {
+pub(crate) fn rename(from: &Path, to: &Path) -> FsResult<()> {
     fs::rename(from, to).map_err(|e| FsError::io("rename", from, e))
 }
 
 /// Creates `path` with `bytes` atomically, failing with [`FsError::Exists`]
 /// if it is already there. Readers never see a partial file: the content is
 /// written and fsynced under a temporary name, then hard-linked into place.
-pub fn write_new(path: &Path, bytes: &[u8]) -> FsResult<()> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;
     let temp = write_temp(dir, path, bytes)?;
@@ -175,7 +166,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> FsResult<()> {
 /// Creates `path` with `O_EXCL` semantics and fsyncs file and directory.
 /// A process that dies between the create and the write leaves an empty
 /// file: prefer [`write_new`], which never exposes a partial one.
-pub fn create_exclusive(path: &Path, bytes: &[u8]) -> FsResult<()> {
+pub(crate) fn create_exclusive(path: &Path, bytes: &[u8]) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;
     let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
@@ -199,7 +190,7 @@ pub fn create_exclusive(path: &Path, bytes: &[u8]) -> FsResult<()> {
 /// with [`FsError::Missing`] if `from` is gone and [`FsError::Exists`] if
 /// `to` is taken (checked just before the rename: the runtime is the only
 /// writer that moves queue files, so the check cannot race another move).
-pub fn move_file(from: &Path, to: &Path) -> FsResult<()> {
+pub(crate) fn move_file(from: &Path, to: &Path) -> FsResult<()> {
     let to_dir = parent_of(to)?;
     ensure_dir(to_dir)?;
     if to.symlink_metadata().is_ok() {
@@ -226,13 +217,13 @@ pub fn move_file(from: &Path, to: &Path) -> FsResult<()> {
 
 /// Creates (or truncates) a file to stream into: a harness's stdout and
 /// stderr logs, which are rewritten whole when a stage runs again.
-pub fn create_file(path: &Path) -> FsResult<File> {
+pub(crate) fn create_file(path: &Path) -> FsResult<File> {
     File::create(path).map_err(|e| FsError::io("create", path, e))
 }
 
 /// Opens a log file for appending, creating it if needed (a monitor log:
 /// lines are written as they come, without an fsync each).
-pub fn open_append(path: &Path) -> FsResult<File> {
+pub(crate) fn open_append(path: &Path) -> FsResult<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
@@ -243,7 +234,7 @@ pub fn open_append(path: &Path) -> FsResult<File> {
 /// Appends `line` plus a newline in a single write and fsyncs the file.
 /// `line` may hold several lines joined by newlines (a batch), each one a
 /// whole record.
-pub fn append_line(path: &Path, line: &str) -> FsResult<()> {
+pub(crate) fn append_line(path: &Path, line: &str) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;
     let existed = path.exists();
@@ -269,7 +260,7 @@ pub fn append_line(path: &Path, line: &str) -> FsResult<()> {
 /// written first so the new record starts on its own line and the torn
 /// fragment stays a lone malformed line readers skip. Returns whether a
 /// torn tail was found.
-pub fn append_line_after_torn(path: &Path, line: &str) -> FsResult<bool> {
+pub(crate) fn append_line_after_torn(path: &Path, line: &str) -> FsResult<bool> {
     use std::os::unix::fs::FileExt;
     let mut last = [0u8; 1];
     let torn = match File::open(path) {
@@ -297,7 +288,7 @@ pub fn append_line_after_torn(path: &Path, line: &str) -> FsResult<bool> {
 }
 
 /// Creates a directory and its parents if missing.
-pub fn ensure_dir(dir: &Path) -> FsResult<()> {
+pub(crate) fn ensure_dir(dir: &Path) -> FsResult<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -305,14 +296,14 @@ pub fn ensure_dir(dir: &Path) -> FsResult<()> {
 }
 
 /// Fsyncs a directory so a rename or create in it survives a crash.
-pub fn sync_dir(dir: &Path) -> FsResult<()> {
+pub(crate) fn sync_dir(dir: &Path) -> FsResult<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| FsError::io("sync directory", dir, e))
 }
 
 /// Removes a file; a missing file is not an error.
-pub fn remove_file(path: &Path) -> FsResult<()> {
+pub(crate) fn remove_file(path: &Path) -> FsResult<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -321,7 +312,7 @@ pub fn remove_file(path: &Path) -> FsResult<()> {
 }
 
 /// Whether `name` is one of our temporary files (never a real artifact).
-pub fn is_temp_name(name: &str) -> bool {
+pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
 }
 

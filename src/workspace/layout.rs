@@ -19,7 +19,7 @@ pub const CONFIG_FILE: &str = "millrace.toml";
 
 /// The directory name of a state within a family (incidents use
 /// `incoming/` and `resolved/`).
-pub fn state_dir_name(kind: WorkItemKind, state: QueueState) -> &'static str {
+pub(crate) fn state_dir_name(kind: WorkItemKind, state: QueueState) -> &'static str {
     match (kind, state) {
         (WorkItemKind::Incident, QueueState::Queued) => "incoming",
         (WorkItemKind::Incident, QueueState::Done) => "resolved",
@@ -31,7 +31,7 @@ pub fn state_dir_name(kind: WorkItemKind, state: QueueState) -> &'static str {
 }
 
 /// The family directory of a kind, relative to `millrace-agents/`.
-pub fn family_dir_name(kind: WorkItemKind) -> &'static str {
+pub(crate) fn family_dir_name(kind: WorkItemKind) -> &'static str {
     match kind {
         WorkItemKind::Task => "tasks",
         WorkItemKind::Spec => "specs",

@@ -188,7 +188,7 @@ impl Diagnostic for Problem {
 }
 
 /// "1 problem" / "3 problems".
-pub fn count_phrase(n: usize) -> String {
+pub(crate) fn count_phrase(n: usize) -> String {
     if n == 1 {
         "1 problem".into()
     } else {
@@ -197,7 +197,7 @@ pub fn count_phrase(n: usize) -> String {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;

@@ -30,12 +30,12 @@ use super::fsx::{self, FsResult};
 use crate::plan::{Plane, sha256_hex};
 
 /// The directory of a run where a learning stage stages skill files.
-pub const STAGING_DIR: &str = "skill_update";
+pub(crate) const STAGING_DIR: &str = "skill_update";
 
 /// Where a promotion record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PromotionState {
+pub(crate) enum PromotionState {
     /// Waiting for a moment with no foreground stage running.
     Deferred,
     Applied,
@@ -43,9 +43,9 @@ pub enum PromotionState {
 }
 
 impl PromotionState {
-    pub const ALL: [PromotionState; 3] = [Self::Deferred, Self::Applied, Self::Rejected];
+    pub(crate) const ALL: [PromotionState; 3] = [Self::Deferred, Self::Applied, Self::Rejected];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Deferred => "deferred",
             Self::Applied => "applied",
@@ -56,7 +56,7 @@ impl PromotionState {
 
 /// One staged file and what landing it did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PromotedFile {
+pub(crate) struct PromotedFile {
     /// Relative to `millrace-agents/skills/`.
     pub path: String,
     pub staged_sha256: String,
@@ -69,7 +69,7 @@ pub struct PromotedFile {
 
 /// `learning/update-candidates/<state>/<run_id>-<item>.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PromotionRecord {
+pub(crate) struct PromotionRecord {
     pub schema_version: u32,
     pub kind: String,
     pub state: PromotionState,
@@ -90,7 +90,7 @@ pub struct PromotionRecord {
 
 /// What recording or landing decided, for events.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Settled {
+pub(crate) struct Settled {
     pub record_path: PathBuf,
     pub state: PromotionState,
     pub files: Vec<String>,
@@ -99,7 +99,7 @@ pub struct Settled {
 
 /// What to record (the engine's view of a learning stage's result).
 #[derive(Clone, Debug)]
-pub struct Candidate<'a> {
+pub(crate) struct Candidate<'a> {
     pub run_id: &'a str,
     pub request_id: &'a str,
     pub work_item_id: Option<&'a str>,
@@ -111,7 +111,7 @@ pub struct Candidate<'a> {
 /// Records the files a run staged as a deferred promotion. Nothing staged,
 /// or a staged path that is not a plain file under `skills/`, records a
 /// rejection instead. Recording twice returns the first record.
-pub fn record(ws: &Workspace, c: &Candidate<'_>) -> FsResult<Settled> {
+pub(crate) fn record(ws: &Workspace, c: &Candidate<'_>) -> FsResult<Settled> {
     let name = record_name(c.run_id, c.work_item_id.unwrap_or(c.request_id));
     if let Some((state, existing)) = find_record(ws, &name)? {
         return Ok(settled(ws, &name, state, &existing));
@@ -156,7 +156,7 @@ pub fn record(ws: &Workspace, c: &Candidate<'_>) -> FsResult<Settled> {
 }
 
 /// Lands every deferred promotion, oldest record first.
-pub fn land_all(ws: &Workspace, now: Timestamp) -> FsResult<Vec<Settled>> {
+pub(crate) fn land_all(ws: &Workspace, now: Timestamp) -> FsResult<Vec<Settled>> {
     let dir = state_dir(ws, PromotionState::Deferred);
     let mut out = Vec::new();
     let mut pending = Vec::new();
@@ -236,7 +236,7 @@ fn land(ws: &Workspace, name: &str, mut record: PromotionRecord, now: Timestamp)
 }
 
 /// Every deferred record's name (for status).
-pub fn deferred(ws: &Workspace) -> FsResult<Vec<String>> {
+pub(crate) fn deferred(ws: &Workspace) -> FsResult<Vec<String>> {
     let dir = state_dir(ws, PromotionState::Deferred);
     Ok(fsx::list_names(&dir)?
         .into_iter()

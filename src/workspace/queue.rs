@@ -17,10 +17,10 @@
 
 mod claim;
 mod ideas;
-pub mod index;
-pub mod lineage;
-pub mod quarantine;
-pub mod scan;
+pub(crate) mod index;
+pub(crate) mod lineage;
+pub(crate) mod quarantine;
+pub(crate) mod scan;
 
 use std::path::PathBuf;
 

@@ -17,7 +17,7 @@ use crate::model::Snapshot;
 use crate::plan::Plane;
 
 /// Repairs what would stop the runtime from starting.
-pub fn set_aside_damaged(ws: &Workspace, now: Timestamp) -> FsResult<Vec<String>> {
+pub(crate) fn set_aside_damaged(ws: &Workspace, now: Timestamp) -> FsResult<Vec<String>> {
     let mut notes = Vec::new();
     match lock::clear_if_not_active(ws)? {
         lock::LockClear::ClearedStale => notes.push("removed the lock of a process that is gone".into()),

@@ -16,7 +16,7 @@ use super::fsx::{self, FsResult};
 
 /// One installed skill.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Skill {
+pub(crate) struct Skill {
     /// The frontmatter `id`, else the directory name.
     pub id: String,
     /// Relative to `millrace-agents/skills/`.
@@ -28,7 +28,7 @@ pub struct Skill {
 }
 
 /// Every installed skill, sorted by path.
-pub fn list(ws: &Workspace) -> FsResult<Vec<Skill>> {
+pub(crate) fn list(ws: &Workspace) -> FsResult<Vec<Skill>> {
     let root = skills_dir(ws);
     let mut files = Vec::new();
     if fsx::is_dir(&root) {
@@ -44,12 +44,12 @@ pub fn list(ws: &Workspace) -> FsResult<Vec<Skill>> {
 }
 
 /// The skill with this id (frontmatter id or directory name).
-pub fn find(ws: &Workspace, id: &str) -> FsResult<Option<Skill>> {
+pub(crate) fn find(ws: &Workspace, id: &str) -> FsResult<Option<Skill>> {
     Ok(list(ws)?.into_iter().find(|s| s.id == id))
 }
 
 /// The skills directory.
-pub fn skills_dir(ws: &Workspace) -> PathBuf {
+pub(crate) fn skills_dir(ws: &Workspace) -> PathBuf {
     ws.paths().agents().join("skills")
 }
 

@@ -19,7 +19,7 @@ pub struct IdeaSpec {
 
 /// The spec id for an idea file stem: unsafe runs become `-`, leading and
 /// trailing `-`/`.` are dropped, and `idea-` is prefixed once.
-pub fn idea_spec_id(stem: &str) -> String {
+pub(crate) fn idea_spec_id(stem: &str) -> String {
     let mut cleaned = String::new();
     let mut in_bad_run = false;
     for c in stem.chars() {

@@ -11,7 +11,7 @@ use crate::model::WorkDocument;
 use crate::plan::WorkItemKind;
 
 /// The JSON document format version.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(super) const SCHEMA_VERSION: u32 = 1;
 
 pub(super) fn parse_text(
     kind: Option<WorkItemKind>,

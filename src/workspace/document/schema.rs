@@ -9,14 +9,14 @@ use crate::model::{ConsultantDecision, IncidentStatusHint, Severity, SourceType,
 
 /// Scalar (`Label: value`) or list (`Label:` then `- item` lines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     Scalar,
     List,
 }
 
 /// What a scalar value or list item must look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ty {
+pub(crate) enum Ty {
     /// Any non-empty single-line text.
     Text,
     /// A safe identifier.
@@ -33,7 +33,7 @@ pub enum Ty {
 
 /// One field of a document kind.
 #[derive(Clone, Copy, Debug)]
-pub struct Field {
+pub(crate) struct Field {
     pub label: &'static str,
     pub key: &'static str,
     pub shape: Shape,
@@ -84,9 +84,9 @@ const fn dropping_none(mut field: Field) -> Field {
 const PLANES: &[&str] = &["execution", "planning", "learning"];
 
 /// The `Title` field, shared by every kind (it mirrors the H1).
-pub const TITLE: Field = scalar("Title", "title", Ty::Text, true);
+pub(crate) const TITLE: Field = scalar("Title", "title", Ty::Text, true);
 
-pub const TASK: &[Field] = &[
+pub(crate) const TASK: &[Field] = &[
     scalar("Task-ID", "task_id", Ty::Id, true),
     TITLE,
     defaulted(scalar("Summary", "summary", Ty::Text, false), ""),
@@ -114,7 +114,7 @@ pub const TASK: &[Field] = &[
     list("Risk", "risk", Ty::Text, true),
 ];
 
-pub const SPEC: &[Field] = &[
+pub(crate) const SPEC: &[Field] = &[
     scalar("Spec-ID", "spec_id", Ty::Id, true),
     TITLE,
     scalar("Summary", "summary", Ty::Text, true),
@@ -140,7 +140,7 @@ pub const SPEC: &[Field] = &[
     list("References", "references", Ty::Text, true),
 ];
 
-pub const INCIDENT: &[Field] = &[
+pub(crate) const INCIDENT: &[Field] = &[
     scalar("Incident-ID", "incident_id", Ty::Id, true),
     TITLE,
     scalar("Summary", "summary", Ty::Text, true),
@@ -185,7 +185,7 @@ pub const INCIDENT: &[Field] = &[
 
 const LEARNING_ACTIONS: &[&str] = &["create", "improve", "promote", "export", "install"];
 
-pub const LEARNING_REQUEST: &[Field] = &[
+pub(crate) const LEARNING_REQUEST: &[Field] = &[
     scalar("Learning-Request-ID", "learning_request_id", Ty::Id, true),
     TITLE,
     defaulted(scalar("Summary", "summary", Ty::Text, false), ""),
@@ -217,7 +217,7 @@ pub const LEARNING_REQUEST: &[Field] = &[
 ];
 
 /// The field table of a kind.
-pub fn fields(kind: WorkItemKind) -> &'static [Field] {
+pub(crate) fn fields(kind: WorkItemKind) -> &'static [Field] {
     match kind {
         WorkItemKind::Task => TASK,
         WorkItemKind::Spec => SPEC,
@@ -227,13 +227,13 @@ pub fn fields(kind: WorkItemKind) -> &'static [Field] {
 }
 
 /// The id field of a kind (always the first row).
-pub fn id_field(kind: WorkItemKind) -> &'static Field {
+pub(crate) fn id_field(kind: WorkItemKind) -> &'static Field {
     let table = fields(kind);
     &table[0]
 }
 
 /// Finds a field by markdown label, ignoring ASCII case.
-pub fn by_label(kind: WorkItemKind, label: &str) -> Option<(usize, &'static Field)> {
+pub(crate) fn by_label(kind: WorkItemKind, label: &str) -> Option<(usize, &'static Field)> {
     fields(kind)
         .iter()
         .enumerate()
@@ -241,7 +241,7 @@ pub fn by_label(kind: WorkItemKind, label: &str) -> Option<(usize, &'static Fiel
 }
 
 /// Finds a field by JSON key.
-pub fn by_key(kind: WorkItemKind, key: &str) -> Option<(usize, &'static Field)> {
+pub(crate) fn by_key(kind: WorkItemKind, key: &str) -> Option<(usize, &'static Field)> {
     fields(kind).iter().enumerate().find(|(_, f)| f.key == key)
 }
 

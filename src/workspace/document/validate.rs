@@ -39,7 +39,7 @@ pub(super) struct Raw {
 }
 
 impl Raw {
-    pub fn new(kind: WorkItemKind) -> Self {
+    pub(super) fn new(kind: WorkItemKind) -> Self {
         Self {
             kind,
             title: None,

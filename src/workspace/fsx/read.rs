@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use super::{FsError, FsResult};
 
 /// Reads a whole file as UTF-8 text; `Ok(None)` if it does not exist.
-pub fn read_optional(path: &Path) -> FsResult<Option<String>> {
+pub(crate) fn read_optional(path: &Path) -> FsResult<Option<String>> {
     match fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes)
             .map(Some)
@@ -26,7 +26,7 @@ pub fn read_optional(path: &Path) -> FsResult<Option<String>> {
 }
 
 /// Reads a whole file's bytes; a missing file is `None`.
-pub fn read_optional_bytes(path: &Path) -> FsResult<Option<Vec<u8>>> {
+pub(crate) fn read_optional_bytes(path: &Path) -> FsResult<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -35,14 +35,14 @@ pub fn read_optional_bytes(path: &Path) -> FsResult<Option<Vec<u8>>> {
 }
 
 /// Reads a whole file's bytes.
-pub fn read_bytes(path: &Path) -> FsResult<Vec<u8>> {
+pub(crate) fn read_bytes(path: &Path) -> FsResult<Vec<u8>> {
     read_optional_bytes(path)?.ok_or_else(|| FsError::Missing {
         path: path.to_path_buf(),
     })
 }
 
 /// Reads a whole file as UTF-8 text.
-pub fn read_text(path: &Path) -> FsResult<String> {
+pub(crate) fn read_text(path: &Path) -> FsResult<String> {
     read_optional(path)?.ok_or_else(|| FsError::Missing {
         path: path.to_path_buf(),
     })
@@ -50,7 +50,7 @@ pub fn read_text(path: &Path) -> FsResult<String> {
 
 /// Names of the entries of a directory (unsorted); a missing directory has
 /// none.
-pub fn list_names(dir: &Path) -> FsResult<Vec<String>> {
+pub(crate) fn list_names(dir: &Path) -> FsResult<Vec<String>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -69,7 +69,7 @@ pub fn list_names(dir: &Path) -> FsResult<Vec<String>> {
 /// Names of the entries of a directory with their inode numbers (0 where
 /// the platform has none), read from the directory itself without a stat
 /// per entry.
-pub fn list_names_with_inodes(dir: &Path) -> FsResult<Vec<(String, u64)>> {
+pub(crate) fn list_names_with_inodes(dir: &Path) -> FsResult<Vec<(String, u64)>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -96,39 +96,39 @@ fn inode_of(_: &fs::DirEntry) -> u64 {
 }
 
 /// Whether `path` is a file (following symlinks).
-pub fn is_file(path: &Path) -> bool {
+pub(crate) fn is_file(path: &Path) -> bool {
     path.is_file()
 }
 
 /// Whether `path` is a directory (following symlinks).
-pub fn is_dir(path: &Path) -> bool {
+pub(crate) fn is_dir(path: &Path) -> bool {
     path.is_dir()
 }
 
 /// Whether `path` is a file someone may execute (a harness binary).
-pub fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Whether anything is at `path`.
-pub fn exists(path: &Path) -> bool {
+pub(crate) fn exists(path: &Path) -> bool {
     path.exists()
 }
 
 /// The canonical form of `path`, if it exists.
-pub fn canonical(path: &Path) -> Option<PathBuf> {
+pub(crate) fn canonical(path: &Path) -> Option<PathBuf> {
     path.canonicalize().ok()
 }
 
 /// When `path` was last modified, if it exists.
-pub fn modified(path: &Path) -> Option<SystemTime> {
+pub(crate) fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Up to `max` bytes of a file; `Ok(None)` if it does not exist, an error
 /// if it is longer than `max`.
-pub fn read_capped(path: &Path, max: u64) -> FsResult<Option<Vec<u8>>> {
+pub(crate) fn read_capped(path: &Path, max: u64) -> FsResult<Option<Vec<u8>>> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -147,7 +147,7 @@ pub fn read_capped(path: &Path, max: u64) -> FsResult<Option<Vec<u8>>> {
 
 /// The last `max` bytes of a file (all of it if shorter), and whether the
 /// file was longer; `None` if it cannot be read.
-pub fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, bool)> {
+pub(crate) fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, bool)> {
     let mut file = File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
     let start = len.saturating_sub(max);
@@ -160,7 +160,7 @@ pub fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, bool)> {
 /// One entry of a directory listing (its own type: a symlink is not
 /// followed).
 #[derive(Clone, Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub path: PathBuf,
     pub is_dir: bool,
     pub is_file: bool,
@@ -169,7 +169,7 @@ pub struct Entry {
 }
 
 /// The entries of a directory (unsorted); a missing directory has none.
-pub fn list_entries(dir: &Path) -> FsResult<Vec<Entry>> {
+pub(crate) fn list_entries(dir: &Path) -> FsResult<Vec<Entry>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -194,7 +194,7 @@ pub fn list_entries(dir: &Path) -> FsResult<Vec<Entry>> {
 
 /// What a stat of a file says (following symlinks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stat {
+pub(crate) struct Stat {
     pub len: u64,
     /// Nanoseconds since the epoch (0 when unknown or earlier).
     pub mtime_ns: i64,
@@ -205,7 +205,7 @@ pub struct Stat {
 }
 
 /// The stat of `path`, if it exists.
-pub fn stat(path: &Path) -> Option<Stat> {
+pub(crate) fn stat(path: &Path) -> Option<Stat> {
     let meta = fs::metadata(path).ok()?;
     Some(Stat {
         len: meta.len(),
@@ -217,12 +217,12 @@ pub fn stat(path: &Path) -> Option<Stat> {
 }
 
 /// Whether anything is at `path` itself (a dangling symlink counts).
-pub fn is_present(path: &Path) -> bool {
+pub(crate) fn is_present(path: &Path) -> bool {
     path.symlink_metadata().is_ok()
 }
 
 /// Nanoseconds since the epoch of a time (0 before it).
-pub fn nanos(t: SystemTime) -> i64 {
+pub(crate) fn nanos(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0)

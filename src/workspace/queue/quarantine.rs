@@ -13,17 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::QueueState;
 use crate::plan::WorkItemKind;
-use crate::workspace::Workspace;
 use crate::workspace::fsx::{self, FsError};
 
-use super::scan::scan_dir;
-
 /// The log of quarantined files in each queue directory.
-pub const QUARANTINE_LOG: &str = "invalid-artifacts.jsonl";
+pub(crate) const QUARANTINE_LOG: &str = "invalid-artifacts.jsonl";
 
 /// One line of the quarantine log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QuarantineRecord {
+pub(crate) struct QuarantineRecord {
     pub at: Timestamp,
     pub source_name: String,
     pub quarantine_name: String,
@@ -72,7 +69,7 @@ pub fn quarantine(dir: &Path, name: &str, reason: &str) -> Result<Option<String>
 }
 
 /// Reads a directory's quarantine log (malformed lines are skipped).
-pub fn read_log(dir: &Path) -> Result<Vec<QuarantineRecord>, FsError> {
+pub(crate) fn read_log(dir: &Path) -> Result<Vec<QuarantineRecord>, FsError> {
     let text = fsx::read_optional(&dir.join(QUARANTINE_LOG))?.unwrap_or_default();
     Ok(text
         .lines()
@@ -81,7 +78,7 @@ pub fn read_log(dir: &Path) -> Result<Vec<QuarantineRecord>, FsError> {
 }
 
 /// Attaches logged reasons to quarantined names of one directory.
-pub fn describe(
+pub(crate) fn describe(
     kind: WorkItemKind,
     state: QueueState,
     dir: &Path,
@@ -105,17 +102,4 @@ pub fn describe(
                 .map(|r| r.error.clone()),
         })
         .collect())
-}
-
-/// Every quarantined file in the intake and active directories.
-pub fn list_all(ws: &Workspace) -> Result<Vec<Quarantined>, FsError> {
-    let mut out = Vec::new();
-    for kind in WorkItemKind::ALL {
-        for state in [QueueState::Queued, QueueState::Active] {
-            let dir = ws.paths().queue_dir(*kind, state);
-            let scan = scan_dir(&dir)?;
-            out.extend(describe(*kind, state, &dir, &scan.quarantined)?);
-        }
-    }
-    Ok(out)
 }

@@ -8,7 +8,7 @@ use crate::workspace::fsx::{self, FsError};
 
 /// What a directory holds, by name only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DirScan {
+pub(crate) struct DirScan {
     /// Stems of `*.md` files (unsorted).
     pub documents: Vec<String>,
     /// Inode numbers of `documents`, in the same order.
@@ -18,7 +18,7 @@ pub struct DirScan {
 }
 
 /// Whether a name is a quarantined file.
-pub fn is_quarantine_name(name: &str) -> bool {
+pub(crate) fn is_quarantine_name(name: &str) -> bool {
     name.contains(".invalid")
         && name.rsplit_once(".invalid").is_some_and(|(_, tail)| {
             tail.is_empty() || tail.strip_prefix('.').is_some_and(|n| n.parse::<u32>().is_ok())
@@ -26,7 +26,7 @@ pub fn is_quarantine_name(name: &str) -> bool {
 }
 
 /// Lists a directory once and classifies its names.
-pub fn scan_dir(dir: &Path) -> Result<DirScan, FsError> {
+pub(crate) fn scan_dir(dir: &Path) -> Result<DirScan, FsError> {
     let mut scan = DirScan::default();
     for (name, inode) in fsx::list_names_with_inodes(dir)? {
         if fsx::is_temp_name(&name) || name.starts_with('.') {
@@ -44,6 +44,6 @@ pub fn scan_dir(dir: &Path) -> Result<DirScan, FsError> {
 }
 
 /// Counts `*.md` documents in a directory.
-pub fn count_documents(dir: &Path) -> Result<usize, FsError> {
+pub(crate) fn count_documents(dir: &Path) -> Result<usize, FsError> {
     Ok(scan_dir(dir)?.documents.len())
 }
