@@ -8,10 +8,12 @@
 //! Plan + workspace state ─engine─▶ stage requests ─runners─▶ harness results
 //! ```
 //!
-//! Dependency direction: `cli → engine → runners → workspace → plan ← lower ←
-//! check ← syntax → diag`. The engine runs a loaded [`plan::Plan`] and never
-//! depends on `syntax`, `check` or `lower`. Only `workspace` (and a runner
-//! writing its own run directory) touches the workspace's files.
+//! Dependency direction, one way only (`docs/architecture.md` has the
+//! table, `tests/architecture.rs` checks it): `cli → runtime → engine,
+//! governance, runners, config, compile → workspace → model → plan`, and
+//! `compile → lower → check → syntax → diag`. The engine is pure: it runs a
+//! loaded [`plan::Plan`] over [`model`] data and depends on nothing else.
+//! Only `workspace::fsx` touches the filesystem.
 
 pub mod check;
 pub mod cli;
