@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The contract suite in one command: installs the pinned CLIs (a no-op when
+# the cache is current), then runs every CLI x scenario against the loopback
+# stand-in and prints the comparison table. Arguments go to run-scenarios.mjs.
+#
+#   MILLRACE_HARNESS_DIR       the install cache (default <repo>/target/real-harness)
+#   MILLRACE_HARNESS_CAPTURES  the reference captures (default <repo>/../shared/reference/harness-captures)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bin="$("$here/install.sh" | awk '$1 == "bin" { print $2 }')"
+exec node "$here/run-scenarios.mjs" --bin "$bin" "$@"
