@@ -7,5 +7,7 @@
 #   MILLRACE_HARNESS_CAPTURES  the reference captures (default <repo>/../shared/reference/harness-captures)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bin="$("$here/install.sh" | awk '$1 == "bin" { print $2 }')"
+installed="$("$here/install.sh")"
+echo "$installed"
+bin="$(awk '$1 == "bin" { print $2 }' <<<"$installed")"
 exec node "$here/run-scenarios.mjs" --bin "$bin" "$@"
