@@ -12,6 +12,7 @@
 //   --only LIST        comma-separated cli or cli:scenario (e.g. codex,pi:quota)
 //   --timeout S        cut-off for a run (default 300; Claude's 401/500 retries take ~3 min)
 //   --stall-timeout S  cut-off for stall scenarios (default 20)
+//   --reset-in S       quota resets S seconds from now (default: the stand-in's 90 min)
 //   --no-isolate       do not run inside a loopback-only network namespace
 //   --no-trace         do not record the CLIs' connect() calls with strace
 //   --env K=V          add a variable to every CLI's environment (repeatable)
@@ -30,6 +31,7 @@ import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import { prepare, MODELS, PI_PROVIDER } from "./harness-env.mjs";
 
@@ -46,6 +48,7 @@ function parseArgs(argv) {
     only: null,
     timeout: 300,
     stallTimeout: 20,
+    resetIn: null,
     isolate: true,
     trace: true,
     env: {},
@@ -63,6 +66,7 @@ function parseArgs(argv) {
       case "--only": opts.only = value().split(",").filter(Boolean); break;
       case "--timeout": opts.timeout = Number(value()); break;
       case "--stall-timeout": opts.stallTimeout = Number(value()); break;
+      case "--reset-in": opts.resetIn = Number(value()); break;
       case "--no-isolate": opts.isolate = false; break;
       case "--no-trace": opts.trace = false; break;
       case "--env": {
@@ -199,10 +203,10 @@ function selected(opts, c) {
 // ---------------------------------------------------------------- processes
 
 // Starts the stand-in and resolves with {port, child} once it printed PORT.
-function startStandin(scenario, failCount, logFile) {
+function startStandin(scenario, failCount, extra, logFile) {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, "w");
-    const args = [path.join(here, "standin.mjs"), "--scenario", scenario, "--fail-count", String(failCount)];
+    const args = [path.join(here, "standin.mjs"), "--scenario", scenario, "--fail-count", String(failCount), ...extra];
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", log],
     });
@@ -272,10 +276,12 @@ function spawnCli({ program, args, env, cwd, dir, stdin, trace, onLine }) {
     detached: true,
     stdio: [stdin ? "pipe" : "ignore", "pipe", err],
   });
+  // A decoder, not chunk.toString(): a chunk may end inside a character.
+  const decoder = new StringDecoder("utf8");
   let partial = "";
   child.stdout.on("data", (chunk) => {
     fs.writeSync(out, chunk);
-    partial += chunk.toString("utf8");
+    partial += decoder.write(chunk);
     let nl;
     while ((nl = partial.indexOf("\n")) >= 0) {
       const line = partial.slice(0, nl).replace(/\r$/, "");
@@ -383,7 +389,8 @@ async function runCase(opts, c) {
   if (c.scenario === "unreachable") {
     port = await freePort();
   } else {
-    standin = await startStandin(c.scenario, c.failCount ?? 1, path.join(dir, "standin.log"));
+    const extra = opts.resetIn === null ? [] : ["--reset-in", String(opts.resetIn)];
+    standin = await startStandin(c.scenario, c.failCount ?? 1, extra, path.join(dir, "standin.log"));
     port = standin.port;
   }
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -467,6 +474,8 @@ function outsideTraffic(file) {
 // Texts that differ between any two runs: clock times, ports, ids, paths.
 function normalize(text) {
   return String(text ?? "")
+    // A reset on another day carries the date too: "Dec 2nd, 2026 10:24 PM".
+    .replace(/\b[A-Z][a-z]{2} \d{1,2}(st|nd|rd|th)?,? (\d{4},? )?(?=\d{1,2}:\d{2})/g, "")
     .replace(/\b\d{1,2}:\d{2}\s?(AM|PM|am|pm)\b/g, "<time>")
     .replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>")
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, "<id>")

@@ -35,6 +35,7 @@
 //
 // Usage: node standin.mjs [--scenario S] [--marker M] [--reply TEXT]
 //                         [--fail-count N] [--port N] [--max-seconds N]
+//                         [--reset-in SECONDS]
 
 import http from "node:http";
 import { randomUUID } from "node:crypto";
@@ -62,6 +63,7 @@ function parseArgs(argv) {
     port: 0,
     // A stand-in left behind by a crashed test run must not live for ever.
     maxSeconds: 900,
+    resetIn: 5400,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -76,6 +78,7 @@ function parseArgs(argv) {
       case "--fail-count": opts.failCount = Number(value()); break;
       case "--port": opts.port = Number(value()); break;
       case "--max-seconds": opts.maxSeconds = Number(value()); break;
+      case "--reset-in": opts.resetIn = Number(value()); break;
       default: usage(`unknown argument ${flag}`);
     }
   }
@@ -104,10 +107,11 @@ function assistantText() {
   return `${opts.reply}\n\n### ${state.marker}`;
 }
 
-// A reset time an hour and a bit from now, on a whole minute, so a parsed
-// "try again at 10:24 PM" can be checked against it.
+// The reset time of quota scenarios: --reset-in seconds from now (default
+// 90 min), on a whole minute, so a parsed "try again at 10:24 PM" can be
+// checked against it. CLIs add the date when the reset is not today.
 function resetEpoch() {
-  const t = Math.floor(Date.now() / 1000) + 3600 + 1800;
+  const t = Math.floor(Date.now() / 1000) + opts.resetIn;
   return t - (t % 60);
 }
 
