@@ -428,6 +428,7 @@ async function runCase(opts, c) {
 
   const requests = standin ? (await getJson(port, "/_standin/requests")) || [] : [];
   await stopStandin(standin);
+  fs.writeFileSync(path.join(dir, "requests.json"), JSON.stringify(requests, null, 2) + "\n");
   const modelRequests = requests.filter((r) => ["openai", "anthropic", "gemini"].includes(r.kind));
   const firstModelMs = modelRequests.length ? Date.parse(modelRequests[0].at) - started : null;
 
