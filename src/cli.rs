@@ -12,6 +12,7 @@ mod config;
 mod control;
 mod demo;
 mod doctor;
+mod fmt;
 mod init;
 mod output;
 mod queue;
@@ -134,6 +135,7 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compile(command) => compile::run(command, cx),
+        Command::Fmt(args) => fmt::run(&args, cx),
         Command::Run(command) => run::run(command, cx),
         Command::Demo(args) => demo::run(&args, cx),
         Command::Pause => control::run(mailbox::Command::Pause, cx),

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod diag;
 pub mod embedded;
 pub mod engine;
+pub mod fmt;
 pub mod governance;
 pub mod lower;
 pub mod plan;

@@ -76,6 +76,13 @@ pub fn parse_text(text: &str, base: u32, diags: &mut Diagnostics) -> ast::Ast {
     }
 }
 
+/// The raw parse tree of a file, for tools that print it back (the
+/// formatter). Callers parse with [`parse_text`] first: this does no
+/// recovery reporting and no nesting guard of its own.
+pub(crate) fn parse_tree(text: &str) -> Option<pest::iterators::Pair<'_, Rule>> {
+    MillParser::parse(Rule::file, text).ok()?.next()
+}
+
 /// The offset of the first `{` nested deeper than [`MAX_NESTING`].
 fn too_deep(text: &str) -> Option<usize> {
     let mut depth = 0usize;

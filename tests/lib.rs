@@ -2,6 +2,7 @@
 //! per file). Each module covers one area.
 #![allow(clippy::unwrap_used)]
 
+mod authoring;
 mod compile;
 mod engine;
 mod governance;

@@ -1,0 +1,186 @@
+//! `millrace fmt [FILES...] [--check] [--stdin]`.
+//!
+//! Input: `.mill` files, directories of them (searched recursively, hidden
+//! entries skipped), or stdin. Output: files rewritten in place when their
+//! layout changes; with `--check`, nothing written and one
+//! `mill::fmt::unformatted` line per file that would change.
+//!
+//! Invariants: a file with syntax errors is never touched (its errors are
+//! printed); a rewrite goes through a temporary file and a rename, so an
+//! interrupted run leaves the old or the new text, never half of one. Exit
+//! code 1 when any file was refused or, with `--check`, would change.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{Context, FmtArgs, Outcome, print};
+use crate::diag::{Diagnostics, Layer, RenderOptions, Sources, render_human};
+use crate::fmt::{FmtError, first_difference, format_file};
+
+/// A file or stdin could not be read or written.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot {action} `{path}`: {reason}")]
+#[diagnostic(code(mill::fmt::io), help("check the path and its permissions"))]
+pub struct FmtIo {
+    pub action: &'static str,
+    pub path: String,
+    pub reason: String,
+}
+
+pub(super) fn run(args: &FmtArgs, cx: &Context) -> Outcome {
+    if args.stdin {
+        return stdin(args.check, cx);
+    }
+    let mut files = Vec::new();
+    let roots = if args.files.is_empty() {
+        default_roots(cx)
+    } else {
+        args.files.clone()
+    };
+    for root in &roots {
+        collect(root, &mut files)?;
+    }
+    let mut failed = false;
+    for path in files {
+        failed |= !one_file(&path, args.check, cx)?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The workspace's loops, or nothing outside a workspace.
+fn default_roots(cx: &Context) -> Vec<PathBuf> {
+    crate::workspace::Workspace::open(cx.cli_workspace.as_deref())
+        .map(|ws| vec![ws.paths().loops_dir()])
+        .unwrap_or_default()
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), FmtIo> {
+    if !path.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| io("read", path, &e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "mill") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn io(action: &'static str, path: &Path, e: &std::io::Error) -> FmtIo {
+    FmtIo {
+        action,
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Formats or checks one file; `false` when it was refused or is not
+/// formatted.
+fn one_file(path: &Path, check: bool, cx: &Context) -> Result<bool, FmtIo> {
+    let text = std::fs::read_to_string(path).map_err(|e| io("read", path, &e))?;
+    let name = path.display().to_string();
+    let Some(formatted) = formatted(&name, text.clone(), cx) else {
+        return Ok(false);
+    };
+    if formatted == text {
+        return Ok(true);
+    }
+    if check {
+        let line = first_difference(&text, &formatted);
+        report_one(FmtError::Unformatted { file: name, line }, cx);
+        return Ok(false);
+    }
+    write_atomically(path, &formatted)?;
+    Ok(true)
+}
+
+/// The formatted text, or `None` after printing why not.
+fn formatted(name: &str, text: String, cx: &Context) -> Option<String> {
+    let mut sources = Sources::new();
+    let file = sources.add(name, text, Layer::Workspace);
+    let mut diags = Diagnostics::new();
+    let out = format_file(&sources, file, &mut diags);
+    if !diags.is_empty() {
+        eprint!("{}", render_human(diags.iter(), &sources, options(cx)));
+    }
+    out
+}
+
+fn report_one(error: FmtError, cx: &Context) {
+    eprint!("{}", super::render_diagnostic(&error, cx.color));
+}
+
+fn options(cx: &Context) -> RenderOptions {
+    RenderOptions {
+        color: cx.color,
+        ..RenderOptions::plain()
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), FmtIo> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.fmt-{}", std::process::id()));
+    let result = std::fs::write(&temp, text).and_then(|_| {
+        // Keep the file's permissions across the rename.
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&temp, meta.permissions())?;
+        }
+        std::fs::rename(&temp, path)
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io("write", path, &e));
+    }
+    Ok(())
+}
+
+fn stdin(check: bool, cx: &Context) -> Outcome {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| io("read", Path::new("<stdin>"), &e))?;
+    let Some(out) = formatted("<stdin>", text.clone(), cx) else {
+        return Ok(ExitCode::from(1));
+    };
+    if check {
+        if out != text {
+            let line = first_difference(&text, &out);
+            report_one(
+                FmtError::Unformatted {
+                    file: "<stdin>".into(),
+                    line,
+                },
+                cx,
+            );
+            return Ok(ExitCode::from(1));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
