@@ -14,6 +14,7 @@ mod demo;
 mod doctor;
 mod fmt;
 mod init;
+mod lsp;
 mod output;
 mod queue;
 mod run;
@@ -136,6 +137,7 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         }
         Command::Compile(command) => compile::run(command, cx),
         Command::Fmt(args) => fmt::run(&args, cx),
+        Command::Lsp => lsp::run(),
         Command::Run(command) => run::run(command, cx),
         Command::Demo(args) => demo::run(&args, cx),
         Command::Pause => control::run(mailbox::Command::Pause, cx),

@@ -125,6 +125,22 @@ fn layout_text(text: &str) -> Result<String, FmtError> {
     Ok(print::Printer::new(text, found).file(&units))
 }
 
+/// Tokens (rule, start, end) and comments (start, end) of a file.
+pub(crate) type Lexemes = (Vec<(Rule, usize, usize)>, Vec<(usize, usize)>);
+
+/// Every token (its rule and offsets) and every comment (its offsets) of a
+/// file that parses as a whole, in source order: for highlighting.
+pub(crate) fn lexemes(text: &str) -> Option<Lexemes> {
+    let tree = crate::syntax::parse_tree(text)?;
+    let tokens = comments::token_spans(tree);
+    let spans: Vec<(usize, usize)> = tokens.iter().map(|(_, s, e)| (*s, *e)).collect();
+    let found = comments::scan(text, &spans)
+        .into_iter()
+        .map(|c| (c.start, c.end))
+        .collect();
+    Some((tokens, found))
+}
+
 /// What formatting must keep: every token (rule and text) and every
 /// comment, in order.
 type Shape = (Vec<(Rule, String)>, Vec<String>);

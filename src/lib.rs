@@ -21,6 +21,7 @@ pub mod engine;
 pub mod fmt;
 pub mod governance;
 pub mod lower;
+pub mod lsp;
 pub mod plan;
 pub mod runners;
 pub mod syntax;

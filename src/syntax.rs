@@ -22,6 +22,7 @@ mod shapes;
 use pest::Parser as _;
 
 pub use error::SyntaxError;
+pub use shapes::{MODE_KEYWORDS, NODE_KEYWORDS, STAGE_KEYWORDS};
 
 use crate::diag::{Diagnostics, FileId, Sources, Span};
 

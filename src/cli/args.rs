@@ -81,6 +81,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Lay out `.mill` files canonically (or check that they are).
     Fmt(FmtArgs),
+    /// Run the `.mill` language server on stdin and stdout.
+    Lsp,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,9 @@ mod fmt_cli;
 mod fmt_golden;
 mod fmt_prop;
 mod fmt_repo;
+mod lsp_client;
+mod lsp_parity;
+mod lsp_protocol;
 
 use std::path::{Path, PathBuf};
 
