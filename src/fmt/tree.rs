@@ -373,28 +373,43 @@ fn route(p: P<'_>) -> Built<Route> {
     })
 }
 
-/// Flattens `dest count c else branch` into levels.
+/// `dest count c else dest ...` as levels: each guard's counter belongs to
+/// the level before it.
 fn branch(p: P<'_>, levels: &mut Vec<Level>) -> Built<()> {
-    let mut level = None;
-    let mut counter = None;
-    let mut rest = None;
     for c in p.into_inner() {
         match c.as_rule() {
-            Rule::node_dest | Rule::finish_dest => level = Some((joined(c), None)),
-            Rule::resume_dest => level = Some(resume(c)),
-            Rule::KW_COUNT | Rule::KW_ELSE => {}
-            Rule::ident => counter = Some(leaf(&c)),
-            Rule::branch => rest = Some(c),
-            _ => return unexpected(&c, "a branch"),
+            Rule::guard => {
+                for part in c.into_inner() {
+                    match part.as_rule() {
+                        Rule::KW_COUNT | Rule::KW_ELSE => {}
+                        Rule::ident => {
+                            let counter = leaf(&part);
+                            let level = levels
+                                .last_mut()
+                                .ok_or_else(|| Unexpected("a guard first".into()))?;
+                            level.count = Some(word(&format!("count {}", counter.text), counter.end));
+                        }
+                        _ => levels.push(level(part)?),
+                    }
+                }
+            }
+            _ => levels.push(level(c)?),
         }
     }
-    let (dest, except) = level.ok_or_else(|| Unexpected("a branch without destination".into()))?;
-    let count = counter.map(|c| word(&format!("count {}", c.text), c.end));
-    levels.push(Level { dest, except, count });
-    match rest {
-        Some(next) => branch(next, levels),
-        None => Ok(()),
-    }
+    Ok(())
+}
+
+fn level(p: P<'_>) -> Built<Level> {
+    let (dest, except) = match p.as_rule() {
+        Rule::node_dest | Rule::finish_dest => (joined(p), None),
+        Rule::resume_dest => resume(p),
+        _ => return unexpected(&p, "a branch"),
+    };
+    Ok(Level {
+        dest,
+        except,
+        count: None,
+    })
 }
 
 /// `resume keys default node` and its `except` clause, apart.
