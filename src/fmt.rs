@@ -81,10 +81,19 @@ pub fn format_file(sources: &Sources, file: FileId, diags: &mut Diagnostics) -> 
     }
 }
 
-/// The result of formatting text that is not part of a compile.
+/// Why [`format_text`] refused: the diagnostics, and the source they
+/// point into (for rendering).
 pub struct Refused {
     pub sources: Sources,
     pub diags: Diagnostics,
+}
+
+impl std::fmt::Debug for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refused")
+            .field("codes", &self.diags.codes())
+            .finish()
+    }
 }
 
 /// Formats `text`, reporting problems against the display name `name`.

@@ -13,7 +13,6 @@ use lsp_types::{
 };
 use miette::LabeledSpan;
 
-use super::text::LineIndex;
 use super::world::Analysis;
 use crate::diag::{Diag, FileId, Span, code_of, is_error};
 
@@ -23,8 +22,10 @@ pub fn range(a: &Analysis, span: Span) -> (FileId, Range) {
     let source = a.sources.file(file);
     let start = (span.start.saturating_sub(source.base)) as usize;
     let end = (span.end.saturating_sub(source.base)) as usize;
-    let index = LineIndex::new(&source.text);
-    (file, index.range(&source.text, start, end.max(start)))
+    (
+        file,
+        a.line_index(file).range(&source.text, start, end.max(start)),
+    )
 }
 
 pub fn location(a: &Analysis, span: Span) -> Option<Location> {

@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use super::convert::location;
 use super::index::{Occurrence, Symbol};
-use super::text::LineIndex;
 use super::world::Analysis;
 use crate::diag::Layer;
 
@@ -22,7 +21,7 @@ pub fn offset_at(a: &Analysis, params: &Value) -> Option<u32> {
     let file = a.file_of_uri(uri)?;
     let position: lsp_types::Position = serde_json::from_value(params.get("position")?.clone()).ok()?;
     let source = a.sources.file(file);
-    let local = LineIndex::new(&source.text).offset(&source.text, position);
+    let local = a.line_index(file).offset(&source.text, position);
     Some(source.base + local as u32)
 }
 

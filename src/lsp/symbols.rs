@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use super::convert::range;
 use super::index::Kind;
-use super::text::LineIndex;
 use super::world::Analysis;
 use crate::diag::Span;
 use crate::syntax::Rule;
@@ -159,7 +158,7 @@ pub fn semantic_tokens(a: &Analysis) -> Value {
         .collect();
     spans.extend(comments.iter().map(|(s, e)| (*s, *e, kind_index("comment"))));
     spans.sort_unstable();
-    let index = LineIndex::new(text);
+    let index = a.line_index(a.target);
     let mut data: Vec<u32> = Vec::with_capacity(spans.len() * 5);
     let (mut line, mut col) = (0u32, 0u32);
     for (s, e, kind) in spans {

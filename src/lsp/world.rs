@@ -15,13 +15,15 @@
 //! - The shipped loops are written once, read-only, into a directory named
 //!   after their content, so a client can open a definition in them.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::index::{self, Index};
-use super::text::{path_to_uri, uri_to_path};
+use super::text::{LineIndex, path_to_uri, uri_to_path};
 use crate::diag::{Diagnostics, FileId, Layer, Sources};
 use crate::syntax::ast::Ast;
 
@@ -57,11 +59,22 @@ pub struct Analysis {
     pub uris: Vec<String>,
     /// The document the analysis was asked for.
     pub target: FileId,
+    /// Line tables, built the first time a file's positions are asked for.
+    lines: Vec<OnceCell<LineIndex>>,
 }
 
 impl Analysis {
     pub fn file_of_uri(&self, uri: &str) -> Option<FileId> {
         self.uris.iter().position(|u| u == uri).map(|i| FileId(i as u32))
+    }
+
+    /// The line table of one file of the analysis.
+    pub fn line_index(&self, file: FileId) -> Cow<'_, LineIndex> {
+        let build = || LineIndex::new(&self.sources.file(file).text);
+        match self.lines.get(file.0 as usize) {
+            Some(cell) => Cow::Borrowed(cell.get_or_init(build)),
+            None => Cow::Owned(build()),
+        }
     }
 
     pub fn is_builtin(&self, file: FileId) -> bool {
@@ -116,7 +129,7 @@ impl World {
             uris.push(b.uri.clone());
         }
         if self.is_builtin_uri(uri) {
-            return Some(self.finish(sources, uris, None));
+            return Some(self.finish(sources, uris, uri));
         }
         for sibling in self.siblings(uri) {
             let text = self.text_of(&sibling)?;
@@ -127,10 +140,10 @@ impl World {
         let text = self.text_of(uri)?;
         sources.add(display_name(uri), text, Layer::Workspace);
         uris.push(uri.to_string());
-        Some(self.finish(sources, uris, Some(uri)))
+        Some(self.finish(sources, uris, uri))
     }
 
-    fn finish(&self, sources: Sources, uris: Vec<String>, target: Option<&str>) -> Analysis {
+    fn finish(&self, sources: Sources, uris: Vec<String>, target: &str) -> Analysis {
         let mut diags = Diagnostics::new();
         let mut asts = self.builtin_asts.clone();
         for (id, _) in sources.files().skip(self.builtin.len()) {
@@ -142,10 +155,12 @@ impl World {
         }
         diags.sort();
         let index = index::build(&asts);
-        let target = target
-            .and_then(|t| uris.iter().position(|u| u == t))
+        let target = uris
+            .iter()
+            .position(|u| u == target)
             .map(|i| FileId(i as u32))
             .unwrap_or(FileId(0));
+        let lines = uris.iter().map(|_| OnceCell::new()).collect();
         Analysis {
             sources,
             asts,
@@ -153,6 +168,7 @@ impl World {
             index,
             uris,
             target,
+            lines,
         }
     }
 
