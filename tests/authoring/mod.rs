@@ -1,12 +1,15 @@
 //! Loop authors' tools: `millrace fmt` and the language server.
 
+mod editors;
 mod fmt_cli;
 mod fmt_golden;
 mod fmt_prop;
 mod fmt_repo;
+mod fuzz_props;
 mod lsp_client;
 mod lsp_parity;
 mod lsp_protocol;
+mod nvim_e2e;
 
 use std::path::{Path, PathBuf};
 
