@@ -287,6 +287,27 @@ fn check_paths_to_terminals(l: &Loop, stages: &[Stage], g: &DiGraph<(), Arc>, di
     }
 }
 
+/// The live arcs of each cyclic strongly connected component: one pass
+/// over the arcs puts each into the component holding both its ends, so
+/// this is linear however many components there are.
+fn arcs_by_component(g: &DiGraph<(), Arc>, alive: &[bool]) -> Vec<Vec<EdgeIndex>> {
+    let view = EdgeFiltered::from_fn(g, |e| alive[e.id().index()]);
+    let components = tarjan_scc(&view);
+    let mut component_of = vec![usize::MAX; g.node_count()];
+    for (i, c) in components.iter().enumerate() {
+        c.iter().for_each(|v| component_of[v.index()] = i);
+    }
+    let mut inside: Vec<Vec<EdgeIndex>> = vec![Vec::new(); components.len()];
+    for e in g.edge_references().filter(|e| alive[e.id().index()]) {
+        let (s, t) = (component_of[e.source().index()], component_of[e.target().index()]);
+        if s == t && s != usize::MAX {
+            inside[s].push(e.id());
+        }
+    }
+    inside.retain(|arcs| !arcs.is_empty());
+    inside
+}
+
 fn check_termination(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
     let item_counters: Vec<usize> = l
         .counters
@@ -297,23 +318,9 @@ fn check_termination(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
         .collect();
     let mut alive = vec![true; g.edge_count()];
     loop {
-        let view = EdgeFiltered::from_fn(g, |e| alive[e.id().index()]);
-        let components = tarjan_scc(&view);
-        // One pass over the arcs buckets each live arc into the component
-        // holding both its ends: linear, however many components there are.
-        let mut component_of = vec![usize::MAX; g.node_count()];
-        for (i, c) in components.iter().enumerate() {
-            c.iter().for_each(|v| component_of[v.index()] = i);
-        }
-        let mut inside: Vec<Vec<EdgeIndex>> = vec![Vec::new(); components.len()];
-        for e in g.edge_references().filter(|e| alive[e.id().index()]) {
-            let (s, t) = (component_of[e.source().index()], component_of[e.target().index()]);
-            if s == t && s != usize::MAX {
-                inside[s].push(e.id());
-            }
-        }
+        let inside = arcs_by_component(g, &alive);
         let mut changed = false;
-        for arcs in inside.into_iter().filter(|a| !a.is_empty()) {
+        for arcs in inside {
             let mut reset: HashSet<usize> = HashSet::new();
             for e in &arcs {
                 let arc = &g[*e];
