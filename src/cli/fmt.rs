@@ -28,6 +28,15 @@ pub struct FmtIo {
     pub reason: String,
 }
 
+/// `millrace fmt` with no files outside a workspace has nothing to do.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("no `.mill` files to format: no files were named and no workspace was found")]
+#[diagnostic(
+    code(mill::fmt::no_files),
+    help("name files or directories (`millrace fmt loops/`), use `--stdin`, or run inside a workspace")
+)]
+pub struct NoFiles;
+
 pub(super) fn run(args: &FmtArgs, cx: &Context) -> Outcome {
     if args.stdin {
         return stdin(args.check, cx);
@@ -38,6 +47,9 @@ pub(super) fn run(args: &FmtArgs, cx: &Context) -> Outcome {
     } else {
         args.files.clone()
     };
+    if roots.is_empty() {
+        return Err(NoFiles.into());
+    }
     for root in &roots {
         collect(root, &mut files)?;
     }

@@ -119,3 +119,11 @@ fn a_closed_stdout_ends_fmt_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn nothing_to_format_outside_a_workspace_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = millrace().arg("fmt").current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mill::fmt::no_files"));
+}

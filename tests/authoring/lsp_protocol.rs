@@ -241,6 +241,11 @@ fn completion_offers_what_fits_the_cursor() {
     assert!(labels(&mut s, &text, find(&text, "runner \n", 0, 7)).contains(&"codex_cli".into()));
     let text = with("    plane execution\n", "    entry ");
     assert_eq!(labels(&mut s, &text, find(&text, "entry \n", 0, 6)), ["task"]);
+    let text = with("    check: checker {\n", "        plane ");
+    assert_eq!(
+        labels(&mut s, &text, find(&text, "plane \n", 0, 6)),
+        ["execution", "planning", "learning"]
+    );
 }
 
 fn actions(s: &mut Session, text: &str) -> Vec<Value> {
