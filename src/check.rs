@@ -10,19 +10,26 @@
 //! stage kinds, loops (names, routes, exhaustiveness, result-class
 //! compatibility), route graphs (reachability, a path to a terminal, and the
 //! termination proof), then modes. A definition that failed to resolve is
-//! "poisoned": later passes skip checks that would only repeat its error.
+//! "poisoned": later passes skip checks that would only repeat its error,
+//! and check everything around it (as rustc goes on after a resolution
+//! error): a loop with an unknown stage still gets its termination and
+//! liveness proofs, and the modes binding it their checks.
 
+mod cycles;
 mod error;
 mod graph;
 pub mod hir;
 mod loops;
+mod members;
 mod modes;
 mod names;
 mod paths;
 mod routes;
 mod stages;
+mod warning;
 
 pub use error::CheckError;
+pub use warning::CheckWarning;
 
 use crate::diag::{Diagnostics, Sources};
 use crate::syntax::ast::Ast;
@@ -44,9 +51,15 @@ pub fn check(sources: &Sources, asts: &[Ast], diags: &mut Diagnostics) -> Option
     let mut poisoned_loops = Vec::new();
     for decl in &defs.loops {
         match loops::check_loop(decl, &program.stages, &poisoned_stages, diags) {
+            // An error in one part of a loop hides none of the proofs on the
+            // rest of it, nor the checks of modes that bind it.
+            Some(checked) if checked.plane_known => {
+                graph::analyze(&checked.l, &program.stages, !checked.sound, diags);
+                program.loops.push(checked.l);
+            }
             Some(checked) => {
-                graph::analyze(&checked, &program.stages, diags);
-                program.loops.push(checked);
+                graph::analyze(&checked.l, &program.stages, true, diags);
+                poisoned_loops.push(checked.l.name);
             }
             None => poisoned_loops.extend(decl.name.as_ref().map(|n| n.text.clone())),
         }

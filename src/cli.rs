@@ -12,8 +12,10 @@ mod config;
 mod control;
 mod demo;
 mod doctor;
+mod fmt;
 mod init;
 mod logging;
+mod lsp;
 mod output;
 mod queue;
 mod run;
@@ -139,6 +141,8 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compile(command) => compile::run(command, cx),
+        Command::Fmt(args) => fmt::run(&args, cx),
+        Command::Lsp => lsp::run(),
         Command::Run(command) => run::run(command, cx),
         Command::Demo(args) => demo::run(&args, cx),
         Command::Pause => control::run(mailbox::Command::Pause, cx),

@@ -33,6 +33,9 @@ pub type Diag = Box<dyn Diagnostic + Send + Sync + 'static>;
 #[derive(Default)]
 pub struct Diagnostics {
     items: Vec<Diag>,
+    /// For a follow-on error, the offset of the error that caused it: it
+    /// sorts right after its cause, wherever it is, so the root comes first.
+    causes: Vec<Option<u32>>,
 }
 
 impl Diagnostics {
@@ -42,10 +45,19 @@ impl Diagnostics {
 
     pub fn push(&mut self, diagnostic: impl Diagnostic + Send + Sync + 'static) {
         self.items.push(Box::new(diagnostic));
+        self.causes.push(None);
+    }
+
+    /// Pushes an error caused by the one whose primary label starts at
+    /// `cause` (one typo, two errors): sorted, it follows its cause.
+    pub fn push_caused_by(&mut self, cause: u32, diagnostic: impl Diagnostic + Send + Sync + 'static) {
+        self.items.push(Box::new(diagnostic));
+        self.causes.push(Some(cause));
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
         self.items.extend(other.items);
+        self.causes.extend(other.causes);
     }
 
     pub fn error_count(&self) -> usize {
@@ -73,10 +85,27 @@ impl Diagnostics {
     }
 
     /// Sorts by position (file order, then offset), then by code, so output is
-    /// stable across runs.
+    /// stable across runs; a follow-on error comes right after its cause.
     pub fn sort(&mut self) {
-        self.items
-            .sort_by_cached_key(|d| (primary_offset(d.as_ref()), code_of(d.as_ref())));
+        let mut keyed: Vec<_> = std::mem::take(&mut self.items)
+            .into_iter()
+            .zip(std::mem::take(&mut self.causes))
+            .map(|(d, cause)| {
+                let own = primary_offset(d.as_ref());
+                let key = (
+                    cause.map_or(own, |c| c as usize),
+                    cause.is_some(),
+                    own,
+                    code_of(d.as_ref()),
+                );
+                (key, d, cause)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, d, cause) in keyed {
+            self.items.push(d);
+            self.causes.push(cause);
+        }
     }
 
     /// The codes of every diagnostic, in the current order (used by tests).

@@ -22,6 +22,7 @@ mod shapes;
 use pest::Parser as _;
 
 pub use error::SyntaxError;
+pub use shapes::{MODE_KEYWORDS, NODE_KEYWORDS, STAGE_KEYWORDS};
 
 use crate::diag::{Diagnostics, FileId, Sources, Span};
 
@@ -43,8 +44,12 @@ const MAX_NESTING: usize = 64;
 pub fn parse_text(text: &str, base: u32, diags: &mut Diagnostics) -> ast::Ast {
     if let Some(at) = too_deep(text) {
         let span = Span::new(base + at as u32, base + at as u32 + 1).into();
-        let expected = format!("at most {MAX_NESTING} nested braces");
-        diags.push(SyntaxError::ParseFailure { expected, span });
+        diags.push(SyntaxError::NestingTooDeep {
+            what: "braces",
+            max: MAX_NESTING,
+            span,
+            help: "no `.mill` block nests more than three levels; close the blocks you opened".into(),
+        });
         return ast::Ast::default();
     }
     let mut build = builder::Build { base, diags };
@@ -74,6 +79,13 @@ pub fn parse_text(text: &str, base: u32, diags: &mut Diagnostics) -> ast::Ast {
             ast::Ast::default()
         }
     }
+}
+
+/// The raw parse tree of a file, for tools that print it back (the
+/// formatter). Callers parse with [`parse_text`] first: this does no
+/// recovery reporting and no nesting guard of its own.
+pub(crate) fn parse_tree(text: &str) -> Option<pest::iterators::Pair<'_, Rule>> {
+    MillParser::parse(Rule::file, text).ok()?.next()
 }
 
 /// The offset of the first `{` nested deeper than [`MAX_NESTING`].
@@ -158,7 +170,7 @@ mod tests {
         let text = "{".repeat(200_000);
         let (ast, diags, _) = parse(&text);
         assert!(ast.items.is_empty());
-        assert_eq!(diags.codes(), ["mill::syntax::parse_failure"]);
+        assert_eq!(diags.codes(), ["mill::syntax::nesting_too_deep"]);
     }
 
     #[test]

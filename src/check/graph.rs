@@ -19,46 +19,47 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use miette::LabeledSpan;
+use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
-use petgraph::visit::{Bfs, EdgeFiltered, EdgeRef, Reversed};
+use petgraph::visit::{EdgeFiltered, EdgeRef};
 
-use super::CheckError;
 use super::hir::{Branch, Dest, Loop, Stage};
+use super::{CheckError, CheckWarning};
 use crate::diag::{Diagnostics, Span};
 use crate::plan::{CounterScope, WorkItemKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ArcKind {
+pub(super) enum ArcKind {
     Route,
     Handoff,
     Activation,
 }
 
 #[derive(Clone, Debug)]
-struct Arc {
-    kind: ArcKind,
-    guard: Option<usize>,
-    resets: Vec<usize>,
-    span: Span,
-    label: String,
+pub(super) struct Arc {
+    pub kind: ArcKind,
+    pub guard: Option<usize>,
+    /// Counters the arc resets, with where the `reset` clause names each.
+    pub resets: Vec<(usize, Span)>,
+    pub span: Span,
+    pub label: String,
+    /// `` `OUTCOME` of node `name` ``, for help that names a route.
+    pub route: String,
 }
 
-/// Runs every graph check of one loop.
-pub(super) fn analyze(l: &Loop, stages: &[Stage], diags: &mut Diagnostics) {
+/// Runs every graph check of one loop. A `partial` loop had errors: its
+/// unresolved nodes and routes are missing from the graph, so the checks
+/// that a missing arc could fool (reachability warnings, and a path to a
+/// terminal through a broken node) are skipped or relaxed; termination is
+/// still proven, since a missing arc never bounds a cycle.
+pub(super) fn analyze(l: &Loop, stages: &[Stage], partial: bool, diags: &mut Diagnostics) {
     let graph = build(l, stages);
-    check_reachability(l, &graph, diags);
-    check_paths_to_terminals(l, &graph, diags);
-    check_termination(l, &graph, diags);
-}
-
-fn vertex_name(l: &Loop, v: NodeIndex) -> String {
-    let i = v.index();
-    match l.nodes.get(i) {
-        Some(node) => node.name.clone(),
-        None => format!("finish {}", l.terminals[i - l.nodes.len()].name),
+    if !partial {
+        check_reachability(l, &graph, diags);
     }
+    check_paths_to_terminals(l, stages, &graph, diags);
+    check_termination(l, &graph, diags);
 }
 
 fn build(l: &Loop, stages: &[Stage]) -> DiGraph<(), Arc> {
@@ -68,10 +69,24 @@ fn build(l: &Loop, stages: &[Stage]) -> DiGraph<(), Arc> {
     }
     let terminal = |t: usize| NodeIndex::new(l.nodes.len() + t);
     for (n, node) in l.nodes.iter().enumerate() {
-        let outcomes = &stages[node.stage].outcomes;
+        // A node whose stage did not resolve has no routes.
+        let Some(stage) = stages.get(node.stage) else {
+            continue;
+        };
         for route in &node.routes {
-            let outcome = &outcomes[route.outcome].name;
-            add_branch(&mut g, l, n, outcome, &route.branch, &route.resets, None);
+            let outcome = &stage.outcomes[route.outcome].name;
+            let resets: Vec<(usize, Span)> = route
+                .resets
+                .iter()
+                .copied()
+                .zip(route.reset_spans.iter().copied())
+                .collect();
+            let origin = Origin {
+                from: n,
+                outcome,
+                resets: &resets,
+            };
+            add_branch(&mut g, l, &origin, &route.branch, None);
         }
     }
     let incident_entry = l
@@ -91,6 +106,7 @@ fn build(l: &Loop, stages: &[Stage]) -> DiGraph<(), Arc> {
                 resets: Vec::new(),
                 span: term.span,
                 label,
+                route: format!("terminal `{}`", term.name),
             };
             g.add_edge(terminal(t), NodeIndex::new(entry), arc);
         }
@@ -109,6 +125,7 @@ fn build(l: &Loop, stages: &[Stage]) -> DiGraph<(), Arc> {
                 resets: Vec::new(),
                 span: closure.span,
                 label,
+                route: "the closure pass".into(),
             };
             g.add_edge(terminal(t), NodeIndex::new(closure.node), arc);
         }
@@ -116,28 +133,32 @@ fn build(l: &Loop, stages: &[Stage]) -> DiGraph<(), Arc> {
     g
 }
 
+/// Where the arcs of one route start.
+struct Origin<'a> {
+    from: usize,
+    outcome: &'a str,
+    resets: &'a [(usize, Span)],
+}
+
 /// Adds the arcs of one branch; `spent` names the counter whose exhaustion
 /// led here (for fallback labels).
 fn add_branch(
     g: &mut DiGraph<(), Arc>,
     l: &Loop,
-    from: usize,
-    outcome: &str,
+    origin: &Origin<'_>,
     branch: &Branch,
-    resets: &[usize],
     spent: Option<usize>,
 ) {
+    let outcome = origin.outcome;
     let targets: Vec<(NodeIndex, String)> = match &branch.dest {
         Dest::Node(n) => vec![(
             NodeIndex::new(*n),
             format!("`{outcome}` goes to `{}`", l.nodes[*n].name),
         )],
-        Dest::Finish(t) => {
-            vec![(
-                NodeIndex::new(l.nodes.len() + t),
-                format!("`{outcome}` finishes at `{}`", l.terminals[*t].name),
-            )]
-        }
+        Dest::Finish(t) => vec![(
+            NodeIndex::new(l.nodes.len() + t),
+            format!("`{outcome}` finishes at `{}`", l.terminals[*t].name),
+        )],
         Dest::Resume { allowed, .. } => allowed
             .iter()
             .map(|n| {
@@ -149,6 +170,7 @@ fn add_branch(
             .collect(),
     };
     let guard = branch.guard.as_ref().map(|(c, _)| *c);
+    let route = format!("`{outcome}` of node `{}`", l.nodes[origin.from].name);
     for (to, mut label) in targets {
         if let Some(c) = spent {
             label.push_str(&format!(" once `{}` runs out", l.counters[c].name));
@@ -159,33 +181,61 @@ fn add_branch(
         let arc = Arc {
             kind: ArcKind::Route,
             guard,
-            resets: resets.to_vec(),
+            resets: origin.resets.to_vec(),
             span: branch.dest_span,
             label,
+            route: route.clone(),
         };
-        g.add_edge(NodeIndex::new(from), to, arc);
+        g.add_edge(NodeIndex::new(origin.from), to, arc);
     }
     if let Some((c, otherwise)) = &branch.guard {
-        add_branch(g, l, from, outcome, otherwise, resets, Some(*c));
+        add_branch(g, l, origin, otherwise, Some(*c));
     }
 }
 
+/// Every vertex reached from `roots` along arcs that `keep` accepts,
+/// following them backwards when `reverse`: one pass, however many roots.
+fn reach(
+    g: &DiGraph<(), Arc>,
+    roots: impl IntoIterator<Item = usize>,
+    reverse: bool,
+    keep: impl Fn(&Arc) -> bool,
+) -> Vec<bool> {
+    let mut seen = vec![false; g.node_count()];
+    let mut queue: VecDeque<NodeIndex> = VecDeque::new();
+    for r in roots {
+        if !seen[r] {
+            seen[r] = true;
+            queue.push_back(NodeIndex::new(r));
+        }
+    }
+    let direction = if reverse {
+        Direction::Incoming
+    } else {
+        Direction::Outgoing
+    };
+    while let Some(v) = queue.pop_front() {
+        for e in g.edges_directed(v, direction).filter(|e| keep(e.weight())) {
+            let next = if reverse { e.source() } else { e.target() };
+            if !seen[next.index()] {
+                seen[next.index()] = true;
+                queue.push_back(next);
+            }
+        }
+    }
+    seen
+}
+
 fn check_reachability(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
-    let mut reached = vec![false; g.node_count()];
     let roots = l
         .entries
         .iter()
         .map(|(_, n)| *n)
         .chain(l.closure.as_ref().map(|c| c.node));
-    for root in roots {
-        let mut bfs = Bfs::new(g, NodeIndex::new(root));
-        while let Some(v) = bfs.next(g) {
-            reached[v.index()] = true;
-        }
-    }
+    let reached = reach(g, roots, false, |_| true);
     for (n, node) in l.nodes.iter().enumerate() {
         if !reached[n] {
-            diags.push(CheckError::UnreachableNode {
+            diags.push(CheckWarning::UnreachableNode {
                 node: node.name.clone(),
                 span: node.span.into(),
             });
@@ -193,7 +243,7 @@ fn check_reachability(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
     }
     for (t, term) in l.terminals.iter().enumerate() {
         if !reached[l.nodes.len() + t] {
-            diags.push(CheckError::UnreachedTerminal {
+            diags.push(CheckWarning::UnreachedTerminal {
                 name: term.name.clone(),
                 span: term.span.into(),
             });
@@ -207,7 +257,7 @@ fn check_reachability(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
     }
     for (c, counter) in l.counters.iter().enumerate() {
         if !used[c] {
-            diags.push(CheckError::UnusedCounter {
+            diags.push(CheckWarning::UnusedCounter {
                 name: counter.name.clone(),
                 span: counter.span.into(),
             });
@@ -215,16 +265,18 @@ fn check_reachability(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
     }
 }
 
-fn check_paths_to_terminals(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
-    let routes = EdgeFiltered::from_fn(g, |e| e.weight().kind == ArcKind::Route);
-    let reversed = Reversed(&routes);
-    let mut finishes = vec![false; g.node_count()];
-    for t in 0..l.terminals.len() {
-        let mut bfs = Bfs::new(&reversed, NodeIndex::new(l.nodes.len() + t));
-        while let Some(v) = bfs.next(&reversed) {
-            finishes[v.index()] = true;
-        }
-    }
+/// Every node must be able to finish. A node left incomplete by an earlier
+/// error (unresolved stage, unresolved route) counts as finishing: its
+/// missing routes might, and saying otherwise would only echo that error.
+fn check_paths_to_terminals(l: &Loop, stages: &[Stage], g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
+    let incomplete = l.nodes.iter().enumerate().filter(|(_, n)| {
+        stages
+            .get(n.stage)
+            .is_none_or(|s| n.routes.len() < s.outcomes.len())
+    });
+    let terminals = (0..l.terminals.len()).map(|t| l.nodes.len() + t);
+    let roots: Vec<usize> = terminals.chain(incomplete.map(|(i, _)| i)).collect();
+    let finishes = reach(g, roots, true, |a| a.kind == ArcKind::Route);
     for (n, node) in l.nodes.iter().enumerate() {
         if !finishes[n] {
             diags.push(CheckError::NoPathToTerminal {
@@ -233,6 +285,27 @@ fn check_paths_to_terminals(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnost
             });
         }
     }
+}
+
+/// The live arcs of each cyclic strongly connected component: one pass
+/// over the arcs puts each into the component holding both its ends, so
+/// this is linear however many components there are.
+fn arcs_by_component(g: &DiGraph<(), Arc>, alive: &[bool]) -> Vec<Vec<EdgeIndex>> {
+    let view = EdgeFiltered::from_fn(g, |e| alive[e.id().index()]);
+    let components = tarjan_scc(&view);
+    let mut component_of = vec![usize::MAX; g.node_count()];
+    for (i, c) in components.iter().enumerate() {
+        c.iter().for_each(|v| component_of[v.index()] = i);
+    }
+    let mut inside: Vec<Vec<EdgeIndex>> = vec![Vec::new(); components.len()];
+    for e in g.edge_references().filter(|e| alive[e.id().index()]) {
+        let (s, t) = (component_of[e.source().index()], component_of[e.target().index()]);
+        if s == t && s != usize::MAX {
+            inside[s].push(e.id());
+        }
+    }
+    inside.retain(|arcs| !arcs.is_empty());
+    inside
 }
 
 fn check_termination(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
@@ -245,36 +318,25 @@ fn check_termination(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
         .collect();
     let mut alive = vec![true; g.edge_count()];
     loop {
-        let view = EdgeFiltered::from_fn(g, |e| alive[e.id().index()]);
+        let inside = arcs_by_component(g, &alive);
         let mut changed = false;
-        for component in tarjan_scc(&view) {
-            let members: HashSet<NodeIndex> = component.iter().copied().collect();
-            let inside: Vec<EdgeIndex> = g
-                .edge_references()
-                .filter(|e| {
-                    alive[e.id().index()] && members.contains(&e.source()) && members.contains(&e.target())
-                })
-                .map(|e| e.id())
-                .collect();
-            if inside.is_empty() {
-                continue;
-            }
+        for arcs in inside {
             let mut reset: HashSet<usize> = HashSet::new();
-            for e in &inside {
+            for e in &arcs {
                 let arc = &g[*e];
-                reset.extend(&arc.resets);
+                reset.extend(arc.resets.iter().map(|(c, _)| *c));
                 if arc.kind != ArcKind::Route {
                     reset.extend(&item_counters);
                 }
             }
-            let bounded: Vec<EdgeIndex> = inside
+            let bounded: Vec<EdgeIndex> = arcs
                 .iter()
                 .copied()
                 .filter(|e| g[*e].guard.is_some_and(|c| !reset.contains(&c)))
                 .collect();
             let dropped = if bounded.is_empty() {
-                report_cycle(l, g, &inside, &reset, diags);
-                inside
+                super::cycles::report_cycle(l, g, &arcs, &reset, &item_counters, diags);
+                arcs
             } else {
                 bounded
             };
@@ -285,138 +347,4 @@ fn check_termination(l: &Loop, g: &DiGraph<(), Arc>, diags: &mut Diagnostics) {
             break;
         }
     }
-}
-
-/// Reports one concrete cycle of an unbounded component: an unguarded one
-/// if there is one, else one whose counters are reset on it.
-fn report_cycle(
-    l: &Loop,
-    g: &DiGraph<(), Arc>,
-    inside: &[EdgeIndex],
-    reset: &HashSet<usize>,
-    diags: &mut Diagnostics,
-) {
-    let unguarded: Vec<EdgeIndex> = inside.iter().copied().filter(|e| g[*e].guard.is_none()).collect();
-    let cycle = find_cycle(g, &unguarded)
-        .or_else(|| find_cycle(g, inside))
-        .unwrap_or_default();
-    let Some(first) = cycle.first() else { return };
-    let mut names = vec![vertex_name(
-        l,
-        g.edge_endpoints(*first).map(|(s, _)| s).unwrap_or_default(),
-    )];
-    for e in &cycle {
-        names.push(vertex_name(
-            l,
-            g.edge_endpoints(*e).map(|(_, t)| t).unwrap_or_default(),
-        ));
-    }
-    let edges: Vec<LabeledSpan> = cycle
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let arc = &g[*e];
-            let span: miette::SourceSpan = arc.span.into();
-            if i == 0 {
-                LabeledSpan::new_primary_with_span(Some(arc.label.clone()), span)
-            } else {
-                LabeledSpan::new_with_span(Some(arc.label.clone()), span)
-            }
-        })
-        .collect();
-    let help = cycle_help(l, g, &cycle, reset);
-    diags.push(CheckError::UnboundedCycle {
-        owner: l.name.clone(),
-        cycle: names.join(" → "),
-        help,
-        edges,
-    });
-}
-
-fn cycle_help(l: &Loop, g: &DiGraph<(), Arc>, cycle: &[EdgeIndex], reset: &HashSet<usize>) -> String {
-    if cycle
-        .iter()
-        .any(|e| g[*e].kind == ArcKind::Activation && g[*e].guard.is_none())
-    {
-        let node = l
-            .closure
-            .as_ref()
-            .map(|c| l.nodes[c.node].name.as_str())
-            .unwrap_or("<node>");
-        return format!(
-            "bound the closure pass with a counter: `closure {node} when backlog_drained count <counter> {{ ... }}`"
-        );
-    }
-    let resets: Vec<&str> = cycle
-        .iter()
-        .filter_map(|e| g[*e].guard)
-        .filter(|c| reset.contains(c))
-        .map(|c| l.counters[c].name.as_str())
-        .collect();
-    if let Some(counter) = resets.first() {
-        return format!(
-            "counter `{counter}` guards this cycle but is reset on it, so it never runs out; \
-             remove the reset or guard another route with a counter the cycle does not reset"
-        );
-    }
-    "guard a route of this cycle with `count <counter> else <destination>`, using a counter nothing on the cycle resets"
-        .into()
-}
-
-/// A cycle using only `edges`, as a list of arcs, if one exists: for each
-/// arc u→v in order, a shortest path v→u closes it.
-fn find_cycle(g: &DiGraph<(), Arc>, edges: &[EdgeIndex]) -> Option<Vec<EdgeIndex>> {
-    let allowed: HashSet<EdgeIndex> = edges.iter().copied().collect();
-    let mut ordered: Vec<EdgeIndex> = edges.to_vec();
-    ordered.sort_by_key(|e| {
-        let (s, t) = g.edge_endpoints(*e).unwrap_or_default();
-        (s.index(), t.index(), e.index())
-    });
-    for first in ordered {
-        let (u, v) = g.edge_endpoints(first)?;
-        if u == v {
-            return Some(vec![first]);
-        }
-        if let Some(path) = shortest_path(g, &allowed, v, u) {
-            let mut cycle = vec![first];
-            cycle.extend(path);
-            return Some(cycle);
-        }
-    }
-    None
-}
-
-fn shortest_path(
-    g: &DiGraph<(), Arc>,
-    allowed: &HashSet<EdgeIndex>,
-    from: NodeIndex,
-    to: NodeIndex,
-) -> Option<Vec<EdgeIndex>> {
-    let mut parent: Vec<Option<EdgeIndex>> = vec![None; g.node_count()];
-    let mut seen = vec![false; g.node_count()];
-    let mut queue = VecDeque::from([from]);
-    seen[from.index()] = true;
-    while let Some(v) = queue.pop_front() {
-        if v == to {
-            let mut path = Vec::new();
-            let mut at = to;
-            while at != from {
-                let e = parent[at.index()]?;
-                path.push(e);
-                at = g.edge_endpoints(e)?.0;
-            }
-            path.reverse();
-            return Some(path);
-        }
-        let mut next: Vec<_> = g.edges(v).filter(|e| allowed.contains(&e.id())).collect();
-        next.sort_by_key(|e| (e.target().index(), e.id().index()));
-        for e in next {
-            if !seen[e.target().index()] {
-                seen[e.target().index()] = true;
-                parent[e.target().index()] = Some(e.id());
-                queue.push_back(e.target());
-            }
-        }
-    }
-    None
 }

@@ -122,6 +122,8 @@ pub struct Route {
     pub branch: Branch,
     /// Counter indices reset when the route is taken.
     pub resets: Vec<usize>,
+    /// Where each of `resets` is named in the `reset` clause.
+    pub reset_spans: Vec<Span>,
     pub span: Span,
 }
 

@@ -2,24 +2,33 @@
 //! terminals, the closure pass and node settings. Routes are in `routes`.
 
 use super::CheckError;
-use super::hir::{Closure, Counter, Loop, Node, NodeSettings, Stage, Terminal};
+use super::hir::{Closure, Counter, Loop, Node, NodeSettings, Stage};
+use super::members::{check_counters, check_terminals};
 use super::paths::check_path;
 use super::routes::{RouteScope, check_routes};
-use super::stages::{check_marker, missing, vocab};
+use super::stages::{missing, vocab};
 use crate::diag::{Diagnostics, did_you_mean};
-use crate::plan::{
-    COUNTER_CONFIG_KEYS, ClosureTrigger, CounterScope, Effort, Overridable, Plane, RUNNERS, ResultClass,
-    WorkItemKind,
-};
+use crate::plan::{ClosureTrigger, CounterScope, Effort, Overridable, Plane, RUNNERS, WorkItemKind};
 use crate::syntax::ast::{LoopDecl, Name, NodeDecl};
 
-/// Checks a loop; `None` if it is too broken to analyse or bind.
+/// A loop after checking, with what its errors left out.
+pub(super) struct Checked {
+    pub l: Loop,
+    /// No error in the loop: every node and route resolved.
+    pub sound: bool,
+    /// Its plane is known, so modes binding it can be checked.
+    pub plane_known: bool,
+}
+
+/// Checks a loop; `None` only for a loop without a name. A loop with
+/// errors comes back with placeholders for what did not resolve, so the
+/// proofs on the rest of it (and the modes binding it) still run.
 pub(super) fn check_loop(
     decl: &LoopDecl,
     stages: &[Stage],
     poisoned: &[usize],
     diags: &mut Diagnostics,
-) -> Option<Loop> {
+) -> Option<Checked> {
     let errors = diags.error_count();
     let name = decl.name.as_ref()?;
     let owner = format!("loop `{}`", name.text);
@@ -45,19 +54,22 @@ pub(super) fn check_loop(
         sound &= resolved.is_some();
         nodes.push(resolved.unwrap_or_else(|| placeholder(node)));
     }
+    let mut first_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        if let Some(first) = nodes[..i].iter().find(|n| n.name == node.name) {
+        let first = *first_of.entry(node.name.as_str()).or_insert(i);
+        if first != i {
             diags.push(CheckError::DuplicateName {
                 kind: "node",
                 name: node.name.clone(),
                 owner: owner.clone(),
                 span: node.span.into(),
-                first: first.span.into(),
+                first: nodes[first].span.into(),
             });
         }
     }
     let closure_index = closure_decl.map(|(_, index)| index);
-    let entries = check_entries(decl, &owner, plane, &nodes, closure_index, diags);
+    let misspelt = misspelt_nodes(&node_decls, &nodes, stages);
+    let entries = check_entries(decl, &owner, plane, (&nodes, &misspelt), closure_index, diags);
     if entries.is_empty() && decl.entries.is_empty() {
         missing::<()>(
             &owner,
@@ -80,10 +92,16 @@ pub(super) fn check_loop(
         entries,
         closure,
     };
+    let mut node_map = std::collections::HashMap::new();
+    for (i, n) in checked.nodes.iter().enumerate() {
+        node_map.entry(n.name.clone()).or_insert(i);
+    }
     let scope = RouteScope {
         owner: &owner,
         stages,
         bad_terminals: &bad_terminals,
+        nodes: &node_map,
+        misspelt: &misspelt,
     };
     for (index, node_decl) in node_decls.iter().enumerate() {
         if checked.nodes[index].stage != UNRESOLVED {
@@ -91,7 +109,11 @@ pub(super) fn check_loop(
         }
     }
     mark_closure_counter(&mut checked, diags);
-    (sound && plane.is_some() && diags.error_count() == errors).then_some(checked)
+    Some(Checked {
+        sound: sound && plane.is_some() && diags.error_count() == errors,
+        plane_known: plane.is_some(),
+        l: checked,
+    })
 }
 
 /// Loop nodes followed by the closure node, if any.
@@ -252,137 +274,11 @@ impl std::str::FromStr for RunnerName {
     }
 }
 
-fn check_counters(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> Vec<Counter> {
-    let mut counters: Vec<Counter> = Vec::new();
-    for c in &decl.counters {
-        if let Some(first) = counters.iter().find(|x| x.name == c.name.text) {
-            diags.push(CheckError::DuplicateName {
-                kind: "counter",
-                name: c.name.text.clone(),
-                owner: owner.into(),
-                span: c.name.span.into(),
-                first: first.span.into(),
-            });
-            continue;
-        }
-        if c.limit.value == 0 || c.limit.value > u64::from(MAX_LIMIT) {
-            diags.push(CheckError::InvalidLimit {
-                name: c.name.text.clone(),
-                limit: c.limit.value,
-                max: MAX_LIMIT,
-                span: c.limit.span.into(),
-            });
-        }
-        let config_key = c.config.as_ref().and_then(|key| {
-            vocab::<ConfigKey>(key, "configuration key", COUNTER_CONFIG_KEYS, diags).map(|_| key.text.clone())
-        });
-        counters.push(Counter {
-            name: c.name.text.clone(),
-            span: c.name.span,
-            limit: u32::try_from(c.limit.value).unwrap_or(u32::MAX),
-            config_key,
-            scope: CounterScope::Item,
-        });
-    }
-    counters
-}
-
-/// The largest counter limit: beyond it a counter bounds nothing useful.
-const MAX_LIMIT: u32 = 10_000;
-
-struct ConfigKey;
-
-impl std::str::FromStr for ConfigKey {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        if COUNTER_CONFIG_KEYS.contains(&s) {
-            Ok(ConfigKey)
-        } else {
-            Err(())
-        }
-    }
-}
-
-const TERMINAL_CLASSES: &[&str] = &["success", "followup_needed", "escalate_planning", "blocked"];
-
-/// The loop's terminals and the indices of those whose class is unknown
-/// (routes to them are not class-checked, to avoid follow-on errors).
-fn check_terminals(decl: &LoopDecl, owner: &str, diags: &mut Diagnostics) -> (Vec<Terminal>, Vec<usize>) {
-    let mut terminals: Vec<Terminal> = Vec::new();
-    let mut bad = Vec::new();
-    for t in &decl.terminals {
-        if let Some(first) = terminals.iter().find(|x| x.name == t.name.text) {
-            diags.push(CheckError::DuplicateName {
-                kind: "terminal",
-                name: t.name.text.clone(),
-                owner: owner.into(),
-                span: t.name.span.into(),
-                first: first.span.into(),
-            });
-            continue;
-        }
-        let class = vocab::<ResultClass>(&t.class, "terminal class", TERMINAL_CLASSES, diags);
-        let class = class.filter(|c| {
-            let ok = *c != ResultClass::RecoverableFailure;
-            if !ok {
-                let help = Some(format!(
-                    "a terminal's class is one of: {}",
-                    TERMINAL_CLASSES.join(", ")
-                ));
-                diags.push(CheckError::UnknownValue {
-                    what: "terminal class",
-                    name: t.class.text.clone(),
-                    span: t.class.span.into(),
-                    help,
-                });
-            }
-            ok
-        });
-        let writes = match &t.writes {
-            Some(marker) => {
-                check_marker(marker, diags);
-                marker.text.clone()
-            }
-            None => {
-                let derived = t.name.text.to_uppercase();
-                super::stages::check_derived_marker(&t.name, &derived, "writes", diags);
-                derived
-            }
-        };
-        let opens_incident = match &t.opens {
-            Some(what) if what.text == "incident" => true,
-            Some(what) => {
-                let help = Some("a terminal can only `opens incident`".into());
-                diags.push(CheckError::UnknownValue {
-                    what: "`opens` target",
-                    name: what.text.clone(),
-                    span: what.span.into(),
-                    help,
-                });
-                false
-            }
-            None => false,
-        };
-        if class.is_none() {
-            bad.push(terminals.len());
-        }
-        terminals.push(Terminal {
-            name: t.name.text.clone(),
-            span: t.name.span,
-            class: class.unwrap_or(ResultClass::Blocked),
-            writes,
-            opens_incident,
-            emits: t.emits.iter().map(|e| e.text.clone()).collect(),
-        });
-    }
-    (terminals, bad)
-}
-
 fn check_entries(
     decl: &LoopDecl,
     owner: &str,
     plane: Option<Plane>,
-    nodes: &[Node],
+    (nodes, misspelt): (&[Node], &[Misspelt]),
     closure: Option<usize>,
     diags: &mut Diagnostics,
 ) -> Vec<(WorkItemKind, usize)> {
@@ -425,18 +321,69 @@ fn check_entries(
                 span: e.node.span.into(),
             }),
             Some(index) => entries.push((kind, index)),
-            None => unknown_node(&e.node, owner, nodes, diags),
+            None => unknown_node(&e.node, owner, nodes, misspelt, diags),
         }
     }
     entries
 }
 
-pub(super) fn unknown_node(name: &Name, owner: &str, nodes: &[Node], diags: &mut Diagnostics) {
+/// A node whose name, taken as its stage, names no stage but is close to
+/// one: most likely the node was meant to have that stage's name.
+#[derive(Clone, Debug)]
+pub(super) struct Misspelt {
+    pub node: String,
+    pub meant: String,
+    pub span: crate::diag::Span,
+}
+
+fn misspelt_nodes(decls: &[&NodeDecl], nodes: &[Node], stages: &[Stage]) -> Vec<Misspelt> {
+    decls
+        .iter()
+        .zip(nodes)
+        .filter(|(d, n)| d.stage.is_none() && n.stage == UNRESOLVED)
+        .filter_map(|(d, n)| {
+            let name = d.name.as_ref()?;
+            stages.iter().all(|s| s.name != name.text).then_some(())?;
+            let meant = did_you_mean(&name.text, stages.iter().map(|s| s.name.as_str()))?;
+            Some(Misspelt {
+                node: n.name.clone(),
+                meant: meant.to_string(),
+                span: name.span,
+            })
+        })
+        .collect()
+}
+
+/// Reports a reference to a node the loop lacks. When a misspelt node
+/// explains it (`chekcer { ... }` for the `checker` routes lead to), the
+/// error follows that node's own and says so.
+pub(super) fn unknown_node(
+    name: &Name,
+    owner: &str,
+    nodes: &[Node],
+    misspelt: &[Misspelt],
+    diags: &mut Diagnostics,
+) {
+    let owner = owner.trim_start_matches("loop ").trim_matches('`').to_string();
+    if let Some(m) = misspelt.iter().find(|m| m.meant == name.text) {
+        let help = Some(format!(
+            "node `{}` is probably this node misspelt: rename it to `{}`",
+            m.node, m.meant
+        ));
+        let error = CheckError::UnknownNode {
+            name: name.text.clone(),
+            owner,
+            span: name.span.into(),
+            help,
+        };
+        diags.push_caused_by(m.span.start, error);
+        return;
+    }
     let help = did_you_mean(&name.text, nodes.iter().map(|n| n.name.as_str()))
         .map(|s| format!("did you mean `{s}`?"));
     diags.push(CheckError::UnknownNode {
         name: name.text.clone(),
-        owner: owner.trim_start_matches("loop ").trim_matches('`').into(),
+        owner,
         span: name.span.into(),
         help,
     });
@@ -513,6 +460,9 @@ fn mark_closure_counter(l: &mut Loop, diags: &mut Diagnostics) {
                     span: span.into(),
                     closure: closure_span.into(),
                 });
+                // Still the closure's counter: as an item counter the new
+                // work items would reset it, a second error for one mistake.
+                l.counters[counter].scope = CounterScope::Target;
                 return;
             }
         }

@@ -6,14 +6,16 @@
 
 use std::collections::BTreeMap;
 
+mod triggers;
+
 use super::CheckError;
-use super::hir::{BindingValue, Mode, ModeBinding, Program, Trigger};
+use super::hir::{BindingValue, Mode, ModeBinding, Program};
 use super::loops::check_runner;
 use super::names::Defs;
 use super::paths::check_path;
 use super::stages::vocab;
 use crate::diag::{Diagnostics, Span, did_you_mean};
-use crate::plan::{Concurrency, Effort, LearningAction, Plane};
+use crate::plan::{Concurrency, Effort, Plane};
 use crate::syntax::ast::{self, BindingKind, ModeDecl, Name};
 
 /// A mode resolved so far; `None` in the table while being resolved.
@@ -26,6 +28,8 @@ struct Flat {
 
 struct Resolver<'a, 'd> {
     decls: BTreeMap<&'a str, &'a ModeDecl>,
+    /// Alias name to the name it stands for.
+    aliases: BTreeMap<&'a str, &'a str>,
     done: BTreeMap<String, Option<Flat>>,
     stack: Vec<String>,
     program: &'a Program,
@@ -45,8 +49,14 @@ pub(super) fn check_modes(
         .filter_map(|d| d.name.as_ref().map(|n| (n.text.as_str(), *d)))
         .collect();
     let snapshot = program.clone();
+    let aliases: BTreeMap<&str, &str> = defs
+        .aliases
+        .iter()
+        .map(|a| (a.name.text.as_str(), a.target.text.as_str()))
+        .collect();
     let mut r = Resolver {
         decls,
+        aliases,
         done: BTreeMap::new(),
         stack: Vec::new(),
         program: &snapshot,
@@ -62,8 +72,18 @@ pub(super) fn check_modes(
     }
     let mut aliases = BTreeMap::new();
     for alias in &defs.aliases {
-        if r.decls.contains_key(alias.target.text.as_str()) {
+        let target = alias.target.text.as_str();
+        if r.decls.contains_key(target) {
             aliases.insert(alias.name.text.clone(), alias.target.text.clone());
+        } else if let Some(further) = r.aliases.get(target) {
+            r.diags.push(CheckError::UnknownMode {
+                name: target.into(),
+                span: alias.target.span.into(),
+                help: Some(format!(
+                    "`{target}` is itself an alias, of `{further}`; an alias names a mode: `alias {} = {further}`",
+                    alias.name.text
+                )),
+            });
         } else {
             unknown_mode(&alias.target, r.decls.keys().copied(), r.diags);
         }
@@ -90,18 +110,24 @@ impl Resolver<'_, '_> {
         self.stack.push(name.to_string());
         let base = match &decl.extends {
             Some(parent) if self.stack.contains(&parent.text) => {
-                let mut chain = self.stack.clone();
-                chain.push(parent.text.clone());
-                self.diags.push(CheckError::ModeCycle {
-                    mode: name.into(),
-                    chain: chain.join(" → "),
-                    span: parent.span.into(),
-                });
+                self.mode_cycle(name, &parent.text, parent);
                 None
             }
+            // `extends` may name an alias: it extends the alias's mode. An
+            // alias that names no mode is reported at the alias.
             Some(parent) if !self.decls.contains_key(parent.text.as_str()) => {
-                unknown_mode(parent, self.decls.keys().copied(), self.diags);
-                None
+                match self.aliases.get(parent.text.as_str()).copied() {
+                    Some(target) if self.stack.iter().any(|m| m == target) => {
+                        self.mode_cycle(name, target, parent);
+                        None
+                    }
+                    Some(target) if self.decls.contains_key(target) => Some(self.resolve(target)),
+                    Some(_) => None,
+                    None => {
+                        unknown_mode(parent, self.decls.keys().copied(), self.diags);
+                        None
+                    }
+                }
             }
             Some(parent) => Some(self.resolve(&parent.text)),
             None => Some(Some(Flat {
@@ -128,6 +154,16 @@ impl Resolver<'_, '_> {
         };
         self.done.insert(name.to_string(), flat.clone());
         flat
+    }
+
+    fn mode_cycle(&mut self, mode: &str, back_to: &str, at: &Name) {
+        let mut chain = self.stack.clone();
+        chain.push(back_to.to_string());
+        self.diags.push(CheckError::ModeCycle {
+            mode: mode.into(),
+            chain: chain.join(" → "),
+            span: at.span.into(),
+        });
     }
 
     /// Applies a mode's own statements on top of its parent's.
@@ -213,8 +249,12 @@ impl Resolver<'_, '_> {
         let mut names = Vec::new();
         for (plane, l) in &mode.planes {
             for node in &self.program.loops[*l].nodes {
+                // A node whose stage did not resolve was reported in its loop.
+                let Some(stage) = self.program.stages.get(node.stage) else {
+                    continue;
+                };
                 names.push((node.name.clone(), node.stage, *plane));
-                names.push((self.program.stages[node.stage].name.clone(), node.stage, *plane));
+                names.push((stage.name.clone(), node.stage, *plane));
             }
         }
         names
@@ -354,121 +394,6 @@ impl Resolver<'_, '_> {
             return None;
         }
         Some(plane)
-    }
-
-    fn bind_triggers(&mut self, decl: &ModeDecl, flat: &mut Flat) {
-        if decl.triggers.is_empty() {
-            return;
-        }
-        let names = self.names_in_mode(&flat.mode);
-        for t in &decl.triggers {
-            if let Some(trigger) = self.trigger(t, &names, &flat.mode) {
-                flat.mode.triggers.retain(|x| x.rule_id != trigger.rule_id);
-                flat.mode.triggers.push(trigger);
-            }
-        }
-    }
-
-    fn trigger(
-        &mut self,
-        t: &ast::TriggerDecl,
-        names: &[(String, usize, Plane)],
-        mode: &Mode,
-    ) -> Option<Trigger> {
-        if !mode.planes.contains_key(&Plane::Learning) {
-            self.diags.push(CheckError::InvalidPolicy {
-                message: format!(
-                    "mode `{}` has a learning trigger but binds no learning loop",
-                    mode.name
-                ),
-                span: t.span.into(),
-                help: Some("add `learning = <loop>` to the mode".into()),
-            });
-            return None;
-        }
-        let source = self.lookup(&t.source, names, &mode.name)?;
-        if source.2 == Plane::Learning {
-            self.diags.push(CheckError::InvalidPolicy {
-                message: "a learning trigger must start outside the learning plane".into(),
-                span: t.source.span.into(),
-                help: Some("name an execution or planning stage".into()),
-            });
-            return None;
-        }
-        let stage = &self.program.stages[source.1];
-        let mut outcomes = Vec::new();
-        for o in &t.outcomes {
-            match stage.outcome_index(&o.text) {
-                Some(i) => outcomes.push(i),
-                None => {
-                    let declared: Vec<&str> = stage.outcomes.iter().map(|x| x.name.as_str()).collect();
-                    let help = did_you_mean(&o.text, declared.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .or_else(|| Some(format!("`{}` declares: {}", stage.name, declared.join(", "))));
-                    self.diags.push(CheckError::UnknownOutcome {
-                        stage: stage.name.clone(),
-                        outcome: o.text.clone(),
-                        span: o.span.into(),
-                        help,
-                    });
-                }
-            }
-        }
-        let target = self.lookup(&t.target, names, &mode.name)?;
-        if target.2 != Plane::Learning {
-            self.diags.push(CheckError::InvalidPolicy {
-                message: format!("trigger target `{}` is not a learning stage", t.target.text),
-                span: t.target.span.into(),
-                help: Some("name a stage of the learning loop, such as `analyst`".into()),
-            });
-            return None;
-        }
-        let action = match &t.action {
-            Some(a) => vocab::<LearningAction>(a, "learning action", LearningAction::NAMES, self.diags)?,
-            None => LearningAction::Improve,
-        };
-        if outcomes.len() != t.outcomes.len() {
-            return None;
-        }
-        let outcome_names: Vec<String> = outcomes
-            .iter()
-            .map(|o| stage.outcomes[*o].name.to_lowercase())
-            .collect();
-        let rule_id = format!(
-            "{}.{}.{}-to-{}",
-            source.2,
-            stage.name,
-            outcome_names.join("+"),
-            self.program.stages[target.1].name
-        );
-        Some(Trigger {
-            rule_id,
-            source_plane: source.2,
-            source_stage: source.1,
-            outcomes,
-            target_stage: target.1,
-            action,
-        })
-    }
-
-    fn lookup(
-        &mut self,
-        name: &Name,
-        names: &[(String, usize, Plane)],
-        mode: &str,
-    ) -> Option<(String, usize, Plane)> {
-        let found = names.iter().find(|(n, _, _)| *n == name.text).cloned();
-        if found.is_none() {
-            let help = did_you_mean(&name.text, names.iter().map(|(n, _, _)| n.as_str()))
-                .map(|s| format!("did you mean `{s}`?"));
-            self.diags.push(CheckError::StageOutsideMode {
-                mode: mode.into(),
-                name: name.text.clone(),
-                span: name.span.into(),
-                help,
-            });
-        }
-        found
     }
 }
 

@@ -1,6 +1,8 @@
 //! Checking a node's routes: every outcome routed exactly once, every name
 //! resolved, and terminals compatible with the outcome's result classes.
 
+use std::collections::HashMap;
+
 use super::CheckError;
 use super::hir::{Branch, Dest, Loop, Outcome, Route, Stage};
 use super::loops::unknown_node;
@@ -14,6 +16,11 @@ pub(super) struct RouteScope<'a> {
     pub stages: &'a [Stage],
     /// Terminals whose class is unknown (already reported).
     pub bad_terminals: &'a [usize],
+    /// Node name to index (the first of a duplicated name), so resolving a
+    /// route costs the same in a loop of ten nodes or of ten thousand.
+    pub nodes: &'a HashMap<String, usize>,
+    /// Nodes whose name looks like a misspelt stage (see `unknown_node`).
+    pub misspelt: &'a [super::loops::Misspelt],
 }
 
 /// Resolves the routes of node `index`, in outcome order.
@@ -30,11 +37,11 @@ pub(super) fn check_routes(
     let mut routes = Vec::new();
     for route in &decl.routes {
         let branch = resolve_branch(&route.branch, l, scope, diags);
-        let resets: Vec<usize> = route
+        let (resets, reset_spans): (Vec<usize>, Vec<Span>) = route
             .resets
             .iter()
-            .filter_map(|c| counter(c, l, scope, diags))
-            .collect();
+            .filter_map(|c| counter(c, l, scope, diags).map(|i| (i, c.span)))
+            .unzip();
         for name in &route.outcomes {
             let Some(outcome) = stage.outcome_index(&name.text) else {
                 unknown_outcome(name, stage, diags);
@@ -63,6 +70,7 @@ pub(super) fn check_routes(
                     outcome,
                     branch: branch.clone(),
                     resets: resets.clone(),
+                    reset_spans: reset_spans.clone(),
                     span: route.span,
                 });
             }
@@ -192,9 +200,9 @@ fn target_node(name: &Name, l: &Loop, scope: &RouteScope<'_>, diags: &mut Diagno
 }
 
 fn node(name: &Name, l: &Loop, scope: &RouteScope<'_>, diags: &mut Diagnostics) -> Option<usize> {
-    let found = l.node_index(&name.text);
+    let found = scope.nodes.get(&name.text).copied();
     if found.is_none() {
-        unknown_node(name, scope.owner, &l.nodes, diags);
+        unknown_node(name, scope.owner, &l.nodes, scope.misspelt, diags);
     }
     found
 }

@@ -95,6 +95,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Lay out `.mill` files canonically (or check that they are).
+    Fmt(FmtArgs),
+    /// Run the `.mill` language server on stdin and stdout.
+    Lsp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -431,4 +435,18 @@ pub struct DemoArgs {
 pub struct CompletionsArgs {
     /// The shell to print completions for.
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// `.mill` files or directories to format (default: the workspace's
+    /// `millrace-agents/loops/`).
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Change nothing; exit 1 if any file is not formatted.
+    #[arg(long)]
+    pub check: bool,
+    /// Read one file from stdin and write it formatted to stdout.
+    #[arg(long, conflicts_with = "files")]
+    pub stdin: bool,
 }

@@ -121,6 +121,9 @@ impl Build<'_> {
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
             .next()
             .unwrap_or("");
+        if self.unterminated(span, line) {
+            return;
+        }
         let shown = Span::new(span.start, span.start + line.len() as u32);
         self.diags.push(SyntaxError::InvalidStatement {
             found: line.to_string(),
@@ -128,6 +131,17 @@ impl Build<'_> {
             span: sspan(shown),
             help: Some(statement_help(block, word, line)),
         });
+    }
+
+    /// Reports a string left open on a bad line (the reason it did not
+    /// parse) at its opening quote; true if there was one.
+    fn unterminated(&mut self, span: Span, line: &str) -> bool {
+        let Some(at) = open_quote(line) else { return false };
+        let at = span.start + at as u32;
+        self.diags.push(SyntaxError::UnterminatedString {
+            span: sspan(Span::new(at, at + 1)),
+        });
+        true
     }
 
     // ---- file ----
@@ -159,6 +173,9 @@ impl Build<'_> {
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
             .next()
             .unwrap_or("");
+        if self.unterminated(span, line) {
+            return;
+        }
         let shown = Span::new(span.start, span.start + line.len().max(1) as u32);
         self.diags.push(SyntaxError::InvalidItem {
             found: line.to_string(),
@@ -294,4 +311,23 @@ impl Build<'_> {
         self.unclosed(Block::Outcomes, open, closed);
         block
     }
+}
+
+/// The offset of a `"` that opens a string the line never closes (outside
+/// a comment), if any.
+pub(super) fn open_quote(line: &str) -> Option<usize> {
+    let mut open = None;
+    let mut chars = line.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (c, open) {
+            ('#', None) => return None,
+            ('"', None) => open = Some(i),
+            ('"', Some(_)) => open = None,
+            ('\\', Some(_)) => {
+                chars.next();
+            }
+            _ => {}
+        }
+    }
+    open
 }

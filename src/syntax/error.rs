@@ -71,6 +71,31 @@ pub enum SyntaxError {
     )]
     Internal { rule: String, context: String },
 
+    /// Nesting deeper than any real file: braces inside braces, or a route's
+    /// `count ... else` chain. Refused before it can exhaust the stack.
+    #[error("{what} nested too deeply: at most {max} levels")]
+    #[diagnostic(code(mill::syntax::nesting_too_deep), help("{help}"))]
+    NestingTooDeep {
+        what: &'static str,
+        max: usize,
+        #[label(primary, "one level too many")]
+        span: SourceSpan,
+        help: String,
+    },
+
+    /// A string whose closing quote never comes on its line.
+    #[error("this string is never closed")]
+    #[diagnostic(
+        code(mill::syntax::unterminated_string),
+        help(
+            "close it with `\"` on the same line; a string cannot span lines (write `\\\"` for a quote inside it)"
+        )
+    )]
+    UnterminatedString {
+        #[label(primary, "opened here")]
+        span: SourceSpan,
+    },
+
     /// The grammar failed as a whole (recovery should make this rare).
     #[error("cannot parse this file: expected {expected}")]
     #[diagnostic(code(mill::syntax::parse_failure))]

@@ -4,7 +4,13 @@
 use super::Rule;
 use super::ast::*;
 use super::builder::{Build, P, Seen};
+use super::error::{SyntaxError, sspan};
 use super::shapes::Block;
+use crate::diag::Span;
+
+/// The longest `else` chain of one route: real loops use two or three, and
+/// every later stage walks a chain recursively.
+pub(super) const MAX_CHAIN: usize = 64;
 
 impl Build<'_> {
     pub(super) fn loop_decl(&mut self, pair: P<'_>) -> LoopDecl {
@@ -219,32 +225,74 @@ impl Build<'_> {
         })
     }
 
+    /// A chain `dest count c else dest ...`, nested as the AST wants it:
+    /// each fallback is the branch that follows its guard.
     fn branch(&mut self, pair: P<'_>) -> Option<Branch> {
-        let span = self.span(&pair);
-        let (mut dest, mut counter, mut otherwise) = (None, None, None);
+        let end = self.span(&pair).end;
+        let mut dests: Vec<(Option<Dest>, u32)> = Vec::new();
+        let mut counters: Vec<Name> = Vec::new();
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::KW_COUNT | Rule::KW_ELSE => {}
-                Rule::finish_dest => dest = self.value(p, Rule::ident).map(|v| Dest::Finish(self.name(v))),
-                Rule::node_dest => dest = self.value(p, Rule::ident).map(|v| Dest::Node(self.name(v))),
-                Rule::resume_dest => dest = self.resume_dest(p),
-                Rule::ident => counter = Some(self.name(p)),
-                Rule::branch => otherwise = self.branch(p),
-                other => self.internal(other, "a branch"),
+                Rule::guard if counters.len() == MAX_CHAIN => {
+                    self.diags.push(SyntaxError::NestingTooDeep {
+                        what: "`else` chain",
+                        max: MAX_CHAIN,
+                        span: sspan(self.span(&p)),
+                        help: format!("a route may have at most {MAX_CHAIN} `count ... else` guards"),
+                    });
+                    break;
+                }
+                Rule::guard => {
+                    for part in p.into_inner() {
+                        match part.as_rule() {
+                            Rule::KW_COUNT | Rule::KW_ELSE => {}
+                            Rule::ident => counters.push(self.name(part)),
+                            _ => {
+                                let start = self.span(&part).start;
+                                dests.push((self.dest(part), start));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let start = self.span(&p).start;
+                    dests.push((self.dest(p), start));
+                }
             }
         }
-        let guard = match (counter, otherwise) {
-            (Some(counter), Some(otherwise)) => Some(Guard {
-                counter,
-                otherwise: Box::new(otherwise),
-            }),
-            _ => None,
+        if dests.len() != counters.len() + 1 {
+            self.internal(Rule::branch, "a guard without its destination");
+            return None;
+        }
+        let (last, start) = dests.pop()?;
+        let mut branch = Branch {
+            dest: last?,
+            guard: None,
+            span: Span::new(start, end),
         };
-        Some(Branch {
-            dest: dest?,
-            guard,
-            span,
-        })
+        while let (Some((dest, start)), Some(counter)) = (dests.pop(), counters.pop()) {
+            branch = Branch {
+                dest: dest?,
+                guard: Some(Guard {
+                    counter,
+                    otherwise: Box::new(branch),
+                }),
+                span: Span::new(start, end),
+            };
+        }
+        Some(branch)
+    }
+
+    fn dest(&mut self, p: P<'_>) -> Option<Dest> {
+        match p.as_rule() {
+            Rule::finish_dest => self.value(p, Rule::ident).map(|v| Dest::Finish(self.name(v))),
+            Rule::node_dest => self.value(p, Rule::ident).map(|v| Dest::Node(self.name(v))),
+            Rule::resume_dest => self.resume_dest(p),
+            other => {
+                self.internal(other, "a branch");
+                None
+            }
+        }
     }
 
     fn resume_dest(&mut self, pair: P<'_>) -> Option<Dest> {

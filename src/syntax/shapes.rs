@@ -1,7 +1,7 @@
 //! What each statement looks like, for help on lines that failed to parse.
 
 /// The keywords valid in each kind of block.
-pub(super) const STAGE_KEYWORDS: &[&str] = &[
+pub const STAGE_KEYWORDS: &[&str] = &[
     "plane",
     "title",
     "entrypoint",
@@ -19,8 +19,8 @@ pub(super) const STAGE_KEYWORDS: &[&str] = &[
     "timeout",
 ];
 pub(super) const LOOP_KEYWORDS: &[&str] = &["plane", "entry", "counter", "terminal", "closure"];
-pub(super) const NODE_KEYWORDS: &[&str] = &["runner", "model", "effort", "timeout", "entrypoint", "attach"];
-pub(super) const MODE_KEYWORDS: &[&str] = &[
+pub const NODE_KEYWORDS: &[&str] = &["runner", "model", "effort", "timeout", "entrypoint", "attach"];
+pub const MODE_KEYWORDS: &[&str] = &[
     "runner",
     "model",
     "effort",

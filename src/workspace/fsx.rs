@@ -132,6 +132,31 @@ pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> FsResult<()> {
     replace_with(path, |out| out.write_all(bytes), false)
 }
 
+/// Replaces a file a person owns (a `.mill` source being formatted)
+/// atomically and durably, keeping its permissions.
+pub(crate) fn replace_keeping_mode(path: &Path, bytes: &[u8]) -> FsResult<()> {
+    let mode = fs::metadata(path).ok().map(|m| m.permissions());
+    let dir = parent_of(path)?;
+    let temp = write_temp(dir, path, bytes)?;
+    let renamed = mode
+        .map_or(Ok(()), |mode| fs::set_permissions(&temp, mode))
+        .and_then(|()| fs::rename(&temp, path));
+    if let Err(e) = renamed {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("replace", path, e));
+    }
+    sync_dir(dir)
+}
+
+/// Makes a file read-only for everyone (a copy nobody should edit).
+pub(crate) fn set_readonly(path: &Path) -> FsResult<()> {
+    let mut perms = fs::metadata(path)
+        .map_err(|e| FsError::io("stat", path, e))?
+        .permissions();
+    perms.set_readonly(true);
+    fs::set_permissions(path, perms).map_err(|e| FsError::io("chmod", path, e))
+}
+
 /// Links `to` to the file at `from` (fails if `to` exists).
 pub(crate) fn hard_link(from: &Path, to: &Path) -> FsResult<()> {
     fs::hard_link(from, to).map_err(|e| FsError::io("link", to, e))

@@ -1,0 +1,6 @@
+#![no_main]
+
+#[path = "../../tests/authoring/fuzzing.rs"]
+mod fuzzing;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::lsp_document(data));
