@@ -30,6 +30,7 @@ mod raw;
 mod robustness;
 pub mod scripted;
 mod stream;
+mod survivors;
 mod sys;
 mod unwind;
 mod which;
@@ -49,6 +50,7 @@ pub use files::RunFiles;
 pub use normalize::FAILURE_OUTCOME;
 pub use pi::{PI_RESERVED_FLAGS, PiConfig, PiEventLogPolicy};
 pub use scripted::ScriptedConfig;
+pub use survivors::{REQUEST_VAR, StageProcess, WORKSPACE_VAR, stage_processes};
 pub use sys::{group_exists, group_has_live_members};
 
 use crate::model::{ExitKind, StageResult, StageRunRequest};
@@ -56,20 +58,25 @@ use crate::workspace::fsx;
 use raw::RawRun;
 use stream::Ctx;
 
-/// Stops the harness a dead runtime left running for `request_id` (the
-/// runtime was killed, so nobody reaps it, and the stage is about to run
-/// again): SIGKILLs its process group if `runner_process.<rid>.json` names
-/// a leader that is still the same process (same start time). Returns the
-/// group killed.
-pub fn kill_orphaned_harness(run_dir: &std::path::Path, request_id: &str) -> Option<i32> {
+/// Stops every process of the stage `request_id` that outlived the runtime
+/// that ran it (the runtime was killed; the stage is about to run again):
+/// its harness and whatever the harness started, whether or not the
+/// harness itself is still there. Returns the pids killed.
+pub fn stop_survivors(run_dir: &Path, workspace_root: &Path, request_id: &str) -> Vec<i32> {
+    survivors::stop(workspace_root, request_id, recorded(run_dir, request_id))
+}
+
+/// The process group a stage's harness was started in, as recorded.
+pub fn recorded_group(run_dir: &Path, request_id: &str) -> Option<i32> {
+    recorded(run_dir, request_id).map(|(pgid, _)| pgid)
+}
+
+/// `runner_process.<rid>.json`: the harness's group and its start time.
+fn recorded(run_dir: &Path, request_id: &str) -> Option<(i32, u64)> {
     let record = fsx::read_optional(&RunFiles::new(run_dir, request_id).process).ok()??;
     let record: serde_json::Value = serde_json::from_str(&record).ok()?;
     let pgid = i32::try_from(record.get("pgid")?.as_i64()?).ok()?;
-    let started = record.get("start_time")?.as_u64()?;
-    if sys::start_time(pgid) != Some(started) || !sys::group_has_live_members(pgid) {
-        return None;
-    }
-    sys::kill_group(pgid).ok().map(|()| pgid)
+    Some((pgid, record.get("start_time")?.as_u64()?))
 }
 
 /// Runs one stage and returns its normalized result. Never panics and
@@ -164,10 +171,12 @@ fn retire_stale(path: &Path, request_id: &str) -> Result<(), String> {
 /// Pi's `failure_full` policy keeps the event log only for failed stages.
 fn apply_event_log_policy(req: &StageRunRequest, cfg: &RunnersConfig, result: &mut StageResult) {
     let keep_all = cfg.pi.event_log_policy == PiEventLogPolicy::Full;
-    if req.runner == "pi_rpc" && !keep_all && result.failure_class.is_none() {
-        if let Some(path) = result.events_path.take() {
-            let _ = fsx::remove_file(&path);
-        }
+    if req.runner == "pi_rpc"
+        && !keep_all
+        && result.failure_class.is_none()
+        && let Some(path) = result.events_path.take()
+    {
+        let _ = fsx::remove_file(&path);
     }
 }
 

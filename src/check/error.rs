@@ -472,6 +472,20 @@ pub enum CheckError {
         span: SourceSpan,
     },
 
+    /// A timeout longer than the runtime takes.
+    #[error("{what} of {found} seconds is longer than the limit of {max} seconds (a week)")]
+    #[diagnostic(
+        code(mill::check::invalid_value),
+        help("use at most {max}; a stage that needs longer is a campaign of its own")
+    )]
+    ValueTooLarge {
+        what: &'static str,
+        found: u64,
+        max: u64,
+        #[label(primary, "too long")]
+        span: SourceSpan,
+    },
+
     /// A concurrency statement or trigger that names a plane the mode does
     /// not bind, or a trigger that starts in the learning plane.
     #[error("{message}")]

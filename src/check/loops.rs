@@ -186,16 +186,16 @@ fn resolve_node(
         return None;
     }
     let stage = &stages[index];
-    if let Some(plane) = plane {
-        if stage.plane != plane {
-            diags.push(CheckError::StagePlaneMismatch {
-                node: name.text.clone(),
-                stage: stage.name.clone(),
-                stage_plane: stage.plane.to_string(),
-                loop_plane: plane.to_string(),
-                span: stage_name.span.into(),
-            });
-        }
+    if let Some(plane) = plane
+        && stage.plane != plane
+    {
+        diags.push(CheckError::StagePlaneMismatch {
+            node: name.text.clone(),
+            stage: stage.name.clone(),
+            stage_plane: stage.plane.to_string(),
+            loop_plane: plane.to_string(),
+            span: stage_name.span.into(),
+        });
     }
     let settings = check_settings(decl, stage, diags);
     Some(Node {
@@ -227,11 +227,8 @@ fn check_settings(decl: &NodeDecl, stage: &Stage, diags: &mut Diagnostics) -> No
         .iter()
         .for_each(|e| fixed(Overridable::Entrypoint, e.span));
     s.attach.iter().for_each(|a| fixed(Overridable::Skills, a.span));
-    if let Some(t) = s.timeout.filter(|t| t.value == 0) {
-        diags.push(CheckError::InvalidValue {
-            what: "a timeout",
-            span: t.span.into(),
-        });
+    if let Some(t) = &s.timeout {
+        super::stages::check_timeout(t, diags);
     }
     if let Some(e) = &s.entrypoint {
         check_path(e, "entrypoints", ".md", diags);

@@ -279,10 +279,11 @@ impl Resolver<'_, '_> {
             let Some(value) = self.binding_value(b) else {
                 continue;
             };
-            if let Some(sel) = &b.selector {
-                if !flat.poisoned && !self.check_selector(sel, &names, &flat.mode.name, &value) {
-                    continue;
-                }
+            if let Some(sel) = &b.selector
+                && !flat.poisoned
+                && !self.check_selector(sel, &names, &flat.mode.name, &value)
+            {
+                continue;
             }
             flat.mode.bindings.push(ModeBinding {
                 selector,
@@ -334,14 +335,9 @@ impl Resolver<'_, '_> {
             (BindingKind::Effort, V::Name(n)) => {
                 vocab::<Effort>(n, "effort", Effort::NAMES, self.diags).map(BindingValue::Effort)
             }
-            (BindingKind::Timeout, V::Int(i)) if i.value == 0 => {
-                self.diags.push(CheckError::InvalidValue {
-                    what: "a timeout",
-                    span: i.span.into(),
-                });
-                None
+            (BindingKind::Timeout, V::Int(i)) => {
+                super::stages::check_timeout(i, self.diags).then_some(BindingValue::Timeout(i.value))
             }
-            (BindingKind::Timeout, V::Int(i)) => Some(BindingValue::Timeout(i.value)),
             (BindingKind::Entrypoint, V::Str(s)) => check_path(s, "entrypoints", ".md", self.diags)
                 .then(|| BindingValue::Entrypoint(s.value.clone())),
             (BindingKind::Attach, V::Strs(list)) => {

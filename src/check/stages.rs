@@ -4,7 +4,7 @@ use super::CheckError;
 use super::hir::{Outcome, Stage};
 use super::paths::check_path;
 use crate::diag::{Diagnostics, did_you_mean};
-use crate::plan::{Overridable, Plane, ResultClass, Role};
+use crate::plan::{MAX_TIMEOUT_SECONDS, Overridable, Plane, ResultClass, Role};
 use crate::syntax::ast::{Name, StageDecl};
 
 /// Checks one stage kind. Always returns a stage (with placeholders where
@@ -117,10 +117,10 @@ fn check_outcomes(
         }
         let mut classes: Vec<ResultClass> = Vec::new();
         for class in &decl.classes {
-            if let Some(c) = vocab(class, "result class", ResultClass::NAMES, diags) {
-                if !classes.contains(&c) {
-                    classes.push(c);
-                }
+            if let Some(c) = vocab(class, "result class", ResultClass::NAMES, diags)
+                && !classes.contains(&c)
+            {
+                classes.push(c);
             }
         }
         let failure_only = classes
@@ -150,14 +150,33 @@ fn check_outcomes(
     outcomes
 }
 
-/// The stage kind's own binding defaults.
-fn check_defaults(decl: &StageDecl, diags: &mut Diagnostics) -> super::hir::NodeSettings {
-    let d = &decl.defaults;
-    if let Some(t) = d.timeout.filter(|t| t.value == 0) {
+/// A timeout is from one second to [`MAX_TIMEOUT_SECONDS`]; false (and
+/// reported) otherwise.
+pub(super) fn check_timeout(t: &crate::syntax::ast::Int, diags: &mut Diagnostics) -> bool {
+    if t.value == 0 {
         diags.push(CheckError::InvalidValue {
             what: "a timeout",
             span: t.span.into(),
         });
+        false
+    } else if t.value > MAX_TIMEOUT_SECONDS {
+        diags.push(CheckError::ValueTooLarge {
+            what: "a timeout",
+            found: t.value,
+            max: MAX_TIMEOUT_SECONDS,
+            span: t.span.into(),
+        });
+        false
+    } else {
+        true
+    }
+}
+
+/// The stage kind's own binding defaults.
+fn check_defaults(decl: &StageDecl, diags: &mut Diagnostics) -> super::hir::NodeSettings {
+    let d = &decl.defaults;
+    if let Some(t) = &d.timeout {
+        check_timeout(t, diags);
     }
     super::hir::NodeSettings {
         runner: d

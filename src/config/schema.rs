@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::settings::{
-    opt_known_runner, opt_positive_f64, opt_positive_u32, opt_positive_u64, percent, positive_f64,
-    positive_u32, positive_u64, timezone_name,
+    idle_seconds, int_in, opt_int_in, opt_known_runner, opt_usd, percent, timezone_name,
 };
 use crate::plan::Effort;
 pub use crate::runners::RunnersConfig;
@@ -34,10 +33,10 @@ pub struct Config {
 pub struct RuntimeConfig {
     pub default_mode: String,
     pub run_style: RunStyle,
-    #[serde(deserialize_with = "positive_f64")]
+    #[serde(deserialize_with = "idle_seconds")]
     pub idle_sleep_seconds: f64,
     /// Fuel: the most stage runs one work item may consume.
-    #[serde(deserialize_with = "positive_u32")]
+    #[serde(deserialize_with = "int_in::<_, u32, 1, 100_000>")]
     pub max_stage_runs_per_item: u32,
 }
 
@@ -67,15 +66,15 @@ pub struct RecoveryConfig {
     /// Each limit overrides the counters that name it with `config`; unset,
     /// those counters keep the limit their loop declares (the shipped loops:
     /// 2, and 3 closure attempts).
-    #[serde(deserialize_with = "opt_positive_u32")]
+    #[serde(deserialize_with = "opt_int_in::<_, u32, 1, 10_000>")]
     pub max_fix_cycles: Option<u32>,
-    #[serde(deserialize_with = "opt_positive_u32")]
+    #[serde(deserialize_with = "opt_int_in::<_, u32, 1, 10_000>")]
     pub max_troubleshoot_attempts_before_consult: Option<u32>,
-    #[serde(deserialize_with = "opt_positive_u32")]
+    #[serde(deserialize_with = "opt_int_in::<_, u32, 1, 10_000>")]
     pub max_mechanic_attempts: Option<u32>,
-    #[serde(deserialize_with = "opt_positive_u32")]
+    #[serde(deserialize_with = "opt_int_in::<_, u32, 1, 10_000>")]
     pub max_consultant_invocations: Option<u32>,
-    #[serde(deserialize_with = "opt_positive_u32")]
+    #[serde(deserialize_with = "opt_int_in::<_, u32, 1, 10_000>")]
     pub max_closure_attempts: Option<u32>,
     pub stale_state_recovery_enabled: bool,
 }
@@ -98,7 +97,7 @@ impl Default for RecoveryConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct WatchersConfig {
     pub enabled: bool,
-    #[serde(deserialize_with = "positive_u64")]
+    #[serde(deserialize_with = "int_in::<_, u64, 1, 600_000>")]
     pub debounce_ms: u64,
     pub watch_ideas_inbox: bool,
     pub watch_specs_queue: bool,
@@ -184,7 +183,7 @@ pub struct TokenRule {
     pub window: TokenWindow,
     #[serde(default)]
     pub metric: TokenMetric,
-    #[serde(deserialize_with = "positive_u64")]
+    #[serde(deserialize_with = "int_in::<_, u64, 1, 1_000_000_000_000_000>")]
     pub threshold: u64,
 }
 
@@ -212,7 +211,7 @@ pub struct QuotaRules {
     pub enabled: bool,
     pub provider: String,
     pub degraded_policy: DegradedPolicy,
-    #[serde(deserialize_with = "positive_u64")]
+    #[serde(deserialize_with = "int_in::<_, u64, 1, 86_400>")]
     pub refresh_interval_seconds: u64,
     pub rules: Vec<QuotaRule>,
 }
@@ -265,13 +264,13 @@ pub enum DegradedPolicy {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Budgets {
-    #[serde(deserialize_with = "opt_positive_u64")]
+    #[serde(deserialize_with = "opt_int_in::<_, u64, 1, 1_000_000_000_000_000>")]
     pub per_item_tokens: Option<u64>,
-    #[serde(deserialize_with = "opt_positive_f64")]
+    #[serde(deserialize_with = "opt_usd")]
     pub per_item_cost_usd: Option<f64>,
-    #[serde(deserialize_with = "opt_positive_u64")]
+    #[serde(deserialize_with = "opt_int_in::<_, u64, 1, 1_000_000_000_000_000>")]
     pub per_run_tokens: Option<u64>,
-    #[serde(deserialize_with = "opt_positive_f64")]
+    #[serde(deserialize_with = "opt_usd")]
     pub per_run_cost_usd: Option<f64>,
 }
 
@@ -283,6 +282,6 @@ pub struct StageConfig {
     pub runner: Option<String>,
     pub model: Option<String>,
     pub model_reasoning_effort: Option<Effort>,
-    #[serde(deserialize_with = "opt_positive_u64")]
+    #[serde(deserialize_with = "opt_int_in::<_, u64, 1, { crate::plan::MAX_TIMEOUT_SECONDS as i64 }>")]
     pub timeout_seconds: Option<u64>,
 }

@@ -197,7 +197,12 @@ pub enum Event {
     OrphanedHarnessKilled {
         plane: Plane,
         request_id: String,
+        /// The stage's recorded process group (0 when none was recorded).
         pgid: i32,
+        /// Every process stopped: the group's survivors and the processes
+        /// that carried the stage's markers out of it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pids: Vec<i32>,
     },
     SkillEvidenceFailed {
         error: String,

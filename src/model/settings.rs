@@ -12,37 +12,51 @@ use serde::de::{Deserializer, Error};
 
 use crate::plan::RUNNERS;
 
-pub fn positive_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+/// An integer in `MIN..=MAX` (every integer setting has a range, so no
+/// value that passes validation can overflow the code that uses it).
+pub fn int_in<'de, D: Deserializer<'de>, T: TryFrom<i64>, const MIN: i64, const MAX: i64>(
+    d: D,
+) -> Result<T, D::Error> {
     let value = i64::deserialize(d)?;
-    positive_int(value)
+    if !(MIN..=MAX).contains(&value) {
+        return Err(D::Error::custom(format!(
+            "must be an integer from {MIN} to {MAX}, found {value}"
+        )));
+    }
+    T::try_from(value).map_err(|_| D::Error::custom(format!("{value} is out of range")))
 }
 
-pub fn positive_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    let value = i64::deserialize(d)?;
-    positive_int(value)
+/// [`int_in`] for an optional key.
+pub fn opt_int_in<'de, D: Deserializer<'de>, T: TryFrom<i64>, const MIN: i64, const MAX: i64>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    int_in::<D, T, MIN, MAX>(d).map(Some)
 }
 
-pub fn opt_positive_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    positive_u32(d).map(Some)
+/// A number of seconds for the idle sleep: from 0.01 to 3600.
+pub fn idle_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    number_in(d, 0.01, 3600.0)
 }
 
-pub fn opt_positive_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    positive_u64(d).map(Some)
+/// An amount of US dollars: more than 0, at most a million.
+pub fn opt_usd<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    number_in(d, f64::MIN_POSITIVE, 1e6).map(Some)
 }
 
-pub fn positive_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+fn number_in<'de, D: Deserializer<'de>>(d: D, min: f64, max: f64) -> Result<f64, D::Error> {
     let value = f64::deserialize(d)?;
-    if value.is_finite() && value > 0.0 {
+    if value.is_finite() && value >= min && value <= max {
         Ok(value)
     } else {
+        let low = if min == f64::MIN_POSITIVE {
+            "more than 0".to_string()
+        } else {
+            format!("from {min}")
+        };
         Err(D::Error::custom(format!(
-            "must be a number greater than 0, found {value}"
+            "must be a number {low} to {max}, found {value}"
         )))
     }
-}
-
-pub fn opt_positive_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    positive_f64(d).map(Some)
 }
 
 /// A percentage in `(0, 100]`.
@@ -88,16 +102,6 @@ pub fn timezone_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error
     } else {
         Err(D::Error::custom(format!(
             "`{name}` is not a time zone name such as `UTC`"
-        )))
-    }
-}
-
-fn positive_int<T: TryFrom<i64>, E: Error>(value: i64) -> Result<T, E> {
-    if value > 0 {
-        T::try_from(value).map_err(|_| E::custom(format!("{value} is too large")))
-    } else {
-        Err(E::custom(format!(
-            "must be an integer greater than 0, found {value}"
         )))
     }
 }

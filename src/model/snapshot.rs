@@ -338,12 +338,12 @@ fn check_run(plane: Plane, run: &ActiveRun) -> Result<(), String> {
             run.request_kind.as_str()
         ));
     }
-    if let Some(item) = &run.work_item {
-        if let Some(reason) = id_problem(&item.id) {
-            return Err(format!(
-                "the {plane} active run's work item id is invalid: {reason}"
-            ));
-        }
+    if let Some(item) = &run.work_item
+        && let Some(reason) = id_problem(&item.id)
+    {
+        return Err(format!(
+            "the {plane} active run's work item id is invalid: {reason}"
+        ));
     }
     Ok(())
 }

@@ -137,6 +137,10 @@ pub const DEFAULT_RUNNER: &str = "codex_cli";
 /// Stage timeout when nothing sets one, in seconds (the reference's hour).
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 3600;
 
+/// The longest stage timeout a loop or `millrace.toml` may set: a week. A
+/// stage that needs longer is a campaign of its own.
+pub const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+
 /// `millrace.toml` keys a counter may take its limit from.
 pub const COUNTER_CONFIG_KEYS: &[&str] = &[
     "recovery.max_fix_cycles",

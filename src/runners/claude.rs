@@ -31,9 +31,9 @@ pub struct ClaudeConfig {
     pub model: Option<String>,
     /// Passed to `--permission-mode`.
     pub permission_mode: ClaudePermissionMode,
-    #[serde(deserialize_with = "crate::model::settings::opt_positive_u32")]
+    #[serde(deserialize_with = "crate::model::settings::opt_int_in::<_, u32, 1, 10_000>")]
     pub max_turns: Option<u32>,
-    #[serde(deserialize_with = "crate::model::settings::opt_positive_f64")]
+    #[serde(deserialize_with = "crate::model::settings::opt_usd")]
     pub max_budget_usd: Option<f64>,
     pub allowed_tools: Vec<String>,
     pub disallowed_tools: Vec<String>,

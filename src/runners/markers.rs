@@ -54,7 +54,7 @@ pub(crate) fn read_structured(path: &Path) -> Result<Option<Structured>, String>
     match fsx::read_capped(path, MAX_STRUCTURED_BYTES) {
         Ok(None) => Ok(None),
         Ok(Some(bytes)) => parse_structured(&bytes).map(Some),
-        Err(FsError::Io { source, .. }) if source.kind() == std::io::ErrorKind::InvalidData => Err(format!(
+        Err(FsError::TooLarge { .. }) => Err(format!(
             "structured result is larger than {MAX_STRUCTURED_BYTES} bytes"
         )),
         Err(e) => Err(format!("cannot read structured result: {e}")),

@@ -132,7 +132,10 @@ pub(crate) fn spawn(
         child,
         pgid,
         stdout: LineReader::new(pipe, Some(stdout), events),
-        deadline: Instant::now() + timeout,
+        // A timeout too far out to represent waits as long as one can.
+        deadline: Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(u32::MAX.into())),
         cancel,
         status: None,
         eof: false,
@@ -241,10 +244,10 @@ impl Harness {
     /// zombie does not count) or `until` passes.
     async fn wait_group_gone(&mut self, until: Instant) -> bool {
         loop {
-            if self.status.is_none() {
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    self.status = Some(status);
-                }
+            if self.status.is_none()
+                && let Ok(Some(status)) = self.child.try_wait()
+            {
+                self.status = Some(status);
             }
             if !sys::group_has_live_members(self.pgid) {
                 self.disarmed = true;
@@ -258,10 +261,10 @@ impl Harness {
     }
 
     async fn reap(&mut self) {
-        if self.status.is_none() {
-            if let Ok(status) = self.child.wait().await {
-                self.status = Some(status);
-            }
+        if self.status.is_none()
+            && let Ok(status) = self.child.wait().await
+        {
+            self.status = Some(status);
         }
     }
 

@@ -103,10 +103,10 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &ScriptedConfig) -> RawRun {
 
 /// Plays one entry.
 async fn act(ctx: &Ctx<'_>, entry: &EntryTable) -> RawRun {
-    if let Some(ms) = entry.delay_ms {
-        if let Some(raw) = delay(ctx, Duration::from_millis(ms)).await {
-            return raw;
-        }
+    if let Some(ms) = entry.delay_ms
+        && let Some(raw) = delay(ctx, Duration::from_millis(ms)).await
+    {
+        return raw;
     }
     let outcome = entry.outcome.clone().unwrap_or_else(|| first_outcome(ctx.req));
     let mut raw = RawRun::new(ExitKind::Completed);

@@ -16,6 +16,7 @@ use super::files::{RunFiles, write_json};
 use super::lines::Line;
 use super::process::{self, Harness, Invocation, KILL_GRACE, SpawnError, Step};
 use super::raw::RawRun;
+use super::survivors;
 use super::{Cancel, sys, which};
 use crate::model::{ExitKind, StageRunRequest};
 use crate::workspace::fsx;
@@ -76,6 +77,12 @@ pub(crate) fn start(
     };
     record_invocation(ctx, &inv);
     inv.program = program.to_string_lossy().into_owned();
+    // Every process of the stage, and whatever it starts, carries these: a
+    // runtime that restarts after this one died finds them by it.
+    inv.env
+        .insert(survivors::REQUEST_VAR.into(), ctx.req.request_id.clone());
+    let root = ctx.req.workspace_root.display().to_string();
+    inv.env.insert(survivors::WORKSPACE_VAR.into(), root);
     let open = |path: &std::path::Path| fsx::create_file(path).map_err(|e| e.to_string());
     let files = ctx.files;
     let stdout = open(&files.stdout).map_err(|n| Box::new(RawRun::failed(ExitKind::RunnerError, n)))?;
@@ -92,7 +99,7 @@ pub(crate) fn start(
         },
     )?;
     // Where the harness runs, so a runtime that restarts after this one
-    // died can stop it (see `kill_orphaned_harness`).
+    // died can stop it (see `stop_survivors`).
     let record =
         json!({"pid": harness.pgid, "pgid": harness.pgid, "start_time": sys::start_time(harness.pgid)});
     let _ = write_json(&files.process, &record);

@@ -39,6 +39,23 @@ fn signal_group(pgid: i32, signal: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// Sends SIGKILL to one process.
+pub(crate) fn kill_process(pid: i32) -> io::Result<()> {
+    if pid < 2 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "refusing to signal pid below 2",
+        ));
+    }
+    // SAFETY: kill takes plain integers; the pid was checked above.
+    let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Whether any process (a zombie included) still belongs to the group:
 /// `kill(-pgid, 0)` succeeds. Fails with ESRCH once the group is gone.
 pub fn group_exists(pgid: i32) -> bool {
@@ -93,15 +110,21 @@ fn live_members_from_proc(pgid: i32) -> Option<usize> {
     Some(live)
 }
 
-/// State and process group from `/proc/<pid>/stat`. The command name may
-/// hold spaces and parentheses, so fields are read after the last `)`.
+/// State and process group from `/proc/<pid>/stat`.
 fn parse_stat(stat: &str) -> Option<(char, i32)> {
+    parse_stat_fields(stat).map(|(state, pgrp, _)| (state, pgrp))
+}
+
+/// State, process group and start time (0 when missing) from
+/// `/proc/<pid>/stat`. The command name may hold spaces and parentheses, so
+/// fields are read after the last `)`.
+pub(crate) fn parse_stat_fields(stat: &str) -> Option<(char, i32, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let pgrp = fields.get(2)?.parse().ok()?;
+    let start = fields.get(19).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Some((state, pgrp, start))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! reported, not quarantined); a freshly initialized workspace has no
 //! finding at all.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::config::Config;
@@ -95,6 +97,7 @@ pub(crate) fn run(ws: &Workspace) -> DoctorReport {
     baseline(&mut checks);
     let snapshot = state_files(&mut checks);
     lock_file(&mut checks);
+    survivors(&mut checks, snapshot.as_ref());
     queues(&mut checks, snapshot.as_ref());
     closure_targets(&mut checks);
     let config = config(&mut checks);
@@ -209,6 +212,42 @@ fn state_files(c: &mut Checks<'_>) -> Option<Snapshot> {
             );
             None
         }
+    }
+}
+
+/// Processes of a stage no runtime is running any more (a killed runtime's
+/// harness, or what it started): the next start stops them, and until then
+/// they may be working beside anything else.
+fn survivors(c: &mut Checks<'_>, snapshot: Option<&Snapshot>) {
+    let owned = matches!(lock::inspect(c.ws), Ok(seen) if seen.state == LockState::Active);
+    let running: Vec<&str> = match snapshot {
+        Some(s) if owned => s
+            .active_runs
+            .values()
+            .filter_map(|r| r.pending_request_id.as_deref())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut by_request: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for p in crate::runners::stage_processes(c.ws.root()) {
+        if !running.contains(&p.request_id.as_str()) {
+            by_request.entry(p.request_id).or_default().push(p.pid);
+        }
+    }
+    for (request, pids) in by_request {
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        c.warning(
+            "mill::doctor::harness_survivor",
+            None,
+            format!(
+                "processes of stage {request} are still running though no runtime runs it: pid {}",
+                list.join(", ")
+            ),
+            &format!(
+                "the next `millrace run` stops them before the stage runs again; or `kill -9 {}`",
+                list.join(" ")
+            ),
+        );
     }
 }
 
@@ -393,14 +432,14 @@ fn mailbox_and_events(c: &mut Checks<'_>) {
             }
         }
     }
-    if let Ok(read) = events::read_events(c.ws) {
-        if read.malformed > 0 {
-            let path = c.ws.paths().events_log();
-            let message = format!(
-                "{} malformed line(s) in the event log (readers skip them)",
-                read.malformed
-            );
-            c.warning("mill::doctor::event_log_malformed", Some(&path), message, "");
-        }
+    if let Ok(read) = events::read_events(c.ws)
+        && read.malformed > 0
+    {
+        let path = c.ws.paths().events_log();
+        let message = format!(
+            "{} malformed line(s) in the event log (readers skip them)",
+            read.malformed
+        );
+        c.warning("mill::doctor::event_log_malformed", Some(&path), message, "");
     }
 }

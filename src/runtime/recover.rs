@@ -42,19 +42,12 @@ impl Runtime {
             })
             .collect();
         for (plane, run_id, request_id) in pending {
+            // The harness, and what it started, may outlive the process that
+            // ran it; none of it may go on working beside the stage's rerun.
+            self.stop_survivors(plane, &run_id, &request_id);
             match self.saved_result(&run_id, &request_id) {
                 Some((result, path)) => self.route_result(result, path)?,
                 None => {
-                    // The harness may outlive the process that ran it; it
-                    // must not go on working beside the stage's rerun.
-                    let run_dir = self.ws.paths().run_dir(&run_id);
-                    if let Some(pgid) = crate::runners::kill_orphaned_harness(&run_dir, &request_id) {
-                        self.emit(Event::OrphanedHarnessKilled {
-                            plane,
-                            request_id: request_id.clone(),
-                            pgid,
-                        });
-                    }
                     let reason = "the process that ran it stopped before it reported".to_string();
                     self.commit(Input::Interrupted {
                         now: Timestamp::now(),
@@ -65,6 +58,21 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Stops the survivors of a stage a dead process ran, and says so.
+    fn stop_survivors(&mut self, plane: Plane, run_id: &str, request_id: &str) {
+        let run_dir = self.ws.paths().run_dir(run_id);
+        let pids = crate::runners::stop_survivors(&run_dir, self.ws.root(), request_id);
+        if !pids.is_empty() {
+            let pgid = crate::runners::recorded_group(&run_dir, request_id).unwrap_or(0);
+            self.emit(Event::OrphanedHarnessKilled {
+                plane,
+                request_id: request_id.to_string(),
+                pgid,
+                pids,
+            });
+        }
     }
 
     /// A stage result already written to the run directory.

@@ -55,7 +55,8 @@ impl Runtime {
     }
 
     /// Runs until a stop drains (command, mailbox or signal) or `max_ticks`.
-    /// SIGTERM and SIGINT act as `stop`; a second one as `stop --now`.
+    /// SIGTERM, SIGINT, SIGHUP and SIGQUIT act as `stop`; a second one as
+    /// `stop --now`.
     pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, RuntimeError> {
         let mut signals = Signals::new()?;
         let (mut ticks, mut idle) = (0u64, false);
@@ -88,8 +89,7 @@ impl Runtime {
             tokio::select! {
                 Some(done) = self.completions.1.recv() => self.complete(done)?,
                 _ = sleep => {}
-                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
-                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
+                () = signals.next() => self.on_signal(&mut signals.count)?,
             }
         };
         Ok(RunSummary {
@@ -178,8 +178,7 @@ impl Runtime {
                     None => break,
                 },
                                 _ = poll => self.drain_mailbox()?,
-                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
-                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
+                () = signals.next() => self.on_signal(&mut signals.count)?,
             }
         }
         Ok(())
@@ -195,20 +194,22 @@ impl Runtime {
                     Some(done) => self.complete(done)?,
                     None => break,
                 },
-                _ = signals.term.recv() => self.on_signal(&mut signals.count)?,
-                _ = signals.int.recv() => self.on_signal(&mut signals.count)?,
+                () = signals.next() => self.on_signal(&mut signals.count)?,
             }
         }
         Ok(())
     }
 }
 
-/// SIGTERM and SIGINT, caught for as long as a run lasts (uncaught, they
-/// would end the process and leave the harness's process group running),
-/// and how many have arrived.
+/// The signals that ask a runtime to stop (SIGTERM, SIGINT, SIGHUP when
+/// its terminal goes away, SIGQUIT), caught for as long as a run lasts:
+/// uncaught, they would end the process on the spot and leave the harness's
+/// process group running with nobody watching. How many have arrived.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
     count: u32,
 }
 
@@ -220,7 +221,19 @@ impl Signals {
         Ok(Signals {
             term: signal(SignalKind::terminate()).map_err(event_loop)?,
             int: signal(SignalKind::interrupt()).map_err(event_loop)?,
+            hup: signal(SignalKind::hangup()).map_err(event_loop)?,
+            quit: signal(SignalKind::quit()).map_err(event_loop)?,
             count: 0,
         })
+    }
+
+    /// The next stop signal, whichever it is.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+            _ = self.hup.recv() => {}
+            _ = self.quit.recv() => {}
+        }
     }
 }

@@ -45,6 +45,10 @@ pub mod codes {
     pub const ID_MISMATCH: &str = "mill::document::id_mismatch";
 }
 
+/// The largest work document read (a task or spec is a page of text; a
+/// larger file in a queue is refused and quarantined, not parsed).
+pub(crate) const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
+
 /// Why a work document cannot be used.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DocumentError {
@@ -183,10 +187,16 @@ impl WorkDocument {
                 });
             }
         };
-        let text = fsx::read_text(path).map_err(|source| DocumentError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = fsx::read_optional_capped(path, MAX_DOCUMENT_BYTES)
+            .and_then(|t| {
+                t.ok_or_else(|| fsx::FsError::Missing {
+                    path: path.to_path_buf(),
+                })
+            })
+            .map_err(|source| DocumentError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let name = path.display().to_string();
         if is_json {
             Self::parse_json(kind, &text, &name)

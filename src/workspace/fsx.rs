@@ -47,6 +47,25 @@ pub enum FsError {
     )]
     Exists { path: PathBuf },
 
+    /// Something other than a regular file is where a file was expected (a
+    /// FIFO would block the reader for ever, a device never end).
+    #[error("`{path}` is {what}, not a regular file")]
+    #[diagnostic(
+        code(mill::fs::not_regular),
+        help(
+            "remove it or replace it with a regular file; nothing in a workspace is read from anything else"
+        )
+    )]
+    NotRegular { path: PathBuf, what: &'static str },
+
+    /// A file larger than the reader takes.
+    #[error("`{path}` is larger than {max} bytes")]
+    #[diagnostic(
+        code(mill::fs::too_large),
+        help("a file this large is not what belongs here; move it out of the workspace")
+    )]
+    TooLarge { path: PathBuf, max: u64 },
+
     /// A move found its source gone.
     #[error("`{path}` does not exist")]
     #[diagnostic(code(mill::fs::missing), help("another process may have moved it"))]
@@ -67,7 +86,7 @@ impl FsError {
         match self {
             FsError::Missing { .. } => true,
             FsError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
-            FsError::Exists { .. } => false,
+            FsError::Exists { .. } | FsError::NotRegular { .. } | FsError::TooLarge { .. } => false,
         }
     }
 }
@@ -157,11 +176,6 @@ pub(crate) fn set_readonly(path: &Path) -> FsResult<()> {
     fs::set_permissions(path, perms).map_err(|e| FsError::io("chmod", path, e))
 }
 
-/// Links `to` to the file at `from` (fails if `to` exists).
-pub(crate) fn hard_link(from: &Path, to: &Path) -> FsResult<()> {
-    fs::hard_link(from, to).map_err(|e| FsError::io("link", to, e))
-}
-
 /// Renames `from` to `to`, replacing `to`, without waiting for the disk:
 /// for setting aside a file nothing durable depends on.
 pub(crate) fn rename(from: &Path, to: &Path) -> FsResult<()> {
@@ -244,6 +258,25 @@ pub(crate) fn move_file(from: &Path, to: &Path) -> FsResult<()> {
 /// stderr logs, which are rewritten whole when a stage runs again.
 pub(crate) fn create_file(path: &Path) -> FsResult<File> {
     File::create(path).map_err(|e| FsError::io("create", path, e))
+}
+
+/// Opens (creating if needed) `path` and takes an exclusive OS lock on it
+/// without waiting: `Ok(None)` when another open file holds it. The lock
+/// lasts as long as the returned file is open, and dies with the process.
+pub(crate) fn try_lock_exclusive(path: &Path) -> FsResult<Option<File>> {
+    ensure_dir(parent_of(path)?)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| FsError::io("open", path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(FsError::io("lock", path, e)),
+    }
 }
 
 /// Opens a log file for appending, creating it if needed (a monitor log:
@@ -336,6 +369,24 @@ pub(crate) fn remove_file(path: &Path) -> FsResult<()> {
     }
 }
 
+/// The longest file name the filesystems in use take (bytes).
+pub(crate) const NAME_MAX: usize = 255;
+
+/// `name` followed by `suffix`, shortened to fit [`NAME_MAX`] when it would
+/// not: a prefix of `name`, `~`, and 12 hex of its hash, so two long names
+/// never meet in one shortened name.
+pub(crate) fn fit_name(name: &str, suffix: &str) -> String {
+    if name.len() + suffix.len() <= NAME_MAX {
+        return format!("{name}{suffix}");
+    }
+    let hash = &crate::plan::sha256_hex(name.as_bytes())[..12];
+    let mut cut = NAME_MAX.saturating_sub(suffix.len() + hash.len() + 1);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{hash}{suffix}", &name[..cut])
+}
+
 /// Whether `name` is one of our temporary files (never a real artifact).
 pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
@@ -344,11 +395,8 @@ pub(crate) fn is_temp_name(name: &str) -> bool {
 /// A new temporary file next to `path`, open for writing.
 fn create_temp(dir: &Path, path: &Path) -> FsResult<(PathBuf, File)> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temp = dir.join(format!(
-        ".{name}.tmp-{}-{:08x}",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
+    let suffix = format!(".tmp-{}-{:08x}", std::process::id(), fastrand::u32(..));
+    let temp = dir.join(fit_name(&format!(".{name}"), &suffix));
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)

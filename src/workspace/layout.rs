@@ -138,8 +138,15 @@ impl Paths {
         self.state_dir().join("usage_governance_ledger.jsonl")
     }
 
+    /// The ownership record (who holds the lock), for humans and `doctor`.
     pub fn lock(&self) -> PathBuf {
         self.state_dir().join("runtime_daemon.lock.json")
+    }
+
+    /// The file the owner holds an OS lock on for its whole life; never
+    /// removed, its content is irrelevant.
+    pub fn lock_file(&self) -> PathBuf {
+        self.state_dir().join("runtime_daemon.lock")
     }
 
     pub fn mailbox(&self, which: MailboxBox) -> PathBuf {

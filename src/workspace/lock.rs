@@ -1,20 +1,23 @@
-//! `state/runtime_daemon.lock.json`: one owner per workspace.
+//! One owner per workspace: an OS lock held for the owner's whole life, and
+//! a record of who holds it.
 //!
 //! Input: a session id of the process that wants to own the workspace.
-//! Output: the lock record, created whole (temporary file, fsync, then a
-//! hard link that fails if a lock exists), and an inspection of an existing
-//! lock: absent, active, stale or invalid.
+//! Output: ownership, held until [`release`] or the process's death, and an
+//! inspection of the record: absent, active, stale or invalid.
 //!
 //! Invariants:
-//! - a lock is stale only when provably dead: its host is this host and its
-//!   pid is not running, or runs a different process (start time from
-//!   `/proc/<pid>/stat` differs, i.e. the pid was reused);
-//! - a stale lock is taken over automatically and the caller learns about
-//!   it (to log an event); another host's lock is never taken over;
-//! - takeover is race-safe: the stale file is renamed aside under a unique
-//!   name (a contender whose rename finds it gone lost the race), checked to
-//!   be the stale record, and only then is a new lock exclusive-created;
-//! - only the owning session releases its lock.
+//! - ownership is the exclusive OS file lock (`flock`) on
+//!   `state/runtime_daemon.lock`, which is never removed; the kernel gives it
+//!   to one open file at a time and takes it back when the owner dies, so two
+//!   owners cannot exist whatever the timing of starts and takeovers;
+//! - `state/runtime_daemon.lock.json` (pid, host, session, start time) is
+//!   written by the owner right after it takes the lock, for humans, `status`
+//!   and `doctor`; a record left by a dead owner is replaced, and the new
+//!   owner learns whose it was (to log `lock_taken_over`);
+//! - inspecting never takes the lock; a record is stale only when provably
+//!   dead: this host, and its pid not running or running another process
+//!   (start time differs); another host's record is never taken over;
+//! - only the owning session releases; the record goes before the lock.
 
 use std::path::Path;
 
@@ -24,8 +27,19 @@ use serde::{Deserialize, Serialize};
 use super::Workspace;
 use super::fsx::{self, FsError};
 
-/// Attempts before giving up when other processes keep changing the lock.
-const MAX_ATTEMPTS: usize = 8;
+/// How long to wait for a lock holder's record to appear (it writes it
+/// right after taking the lock).
+const RECORD_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The locks this process holds, by lock-file path: the open file is the
+/// lock, so it lives here until [`release`] (or the process's end).
+static HELD: std::sync::Mutex<Vec<Held>> = std::sync::Mutex::new(Vec::new());
+
+struct Held {
+    path: std::path::PathBuf,
+    session: String,
+    _file: std::fs::File,
+}
 
 /// Who owns the workspace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,11 +121,11 @@ pub enum LockError {
     )]
     Invalid { detail: String },
 
-    /// Other processes kept replacing the lock while this one tried.
-    #[error("the ownership lock kept changing while trying to acquire it")]
+    /// Another process holds the lock but has not said who it is yet.
+    #[error("another process is taking ownership of this workspace right now")]
     #[diagnostic(
         code(mill::lock::contended),
-        help("another runtime is starting here; try again")
+        help("another runtime is starting here; run `millrace status` to see it, or try again")
     )]
     Contended,
 
@@ -257,33 +271,63 @@ fn inspection(state: LockState, record: Option<LockRecord>, detail: String, fore
     }
 }
 
-/// Takes the lock for `session_id`, taking over a provably dead owner's.
+/// Takes ownership for `session_id`: the OS lock, then the record. A record
+/// left by a dead owner on this host is taken over (and returned).
 pub fn acquire(ws: &Workspace, session_id: &str) -> Result<Acquired, LockError> {
-    let path = ws.paths().lock();
-    let mut takeover = None;
-    for _ in 0..MAX_ATTEMPTS {
-        let record = record_for_this_process(ws, session_id);
-        let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
-        // Written whole under a temporary name, then linked into place: a
-        // process killed half way leaves no lock, never an empty one.
-        match fsx::write_new(&path, text.as_bytes()) {
-            Ok(()) => return Ok(Acquired { record, takeover }),
-            Err(FsError::Exists { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+    let lock_path = ws.paths().lock_file();
+    pause_for_tests("open");
+    let Some(file) = fsx::try_lock_exclusive(&lock_path)? else {
+        return Err(held_by_other(ws)?);
+    };
+    pause_for_tests("locked");
+    // The lock is ours: whatever the record says, its writer is not running
+    // here any more (or is on another host, whose lock we do not trust).
+    let seen = inspect(ws)?;
+    let takeover = match (seen.state, seen.record) {
+        (LockState::Absent, _) => None,
+        (LockState::Invalid, _) => return Err(LockError::Invalid { detail: seen.detail }),
+        (LockState::Active, Some(owner)) if seen.foreign_host => return Err(held(owner, true)),
+        (_, record) => record.filter(|r| r.owner_session_id != session_id),
+    };
+    pause_for_tests("record");
+    let record = record_for_this_process(ws, session_id);
+    let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
+    fsx::write_atomic(&ws.paths().lock(), text.as_bytes())?;
+    held_locks().push(Held {
+        path: lock_path,
+        session: session_id.to_string(),
+        _file: file,
+    });
+    Ok(Acquired { record, takeover })
+}
+
+/// The error for a lock someone else holds: who, from their record (which
+/// may take a moment to appear after they took the lock).
+fn held_by_other(ws: &Workspace) -> Result<LockError, LockError> {
+    let deadline = std::time::Instant::now() + RECORD_WAIT;
+    loop {
         let seen = inspect(ws)?;
-        match (seen.state, seen.record) {
-            (LockState::Absent, _) => {}
-            (LockState::Active, Some(owner)) => return Err(held(owner, seen.foreign_host)),
-            (LockState::Stale, Some(dead)) => {
-                if set_aside(&path, &dead)? {
-                    takeover = Some(dead);
-                }
-            }
-            _ => return Err(LockError::Invalid { detail: seen.detail }),
+        match seen.record {
+            Some(owner) if seen.state == LockState::Active => return Ok(held(owner, seen.foreign_host)),
+            _ if std::time::Instant::now() >= deadline => return Ok(LockError::Contended),
+            _ => std::thread::sleep(std::time::Duration::from_millis(10)),
         }
     }
-    Err(LockError::Contended)
+}
+
+fn held_locks() -> std::sync::MutexGuard<'static, Vec<Held>> {
+    HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A test knob: `MILLRACE_LOCK_STEP_DELAY_MS` sleeps between the steps of a
+/// takeover, so a test can widen every window a race could use.
+fn pause_for_tests(_step: &str) {
+    if let Some(ms) = std::env::var("MILLRACE_LOCK_STEP_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 fn held(owner: LockRecord, foreign: bool) -> LockError {
@@ -301,39 +345,16 @@ fn held(owner: LockRecord, foreign: bool) -> LockError {
     }
 }
 
-/// Renames the stale lock aside. Returns false if another process got there
-/// first (the file was gone, or was already a fresh lock, which is put back).
-fn set_aside(path: &Path, dead: &LockRecord) -> Result<bool, FsError> {
-    let aside = path.with_file_name(format!(
-        "runtime_daemon.lock.json.stale-{}-{:08x}",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
-    match fsx::rename(path, &aside) {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => return Ok(false),
-        Err(e) => return Err(e),
-    }
-    let moved: Option<LockRecord> = fsx::read_optional(&aside)?.and_then(|t| serde_json::from_str(&t).ok());
-    let was_stale = moved
-        .as_ref()
-        .is_some_and(|m| m.owner_session_id == dead.owner_session_id);
-    if !was_stale {
-        // A contender replaced the stale lock between our inspection and
-        // rename: restore its lock (a link fails if yet another one exists).
-        let _ = fsx::hard_link(&aside, path);
-    }
-    fsx::remove_file(&aside)?;
-    if let Some(dir) = path.parent() {
-        fsx::sync_dir(dir)?;
-    }
-    Ok(was_stale)
-}
-
-/// Releases the lock if `session_id` owns it. `Ok(false)` if there was none.
+/// Releases ownership if `session_id` has it: the record is removed, then
+/// the OS lock let go. `Ok(false)` if there was no record.
 pub fn release(ws: &Workspace, session_id: &str) -> Result<bool, LockError> {
     let path = ws.paths().lock();
+    let unlock = || {
+        let lock_path = ws.paths().lock_file();
+        held_locks().retain(|h| !(h.path == lock_path && h.session == session_id));
+    };
     let Some(text) = fsx::read_optional(&path)? else {
+        unlock();
         return Ok(false);
     };
     let record: LockRecord = serde_json::from_str(&text).map_err(|e| LockError::Invalid {
@@ -349,6 +370,7 @@ pub fn release(ws: &Workspace, session_id: &str) -> Result<bool, LockError> {
     if let Some(dir) = path.parent() {
         fsx::sync_dir(dir)?;
     }
+    unlock();
     Ok(true)
 }
 
@@ -371,6 +393,11 @@ pub fn clear_if_not_active(ws: &Workspace) -> Result<LockClear, FsError> {
         LockState::Active => return Ok(LockClear::ActiveOwner),
         LockState::Stale => LockClear::ClearedStale,
         LockState::Invalid => LockClear::ClearedInvalid,
+    };
+    // Only a record nobody holds the lock for is removed (held while doing
+    // it, so no owner starts in between).
+    let Some(_held) = fsx::try_lock_exclusive(&ws.paths().lock_file())? else {
+        return Ok(LockClear::ActiveOwner);
     };
     let path = ws.paths().lock();
     fsx::remove_file(&path)?;

@@ -236,6 +236,10 @@ pub fn issue(ws: &Workspace, command: &Command, issuer: &str) -> Result<Issued, 
     Ok(Issued { command_id, path })
 }
 
+/// The largest mailbox envelope read (a command with a whole work document
+/// in it fits many times over).
+const MAX_ENVELOPE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// A valid incoming command, not yet archived.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pending {
@@ -264,8 +268,17 @@ pub fn pending(ws: &Workspace) -> Result<Vec<Pending>, MailboxError> {
             let _ = fsx::remove_file(&path);
             continue;
         }
-        let Ok(Some(bytes)) = fsx::read_optional_bytes(&path) else {
-            continue;
+        let bytes = match fsx::read_optional_bytes_capped(&path, MAX_ENVELOPE_BYTES) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            Err(e) => {
+                // A FIFO, a device or a huge file: archived as failed with
+                // the reason, like any other bad envelope (its content is
+                // never read).
+                let record = json!({ "code": INVALID_COMMAND, "error": e.to_string() });
+                let _ = archive(ws, &name, MailboxBox::Failed, record);
+                continue;
+            }
         };
         let decoded = match std::str::from_utf8(&bytes) {
             Ok(text) => decode_file(&name, text),

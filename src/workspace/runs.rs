@@ -287,10 +287,10 @@ pub fn tail(ws: &Workspace, run_id: &str) -> Result<(PathBuf, String), RunError>
         Some(stage.result_path.as_str()),
     ];
     for candidate in candidates.into_iter().flatten() {
-        if let Some(path) = resolve_artifact(ws, &dir, candidate) {
-            if let Some(text) = fsx::read_optional(&path)? {
-                return Ok((path, text));
-            }
+        if let Some(path) = resolve_artifact(ws, &dir, candidate)
+            && let Some(text) = fsx::read_optional(&path)?
+        {
+            return Ok((path, text));
         }
     }
     Err(RunError::NoArtifact(run_id.to_string()))

@@ -52,9 +52,126 @@ const MID_CRASH_ERRORS: &[&str] = &[
     "mill::doctor::untracked_active_item",
     "mill::doctor::active_item_missing",
 ];
-const MID_CRASH_WARNINGS: &[&str] = &["mill::doctor::lock_stale", "mill::doctor::journal_pending"];
+const MID_CRASH_WARNINGS: &[&str] = &[
+    "mill::doctor::lock_stale",
+    "mill::doctor::journal_pending",
+    // A kill during a command stage leaves its harness's child running
+    // until the next start stops it.
+    "mill::doctor::harness_survivor",
+];
 
-const MODE: &str = "mode crash extends learning_codex {\n    runner * = scripted\n}\n";
+/// Who reaps a harness whose runtime was killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reaping {
+    /// The daemon is the test's child; its orphans go to init, which may
+    /// leave the harness a zombie for a while.
+    TestIsParent,
+    /// The daemon runs under a subreaper that reaps every orphan at once
+    /// (systemd, tini, a container's init): the harness is gone at once and
+    /// only what it started is left.
+    Subreaper,
+}
+
+/// A daemon the test started, and the pid to kill.
+struct Daemon {
+    /// The daemon itself, or the subreaper it runs under.
+    child: std::process::Child,
+    pid: u32,
+}
+
+impl Daemon {
+    fn start(bench: &Bench, args: &[&str], log: &std::path::Path, reaping: Reaping) -> Daemon {
+        if reaping == Reaping::TestIsParent {
+            let child = bench.spawn(args, log);
+            let pid = child.id();
+            return Daemon { child, pid };
+        }
+        let pid_file = log.with_extension("pid");
+        let reaper = env!("CARGO_MANIFEST_DIR").to_string() + "/tests/fake/reaper";
+        let mut wrapped = vec![reaper.as_str(), env!("CARGO_BIN_EXE_millrace"), "--workspace"];
+        let root = bench.root.display().to_string();
+        wrapped.push(&root);
+        wrapped.extend_from_slice(args);
+        let pid_text = pid_file.display().to_string();
+        let child = bench.spawn_program(&wrapped, log, &[("REAPER_PID_FILE", &pid_text)]);
+        let start = Instant::now();
+        let pid = loop {
+            if let Some(pid) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                break pid;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the reaper did not start the daemon"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        Daemon { child, pid }
+    }
+
+    fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// SIGKILLs the daemon. A subreaper stays while orphans of the killed
+    /// stage live: it is kept in `lingering` (the next start must stop
+    /// those orphans, and the subreaper then ends).
+    fn kill(mut self, lingering: &mut Vec<std::process::Child>) {
+        super::signal(self.pid, libc::SIGKILL);
+        if self.child.id() == self.pid {
+            self.child.wait().unwrap();
+            return;
+        }
+        let start = Instant::now();
+        while std::path::Path::new(&format!("/proc/{}", self.pid)).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the killed daemon was not reaped"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        lingering.push(self.child);
+    }
+}
+
+/// Processes that carry a stage marker of this workspace (a harness, or
+/// what it started). None may be left once no daemon runs.
+fn stage_processes(bench: &Bench) -> Vec<String> {
+    let marker = format!("MILLRACE_STAGE_WORKSPACE={}", bench.root.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if !zombie && environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+            found.push(format!("{name}: {}", stat.trim()));
+        }
+    }
+    found
+}
+
+fn assert_no_stage_process(bench: &Bench, when: &str) {
+    let left = stage_processes(bench);
+    assert!(left.is_empty(), "{when}: processes of a stage survive: {left:#?}");
+}
+
+/// Every stage scripted in process, but the learning plane's analyst and
+/// curator, which run as real processes that start a child of their own (a
+/// build, a server): a kill during them leaves survivors to stop.
+const MODE: &str = "mode crash extends learning_codex {
+    runner *       = scripted
+    runner analyst = command
+    runner curator = command
+}
+";
 
 const CONFIG: &str = "[runtime]
 default_mode = \"crash\"
@@ -65,6 +182,16 @@ max_stage_runs_per_item = 1000
 
 [runners.scripted]
 script = \"crash/script.toml\"
+
+[runners.command.stages.analyst]
+argv = [\"sh\", \"-c\", \"sleep 300 & sleep 0.15\"]
+success = \"ANALYST_COMPLETE\"
+failure = \"BLOCKED\"
+
+[runners.command.stages.curator]
+argv = [\"sh\", \"-c\", \"sleep 300 & sleep 0.1\"]
+success = \"CURATOR_COMPLETE\"
+failure = \"BLOCKED\"
 ";
 
 /// A task the manager writes: `{work_item_id}-tNN`, in the root spec's
@@ -560,6 +687,15 @@ fn calibrate() -> (usize, Duration, Duration) {
 
 #[test]
 fn sigkill_at_random_points_loses_and_duplicates_nothing() {
+    campaign(Reaping::TestIsParent);
+}
+
+#[test]
+fn sigkill_under_a_subreaper_that_reaps_at_once_leaves_no_survivor() {
+    campaign(Reaping::Subreaper);
+}
+
+fn campaign(reaping: Reaping) {
     let points: usize = std::env::var("MILLRACE_CRASH_POINTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -578,6 +714,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
 
     let mut tally = Tally::default();
     let mut pgids = Vec::new();
+    let mut lingering = Vec::new();
     let mut bench = Bench::init();
     setup(&bench);
     guard.root = Some(bench.keep());
@@ -598,10 +735,10 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         let cap = startup_ms + 0.8 * remaining * stage_ms;
         let delay = Duration::from_secs_f64((rng.f64() * 2.0 * budget).min(cap) / 1000.0);
         let log = logs.join(format!("daemon-{cycle}"));
-        let mut child = bench.spawn(&["run", "daemon", "--exit-when-idle"], &log);
-        pgids.push(child.id());
+        let mut daemon = Daemon::start(&bench, &["run", "daemon", "--exit-when-idle"], &log, reaping);
+        pgids.push(daemon.child.id());
         std::thread::sleep(delay);
-        let finished = child.try_wait().unwrap();
+        let finished = daemon.try_wait();
         if verbose {
             eprintln!(
                 "{when}: delay {delay:?} (budget {budget:.0} ms), {} stage results, exited: {}",
@@ -616,8 +753,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
                 assert!(status.success(), "{when}: the daemon failed on its own: {status}");
             }
             None => {
-                super::signal(child.id(), libc::SIGKILL);
-                child.wait().unwrap();
+                daemon.kill(&mut lingering);
                 tally.kill_points += 1;
                 check_logs(&log, &when);
             }
@@ -651,11 +787,12 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
             tally.settles += 1;
             issue(&bench, &Command::Pause);
             let log = logs.join(format!("settle-{cycle}"));
-            let mut child = bench.spawn(&["run", "daemon", "--max-ticks", "1"], &log);
-            pgids.push(child.id());
-            let status = wait_for(&mut child, Duration::from_secs(60), "the settling daemon");
+            let mut settle = Daemon::start(&bench, &["run", "daemon", "--max-ticks", "1"], &log, reaping);
+            pgids.push(settle.child.id());
+            let status = wait_for(&mut settle.child, Duration::from_secs(60), "the settling daemon");
             check_logs(&log, &format!("{when}, settling"));
             assert!(status.success(), "{when}: the settling daemon failed: {status}");
+            assert_no_stage_process(&bench, &format!("{when}, settled"));
             check_any_moment(&bench, &format!("{when}, settled"));
             check_doctor_settled(&bench, &format!("{when}, settled"));
             assert_eq!(snapshot(&bench)["process_running"], false);
@@ -665,19 +802,28 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
 
     // Run to completion without killing.
     let log = logs.join("final");
-    let mut child = bench.spawn(&["run", "daemon", "--exit-when-idle"], &log);
-    pgids.push(child.id());
-    let status = wait_for(&mut child, Duration::from_secs(300), "the final daemon");
+    let mut last = Daemon::start(&bench, &["run", "daemon", "--exit-when-idle"], &log, reaping);
+    pgids.push(last.child.id());
+    let status = wait_for(&mut last.child, Duration::from_secs(300), "the final daemon");
     check_logs(&log, "final run");
     assert!(status.success(), "final run failed: {status}");
     check_finished(&bench, "end");
+    assert_no_stage_process(&bench, "end");
     tally.stages += stage_results(&bench);
+    // Each subreaper ends once the orphans it reaped are all gone.
+    for mut reaper in lingering {
+        wait_for(
+            &mut reaper,
+            Duration::from_secs(30),
+            "a subreaper whose orphans should be stopped",
+        );
+    }
     for pgid in pgids {
         assert!(!group_alive(pgid), "process group {pgid} survived");
     }
     let temps = leftover_temps(&bench.agents());
     eprintln!(
-        "crash test: seed {seed}, {tally:?}, calibration {stages} stages in {full:?} (startup {startup:?}), \
+        "crash test ({reaping:?}): seed {seed}, {tally:?}, calibration {stages} stages in {full:?} (startup {startup:?}), \
          {temps} leftover temp files, {:?} in all",
         began.elapsed()
     );

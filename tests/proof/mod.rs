@@ -7,7 +7,9 @@
 
 mod corpus;
 mod crash;
+mod hostile;
 mod mailbox;
+mod ownership;
 mod props;
 mod readers;
 mod recovery;
@@ -87,10 +89,37 @@ impl Bench {
     /// Starts a command in its own process group, its output going to
     /// `<log>.out` and `<log>.err` beside the workspace.
     pub fn spawn(&self, args: &[&str], log: &Path) -> Child {
+        self.spawn_with_env(args, log, &[])
+    }
+
+    /// Starts `argv` (a program and its arguments, not millrace itself) like
+    /// [`Bench::spawn`] does.
+    pub fn spawn_program(&self, argv: &[&str], log: &Path, env: &[(&str, &str)]) -> Child {
+        use std::os::unix::process::CommandExt;
+        let out = std::fs::File::create(log.with_extension("out")).unwrap();
+        let err = std::fs::File::create(log.with_extension("err")).unwrap();
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .current_dir(&self.root)
+            .env_remove("MILLRACE_WORKSPACE")
+            .env_remove("RUST_BACKTRACE")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    /// [`Bench::spawn`] with extra environment variables.
+    pub fn spawn_with_env(&self, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Child {
         use std::os::unix::process::CommandExt;
         let out = std::fs::File::create(log.with_extension("out")).unwrap();
         let err = std::fs::File::create(log.with_extension("err")).unwrap();
         self.command(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -162,7 +162,7 @@ pub fn engine_walk(plan: &Plan, seed: usize) {
                         ..Lineage::default()
                     },
                     target_stage: stages.get(turn % stages.len().max(1)).cloned(),
-                    opens_target: turn % 3 == 0,
+                    opens_target: turn.is_multiple_of(3),
                     prior_tokens: 0,
                     prior_cost_usd: 0.0,
                 };

@@ -241,6 +241,18 @@ fn second_sigterm_kills_the_harness_group_and_the_next_start_resumes_the_node() 
 /// exits; the next start continues at the next node.
 #[test]
 fn first_sigterm_lets_the_stage_finish_then_stops() {
+    one_stop_signal_lets_the_stage_finish_then_stops(libc::SIGTERM);
+}
+
+/// SIGHUP (the terminal went away) and SIGQUIT stop the daemon the way
+/// SIGTERM does, never on the spot.
+#[test]
+fn sighup_and_sigquit_stop_gracefully_like_sigterm() {
+    one_stop_signal_lets_the_stage_finish_then_stops(libc::SIGHUP);
+    one_stop_signal_lets_the_stage_finish_then_stops(libc::SIGQUIT);
+}
+
+fn one_stop_signal_lets_the_stage_finish_then_stops(sig: i32) {
     let bench = scripted_bench(
         "[stages]\nbuilder = [{ outcome = \"BUILDER_COMPLETE\", delay_ms = 1500 }]\n\
          checker = [\"CHECKER_PASS\"]\nupdater = [\"UPDATE_COMPLETE\"]\n",
@@ -251,10 +263,10 @@ fn first_sigterm_lets_the_stage_finish_then_stops() {
     eventually(Duration::from_secs(30), "the builder to start", || {
         !events(&bench, "stage_started").is_empty()
     });
-    signal(daemon.id(), libc::SIGTERM);
+    signal(daemon.id(), sig);
     let status = wait_for(&mut daemon, Duration::from_secs(20), "the daemon after stop");
     check_logs(&log);
-    assert!(status.success(), "daemon exit: {status}");
+    assert!(status.success(), "daemon exit after signal {sig}: {status}");
     assert!(!group_alive(daemon.id()));
     assert!(
         !bench.path("state/runtime_daemon.lock.json").exists(),

@@ -342,7 +342,12 @@ prop_compose! {
         deps in prop::collection::vec(id(), 0..3), tags in list(0), paths in list(1), acceptance in list(1),
         checks in list(1), refs in list(1), risk in list(1), body in body(),
     ) -> WorkDocument {
-        let deps = deps.into_iter().filter(|d| !["none", "n/a"].contains(&d.to_ascii_lowercase().as_str())).collect();
+        // A task may not depend on itself (intake refuses it), nor on the
+        // words that mean "no dependency".
+        let deps = deps
+            .into_iter()
+            .filter(|d| !["none", "n/a"].contains(&d.to_ascii_lowercase().as_str()) && *d != id)
+            .collect();
         WorkDocument::Task(millrace::model::Task {
             task_id: id, title, summary: summary.unwrap_or_default(), root_idea_id: None, root_spec_id: root,
             spec_id: spec, parent_task_id: None, incident_id: None, status_hint: None, created_at: created,

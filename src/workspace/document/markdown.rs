@@ -130,11 +130,11 @@ impl Reader<'_> {
             self.blank();
             return;
         }
-        if let Some((label, rest)) = field_line(stripped) {
-            if let Some((index, _)) = schema::by_label(self.raw.kind, label) {
-                self.field(index, rest, number, sink);
-                return;
-            }
+        if let Some((label, rest)) = field_line(stripped)
+            && let Some((index, _)) = schema::by_label(self.raw.kind, label)
+        {
+            self.field(index, rest, number, sink);
+            return;
         }
         match self.context {
             Context::List { field, items, gap } => match list_item(stripped) {
@@ -335,12 +335,12 @@ pub(super) fn render(doc: &WorkDocument) -> String {
             }
         }
     }
-    if let Some(Value::String(body)) = value.get("body") {
-        if !body.is_empty() {
-            out.push('\n');
-            out.push_str(body);
-            out.push('\n');
-        }
+    if let Some(Value::String(body)) = value.get("body")
+        && !body.is_empty()
+    {
+        out.push('\n');
+        out.push_str(body);
+        out.push('\n');
     }
     out
 }

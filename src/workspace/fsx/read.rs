@@ -4,34 +4,100 @@
 //! home). Output: bytes, text or names; a missing file is `None` or an
 //! empty listing rather than an error wherever the caller can go on.
 //!
-//! Invariant: nothing outside this module and its parent opens, lists or
-//! inspects a file, so the rules of how the program reads live in one place.
+//! Invariants:
+//! - nothing outside this module and its parent opens, lists or inspects a
+//!   file, so the rules of how the program reads live in one place;
+//! - only regular files are read: a file is opened without blocking and
+//!   checked before a byte is read, so a FIFO, a device or a directory in
+//!   its place is refused with `mill::fs::not_regular`, never waited on;
+//! - every read is capped ([`MAX_READ`] unless the caller names a smaller
+//!   cap): a larger file is refused with `mill::fs::too_large`.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::{FsError, FsResult};
 
+/// The most any read takes in (the largest file the program reads whole is
+/// a queue index or the event log; work documents have a smaller cap).
+pub(crate) const MAX_READ: u64 = 64 * 1024 * 1024;
+
+/// Opens a regular file for reading without ever blocking; `Ok(None)` when
+/// nothing is at `path`.
+fn open_regular(path: &Path) -> FsResult<Option<File>> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(FsError::io("read", path, e)),
+    };
+    let kind = file
+        .metadata()
+        .map_err(|e| FsError::io("stat", path, e))?
+        .file_type();
+    if kind.is_file() {
+        return Ok(Some(file));
+    }
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(FsError::NotRegular {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+/// Reads a whole regular file of at most `max` bytes; `Ok(None)` if it does
+/// not exist.
+pub(crate) fn read_optional_bytes_capped(path: &Path, max: u64) -> FsResult<Option<Vec<u8>>> {
+    let Some(file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FsError::io("read", path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(FsError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    Ok(Some(bytes))
+}
+
 /// Reads a whole file as UTF-8 text; `Ok(None)` if it does not exist.
 pub(crate) fn read_optional(path: &Path) -> FsResult<Option<String>> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
+    read_optional_capped(path, MAX_READ)
+}
+
+/// [`read_optional`] with a cap of `max` bytes.
+pub(crate) fn read_optional_capped(path: &Path, max: u64) -> FsResult<Option<String>> {
+    match read_optional_bytes_capped(path, max)? {
+        Some(bytes) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|e| FsError::io("read", path, io::Error::new(io::ErrorKind::InvalidData, e))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(FsError::io("read", path, e)),
+        None => Ok(None),
     }
 }
 
 /// Reads a whole file's bytes; a missing file is `None`.
 pub(crate) fn read_optional_bytes(path: &Path) -> FsResult<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(FsError::io("read", path, e)),
-    }
+    read_optional_bytes_capped(path, MAX_READ)
 }
 
 /// Reads a whole file's bytes.
@@ -129,26 +195,13 @@ pub(crate) fn modified(path: &Path) -> Option<SystemTime> {
 /// Up to `max` bytes of a file; `Ok(None)` if it does not exist, an error
 /// if it is longer than `max`.
 pub(crate) fn read_capped(path: &Path, max: u64) -> FsResult<Option<Vec<u8>>> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(FsError::io("read", path, e)),
-    };
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| FsError::io("read", path, e))?;
-    if bytes.len() as u64 > max {
-        let too_big = io::Error::new(io::ErrorKind::InvalidData, format!("larger than {max} bytes"));
-        return Err(FsError::io("read", path, too_big));
-    }
-    Ok(Some(bytes))
+    read_optional_bytes_capped(path, max)
 }
 
 /// The last `max` bytes of a file (all of it if shorter), and whether the
 /// file was longer; `None` if it cannot be read.
 pub(crate) fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, bool)> {
-    let mut file = File::open(path).ok()?;
+    let mut file = open_regular(path).ok()??;
     let len = file.metadata().ok()?.len();
     let start = len.saturating_sub(max);
     file.seek(SeekFrom::Start(start)).ok()?;

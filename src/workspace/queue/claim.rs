@@ -1,7 +1,8 @@
 //! Claiming: the next eligible item of a plane, in claim order, moved to
 //! `active/` by one rename (see the invariants of [`super`]).
 
-use super::{Claimed, Entry, Located, QueueError, QueueIndex, Queues, index, plane_kinds, quarantine};
+use super::quarantine::set_aside;
+use super::{Claimed, Entry, Located, QueueError, QueueIndex, Queues, index, plane_kinds};
 use crate::model::{QueueState, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
 use crate::workspace::document::check_stem;
@@ -100,7 +101,7 @@ impl Queues<'_> {
             return match index::read_entry(kind, dir, id) {
                 Ok(fresh) => Ok(Attempt::Replace(fresh)),
                 Err(reason) => {
-                    quarantine(dir, &format!("{id}.md"), &reason)?;
+                    set_aside(dir, &format!("{id}.md"), &reason);
                     Ok(Attempt::Replace(None))
                 }
             };
@@ -113,14 +114,14 @@ impl Queues<'_> {
                 "duplicate id: {kind} `{id}` already exists in {}",
                 other.state.as_str()
             );
-            quarantine(dir, &format!("{id}.md"), &reason)?;
+            set_aside(dir, &format!("{id}.md"), &reason);
             return Ok(Attempt::Replace(None));
         }
         let doc = match WorkDocument::load(&path, Some(kind)).and_then(|d| check_stem(&d, &path).map(|()| d))
         {
             Ok(doc) => doc,
             Err(e) => {
-                quarantine(dir, &format!("{id}.md"), &e.summary())?;
+                set_aside(dir, &format!("{id}.md"), &e.summary());
                 return Ok(Attempt::Replace(None));
             }
         };

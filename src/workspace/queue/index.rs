@@ -30,7 +30,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::QueueError;
-use super::quarantine::quarantine;
+use super::quarantine::set_aside;
 use super::scan::scan_dir;
 use crate::model::{QueueState, WorkDocument};
 use crate::plan::WorkItemKind;
@@ -332,7 +332,7 @@ fn rescan(
             Ok(None) => {}
             Err(reason) => {
                 let name = format!("{stem}.md");
-                if quarantine(dir, &name, &reason)?.is_some() {
+                if set_aside(dir, &name, &reason) {
                     report.quarantined.push((name, reason));
                 }
             }
@@ -356,7 +356,7 @@ pub(super) fn read_entry(kind: WorkItemKind, dir: &Path, stem: &str) -> Result<O
     let Some(stat) = fsx::stat(&path) else {
         return Ok(None);
     };
-    let text = match fsx::read_optional(&path) {
+    let text = match fsx::read_optional_capped(&path, crate::workspace::document::MAX_DOCUMENT_BYTES) {
         Ok(Some(text)) => text,
         Ok(None) => return Ok(None),
         Err(e) => return Err(e.to_string()),

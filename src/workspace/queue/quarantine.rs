@@ -44,9 +44,9 @@ pub fn quarantine(dir: &Path, name: &str, reason: &str) -> Result<Option<String>
     let source = dir.join(name);
     for n in 0..10_000u32 {
         let target_name = if n == 0 {
-            format!("{name}.invalid")
+            fsx::fit_name(name, ".invalid")
         } else {
-            format!("{name}.invalid.{n}")
+            fsx::fit_name(name, &format!(".invalid.{n}"))
         };
         match fsx::move_file(&source, &dir.join(&target_name)) {
             Ok(()) => {
@@ -66,6 +66,19 @@ pub fn quarantine(dir: &Path, name: &str, reason: &str) -> Result<Option<String>
         }
     }
     Err(FsError::Exists { path: source })
+}
+
+/// [`quarantine`] for a reader that must go on whatever happens (a claim, a
+/// listing): a file that cannot be moved aside is left where it is, said
+/// in the trace, and skipped this time. Returns whether it was moved.
+pub(crate) fn set_aside(dir: &Path, name: &str, reason: &str) -> bool {
+    match quarantine(dir, name, reason) {
+        Ok(moved) => moved.is_some(),
+        Err(e) => {
+            tracing::warn!(file = %dir.join(name).display(), error = %e, "cannot quarantine a bad queue file");
+            false
+        }
+    }
 }
 
 /// Reads a directory's quarantine log (malformed lines are skipped).

@@ -136,10 +136,10 @@ pub fn unrecorded_results(
             let Ok(Some(text)) = fsx::read_optional(&dir.join(&name)) else {
                 continue;
             };
-            if let Ok(result) = serde_json::from_str::<StageResult>(&text) {
-                if result.token_usage.is_some() {
-                    found.push((key, result));
-                }
+            if let Ok(result) = serde_json::from_str::<StageResult>(&text)
+                && result.token_usage.is_some()
+            {
+                found.push((key, result));
             }
         }
     }
