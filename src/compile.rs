@@ -56,6 +56,16 @@ pub enum CompileError {
     #[diagnostic(transparent)]
     Store(#[from] PlanStoreError),
 
+    /// The compiled plan or its diagnostics could not be written.
+    #[error("cannot store the compiled plan: {0}")]
+    #[diagnostic(
+        code(mill::compile::store_failed),
+        help(
+            "check free disk space and permissions under `millrace-agents/state/`; the last good plan is kept"
+        )
+    )]
+    Write(fsx::FsError),
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lower(#[from] LowerError),
@@ -193,10 +203,10 @@ pub fn workspace(
     });
     if persist {
         if let Some(Ok(plan)) = &lowered {
-            plan_store::save_plan(ws, plan).map_err(PlanStoreError::from)?;
+            plan_store::save_plan(ws, plan).map_err(CompileError::Write)?;
         }
         let report = diagnostics_json(&compiled, &mode, lowered.as_ref());
-        plan_store::save_diagnostics(ws, &report).map_err(PlanStoreError::from)?;
+        plan_store::save_diagnostics(ws, &report).map_err(CompileError::Write)?;
     }
     Ok(WorkspaceCompile {
         compiled,

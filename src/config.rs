@@ -28,14 +28,14 @@ use crate::workspace::fsx::{self, FsError};
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read the configuration `{}`", path.display())]
-    #[diagnostic(
-        code(mill::config::unreadable),
-        help("run `millrace init` to create it, or fix its permissions")
-    )]
+    #[diagnostic(code(mill::config::unreadable))]
     Unreadable {
         path: std::path::PathBuf,
         #[source]
         source: FsError,
+        /// What to do, for the reason it could not be read.
+        #[help]
+        help: String,
     },
 
     /// One or more problems; each is its own diagnostic with a location.
@@ -61,13 +61,29 @@ impl ConfigError {
     }
 }
 
+impl ConfigError {
+    fn unreadable(path: &Path, source: FsError) -> ConfigError {
+        let help = match &source {
+            e if e.is_not_found() => "run `millrace init` to create it",
+            FsError::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
+                "the file is not UTF-8 text: save it as UTF-8 (TOML files are UTF-8)"
+            }
+            FsError::NotRegular { .. } => "replace it with a regular file",
+            FsError::TooLarge { .. } => "this is not a configuration file; restore `millrace.toml`",
+            _ => "check that the file can be read (its permissions)",
+        };
+        ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+            help: help.into(),
+        }
+    }
+}
+
 impl Config {
     /// Reads and checks a config file, reporting every problem at once.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = fsx::read_text(path).map_err(|source| ConfigError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = fsx::read_text(path).map_err(|source| ConfigError::unreadable(path, source))?;
         Self::parse(&text, &path.display().to_string())
     }
 

@@ -189,7 +189,13 @@ impl Runtime {
         // in memory rather than re-reading them from disk each time.
         let ws = ws.holding_indexes();
         let session = ids::new_session_id();
-        let acquired = lock::acquire(&ws, &session)?;
+        let acquired = lock::acquire(&ws, &session).map_err(|e| match e {
+            // The ownership record could not be written: a state write.
+            lock::LockError::Fs(e) => RuntimeError::Persist {
+                detail: e.to_string(),
+            },
+            other => other.into(),
+        })?;
         let loaded = EventLog::open(&ws)
             .map_err(RuntimeError::from)
             .and_then(|events| Ok((events, Snapshot::load(&ws)?)));
@@ -229,6 +235,17 @@ impl Runtime {
                 host: dead.owner_hostname,
                 session: dead.owner_session_id,
             });
+        }
+        // Under the lock: temporary files a killed writer left behind.
+        let run_dirs: Vec<PathBuf> = rt
+            .state
+            .active_runs
+            .values()
+            .map(|r| rt.ws.paths().run_dir(&r.run_id))
+            .collect();
+        let swept = crate::workspace::repair::sweep_temp_files(&rt.ws, &run_dirs);
+        if swept > 0 {
+            tracing::info!(removed = swept, "removed temporary files left by killed writers");
         }
         let replayed = rt.replay_journal();
         rt.or_release(replayed)?;

@@ -152,7 +152,23 @@ pub struct StageResult {
 /// The schema version of [`StageResult`].
 pub const STAGE_RESULT_SCHEMA_VERSION: u32 = 1;
 
+/// What a stage came to, in one word, as summaries and the monitor show it:
+/// `interrupted` for a stage that was killed, the failure class for a
+/// harness that failed, else the agent's own outcome.
+pub fn shown_outcome(outcome: &str, failure: Option<FailureClass>) -> &str {
+    match failure {
+        Some(FailureClass::Killed) => "interrupted",
+        Some(f) => f.as_str(),
+        None => outcome,
+    }
+}
+
 impl StageResult {
+    /// [`shown_outcome`] of this result.
+    pub fn shown_outcome(&self) -> &str {
+        shown_outcome(&self.terminal_result, self.failure_class)
+    }
+
     /// Whether the engine must run the same node again instead of routing.
     pub fn retries_same_stage(&self) -> bool {
         self.failure_class.is_some_and(FailureClass::retries_same_stage)

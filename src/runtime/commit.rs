@@ -43,11 +43,11 @@ impl Runtime {
                 snapshot: next.clone(),
                 effects: durable.clone(),
             };
-            journal::write(&self.ws, &entry)?;
+            journal::write(&self.ws, &entry).map_err(persist)?;
             for effect in &durable {
                 if let Err(failure) = self.apply(effect, strict) {
                     if strict {
-                        journal::clear(&self.ws)?;
+                        journal::clear(&self.ws).map_err(persist)?;
                         return Ok(Err(failure));
                     }
                     self.effect_failed(effect, failure.message);
@@ -55,10 +55,10 @@ impl Runtime {
             }
         }
         if !durable.is_empty() || changed(&self.state, &next) {
-            next.save(&self.ws)?;
+            next.save(&self.ws).map_err(persist)?;
         }
         if !durable.is_empty() {
-            journal::clear(&self.ws)?;
+            journal::clear(&self.ws).map_err(persist)?;
         }
         self.state = next;
         for action in actions {
@@ -125,8 +125,8 @@ impl Runtime {
                 self.effect_failed(effect, failure.message);
             }
         }
-        entry.snapshot.save(&self.ws)?;
-        journal::clear(&self.ws)?;
+        entry.snapshot.save(&self.ws).map_err(persist)?;
+        journal::clear(&self.ws).map_err(persist)?;
         let count = entry.effects.len();
         self.state = entry.snapshot;
         self.emit(Event::JournalReplayed { effects: count });
@@ -136,6 +136,14 @@ impl Runtime {
     fn effect_failed(&mut self, effect: &Effect, error: String) {
         let effect = serde_json::to_value(effect).unwrap_or_default();
         self.emit(Event::EffectFailed { effect, error });
+    }
+}
+
+/// A state file that could not be written: the runtime stops rather than
+/// run on state it cannot persist (a full disk is the usual cause).
+fn persist(e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Persist {
+        detail: e.to_string(),
     }
 }
 

@@ -139,7 +139,9 @@ impl Runtime {
         });
         self.finished.push(format!(
             "{}/{} {}",
-            result.plane, result.node, result.terminal_result
+            result.plane,
+            result.node,
+            result.shown_outcome()
         ));
         let path = self.relative(&path);
         self.route_result(result, path)

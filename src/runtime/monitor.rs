@@ -130,11 +130,9 @@ fn body(event: &Event) -> Option<String> {
             ..
         } => {
             let tokens = total_tokens.map(|t| format!(" tokens={t}")).unwrap_or_default();
-            let failure = failure_class
-                .map(|f| format!(" failure={}", f.as_str()))
-                .unwrap_or_default();
+            let shown = crate::model::shown_outcome(outcome, *failure_class);
             format!(
-                "stage done {plane}/{node} run={} result={outcome} dur={duration_seconds:.1}s{tokens}{failure}",
+                "stage done {plane}/{node} run={} result={shown} dur={duration_seconds:.1}s{tokens}",
                 run_handle(run_id)
             )
         }

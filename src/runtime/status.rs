@@ -266,18 +266,10 @@ pub(crate) fn queues(
 }
 
 fn plan_view(ws: &Workspace, config: Option<&Config>) -> PlanView {
-    let head = plan_store::load_head(ws);
-    let currentness = match (&head, config) {
-        (Ok(None), _) => Currentness::Missing,
-        (Err(detail), _) => Currentness::Invalid {
-            detail: detail.clone(),
-        },
-        (Ok(Some(head)), Some(config)) => plan_store::judge(ws, &head.inputs, &config.plan_settings()),
-        (Ok(Some(_)), None) => Currentness::Stale {
-            reasons: vec!["config: millrace.toml is invalid".into()],
-        },
-    };
-    let head = head.ok().flatten();
+    let stored = plan_store::load_head(ws);
+    let settings = config.map(Config::plan_settings);
+    let currentness = plan_store::judge_stored(ws, &stored, settings.as_ref());
+    let head = stored.ok().flatten().map(|s| s.head);
     PlanView {
         plan_id: head.as_ref().map(|h| h.plan_id.clone()),
         mode: head.as_ref().map(|h| h.mode.clone()),

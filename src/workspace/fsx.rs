@@ -392,6 +392,13 @@ pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")
 }
 
+/// The pid of the process that created a temporary file, from its name
+/// (`.<name>.tmp-<pid>-<hex>`).
+pub(crate) fn temp_writer(name: &str) -> Option<u32> {
+    let rest = &name[name.rfind(".tmp-")? + ".tmp-".len()..];
+    rest.split('-').next()?.parse().ok()
+}
+
 /// A new temporary file next to `path`, open for writing.
 fn create_temp(dir: &Path, path: &Path) -> FsResult<(PathBuf, File)> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");

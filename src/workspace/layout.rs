@@ -124,6 +124,12 @@ impl Paths {
         self.state_dir().join("compiled_plan.json")
     }
 
+    /// The sha256 of `compiled_plan.json` as the compiler wrote it, so a
+    /// hand edit is seen without parsing the plan.
+    pub fn compiled_plan_hash(&self) -> PathBuf {
+        self.state_dir().join("compiled_plan.sha256")
+    }
+
     pub fn compile_diagnostics(&self) -> PathBuf {
         self.state_dir().join("compile_diagnostics.json")
     }

@@ -80,7 +80,12 @@ pub struct PlanHead {
 /// Writes a compiled plan atomically.
 pub fn save_plan(ws: &Workspace, plan: &Plan) -> Result<PathBuf, FsError> {
     let path = ws.paths().compiled_plan();
-    fsx::write_atomic(&path, plan.to_json().as_bytes())?;
+    let json = plan.to_json();
+    // The hash first: a crash between the two leaves a hash that matches
+    // no plan, which reads as "changed" and recompiles, never the reverse.
+    let hash = sha256_hex(json.as_bytes()) + "\n";
+    fsx::write_atomic(&ws.paths().compiled_plan_hash(), hash.as_bytes())?;
+    fsx::write_atomic(&path, json.as_bytes())?;
     Ok(path)
 }
 
@@ -100,21 +105,65 @@ pub fn load_plan(ws: &Workspace) -> Result<Option<Plan>, PlanStoreError> {
     }
 }
 
-/// Reads the stored plan's identity and inputs without its tables.
-pub fn load_head(ws: &Workspace) -> Result<Option<PlanHead>, String> {
-    match fsx::read_optional(&ws.paths().compiled_plan()) {
-        Ok(None) => Ok(None),
-        Ok(Some(text)) => serde_json::from_str(&text).map(Some).map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+/// The stored plan's identity and inputs (read without its tables), and
+/// whether it was changed after the compiler wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub head: PlanHead,
+    pub edited: bool,
+}
+
+/// Reads the stored plan's head; `Ok(None)` if there is none.
+pub fn load_head(ws: &Workspace) -> Result<Option<Stored>, String> {
+    let bytes = match fsx::read_optional_bytes(&ws.paths().compiled_plan()) {
+        Ok(None) => return Ok(None),
+        Ok(Some(bytes)) => bytes,
+        Err(e) => return Err(e.to_string()),
+    };
+    let head: PlanHead = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let edited = edited_by_hand(ws, &bytes);
+    Ok(Some(Stored { head, edited }))
+}
+
+/// Judges the stored plan against the workspace and config: missing,
+/// unreadable, changed by hand since it was compiled, or current unless
+/// one of its inputs changed.
+pub fn currentness(ws: &Workspace, settings: &PlanSettings) -> Currentness {
+    judge_stored(ws, &load_head(ws), Some(settings))
+}
+
+/// [`currentness`] of a head already read; `settings` is `None` when the
+/// config cannot be read.
+pub fn judge_stored(
+    ws: &Workspace,
+    stored: &Result<Option<Stored>, String>,
+    settings: Option<&PlanSettings>,
+) -> Currentness {
+    match (stored, settings) {
+        (Ok(None), _) => Currentness::Missing,
+        (Err(detail), _) => Currentness::Invalid {
+            detail: detail.clone(),
+        },
+        (Ok(Some(s)), _) if s.edited => Currentness::Stale {
+            reasons: vec![
+                "compiled_plan.json: changed after it was compiled (it is not what the compiler wrote)"
+                    .into(),
+            ],
+        },
+        (Ok(Some(s)), Some(settings)) => judge(ws, &s.head.inputs, settings),
+        (Ok(Some(_)), None) => Currentness::Stale {
+            reasons: vec!["config: millrace.toml is invalid".into()],
+        },
     }
 }
 
-/// Judges the stored plan against the workspace and config.
-pub fn currentness(ws: &Workspace, settings: &PlanSettings) -> Currentness {
-    match load_head(ws) {
-        Ok(None) => Currentness::Missing,
-        Err(detail) => Currentness::Invalid { detail },
-        Ok(Some(head)) => judge(ws, &head.inputs, settings),
+/// Whether the stored plan's bytes are not the ones the compiler wrote: by
+/// the recorded hash, or, for a plan stored without one, by recomputing its
+/// fingerprint.
+fn edited_by_hand(ws: &Workspace, bytes: &[u8]) -> bool {
+    match fsx::read_optional(&ws.paths().compiled_plan_hash()) {
+        Ok(Some(recorded)) => recorded.trim() != sha256_hex(bytes),
+        _ => std::str::from_utf8(bytes).map_or(true, |text| Plan::from_json(text).is_err()),
     }
 }
 

@@ -7,12 +7,12 @@
 //! never removed, except a stale or invalid lock, which holds nothing;
 //! readable state is left exactly as it is.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
 use super::fsx::{self, FsResult};
-use super::{Workspace, journal, lock, markers};
+use super::{Paths, Workspace, journal, lock, markers};
 use crate::model::Snapshot;
 use crate::plan::Plane;
 
@@ -65,4 +65,28 @@ fn aside(path: &Path, now: Timestamp, what: &str) -> FsResult<String> {
     Err(fsx::FsError::Exists {
         path: path.to_path_buf(),
     })
+}
+
+/// Removes the temporary files writers that are no longer running left in
+/// the directories the runtime writes (a write killed between creating its
+/// temporary file and renaming it). A file whose writer still runs (a
+/// command writing right now) is left alone. Returns how many were removed.
+pub(crate) fn sweep_temp_files(ws: &Workspace, run_dirs: &[PathBuf]) -> usize {
+    let agents = ws.agents();
+    let mut dirs: Vec<PathBuf> = Paths::canonical_dirs().iter().map(|d| agents.join(d)).collect();
+    dirs.push(ws.paths().index_dir());
+    dirs.push(ws.paths().ideas_inbox());
+    dirs.extend(run_dirs.iter().cloned());
+    dirs.extend(run_dirs.iter().map(|d| d.join("stage_results")));
+    let mut removed = 0;
+    for dir in dirs {
+        for name in fsx::list_names(&dir).unwrap_or_default() {
+            let gone = fsx::temp_writer(&name)
+                .is_some_and(|pid| lock::process_state(pid) == lock::ProcessState::Dead);
+            if fsx::is_temp_name(&name) && gone && fsx::remove_file(&dir.join(&name)).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }

@@ -126,3 +126,77 @@ fn a_fifo_in_the_mailbox_is_archived_as_failed_and_the_next_command_applies() {
         "the pause behind it applied"
     );
 }
+
+/// A full disk: every state write fails. The runtime stops with
+/// `mill::engine::persist_failed` (what the docs promise), never with a
+/// bare I/O code or a panic. The disk is a small tmpfs mounted over
+/// `state/` in a private mount namespace (`unshare -m`, as root).
+#[test]
+fn a_full_disk_stops_the_runtime_with_persist_failed() {
+    let bench = scripted_bench("[stages]\nbuilder = [\"BUILDER_COMPLETE\"]\n");
+    bench.write(
+        "tasks/queue/t01.md",
+        &task_md("t01", "2026-01-01T00:00:09Z", "", &[]),
+    );
+    // Compiled beforehand: the runtime's own writes are what is tested.
+    assert!(bench.run(&["compile", "validate"]).status.success());
+    let state = bench.path("state");
+    let copy = bench.root.join("state-copy");
+    let script = r#"cp -a "$S" "$C" && mount -t tmpfs -o size=256k tmpfs "$S" && cp -a "$C"/. "$S"/ \
+        && { dd if=/dev/zero of="$S/filler" bs=4k 2>/dev/null || true; } \
+        && exec "$BIN" --workspace "$W" run once"#;
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("S", &state)
+        .env("C", &copy)
+        .env("W", &bench.root)
+        .env("BIN", env!("CARGO_BIN_EXE_millrace"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("unshare (util-linux) runs the scenario");
+    assert_no_panic("run once on a full disk", &out);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("mill::engine::persist_failed"), "{err}");
+}
+
+/// A temporary file a killed writer left (its pid is gone) is removed by
+/// the next start, one whose writer still runs is left alone, and a
+/// dot-file in a queue, never read as work, is named by `doctor`.
+#[test]
+fn leftovers_of_killed_writers_are_swept_and_dot_files_are_reported() {
+    let bench = scripted_bench("[stages]\n");
+    let dead = bench.write("tasks/queue/.t9.md.tmp-999999999-0000abcd", "half a task");
+    let in_state = bench.write("state/.runtime_snapshot.json.tmp-999999999-00000001", "{");
+    let live_pid = std::process::id();
+    let live = bench.write(&format!("state/.compiled_plan.json.tmp-{live_pid}-00000002"), "{");
+    bench.write(
+        "tasks/queue/.t8.md",
+        &task_md("t8", "2026-01-01T00:00:00Z", "", &[]),
+    );
+    let doctor = bench.doctor();
+    let hidden: Vec<&serde_json::Value> = doctor["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "mill::doctor::hidden_file")
+        .collect();
+    assert_eq!(hidden.len(), 1, "{doctor:#}");
+    assert!(
+        hidden[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("tasks/queue/.t8.md")
+    );
+    let out = run_within(
+        &bench,
+        &["run", "daemon", "--max-ticks", "1"],
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !dead.exists() && !in_state.exists(),
+        "leftovers of a dead writer were kept"
+    );
+    assert!(live.exists(), "a live writer's temporary file was removed");
+}

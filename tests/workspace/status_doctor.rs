@@ -429,3 +429,30 @@ fn doctor_flags_damaged_usage_files() {
         "{text}"
     );
 }
+
+/// A compiled plan changed by hand is not current, whether it was stored
+/// with the compiler's hash or before there was one: the runtime then
+/// compiles afresh instead of running it.
+#[test]
+fn a_plan_edited_by_hand_is_not_current() {
+    let ws = Ws::new();
+    let w = ws.workspace();
+    assert!(ws.run(&["compile", "validate"]).status.success());
+    let path = ws.path("state/compiled_plan.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text_of = |out: &std::process::Output| field(&stdout(out), "compiled_plan_currentness");
+    assert_eq!(text_of(&ws.run(&["status"])).as_deref(), Some("current"));
+    let edited = text.replacen("\"limit\": 2", "\"limit\": 9", 1);
+    assert_ne!(edited, text, "the plan has a counter limit to edit");
+    std::fs::write(&path, &edited).unwrap();
+    assert_eq!(text_of(&ws.run(&["status"])).as_deref(), Some("stale"));
+    // Without the compiler's hash, the fingerprint is recomputed.
+    std::fs::remove_file(ws.path("state/compiled_plan.sha256")).unwrap();
+    let settings = Config::load(&w.paths().config()).unwrap().plan_settings();
+    assert!(matches!(
+        plan_store::currentness(&w, &settings),
+        Currentness::Stale { .. }
+    ));
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(plan_store::currentness(&w, &settings), Currentness::Current);
+}

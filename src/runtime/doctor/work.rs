@@ -36,6 +36,14 @@ pub(super) fn queues(c: &mut Checks<'_>, snapshot: Option<&Snapshot>) {
                     check_document(c, *kind, &dir, &id);
                 }
             }
+            for name in &listing.hidden {
+                c.warning(
+                    "mill::doctor::hidden_file",
+                    Some(&dir.join(name)),
+                    format!("`{name}` is never read: a queue file whose name starts with a dot is skipped"),
+                    "rename it without the leading dot (`<id>.md`) to queue it, or delete it",
+                );
+            }
             if let Ok(quarantined) = quarantine::describe(*kind, state, &dir, &listing.quarantined) {
                 for q in quarantined {
                     let reason = q.reason.unwrap_or_else(|| "no reason logged".into());

@@ -15,6 +15,8 @@ pub(crate) struct DirScan {
     pub inodes: Vec<u64>,
     /// Names of quarantined files (sorted).
     pub quarantined: Vec<String>,
+    /// Names starting with a dot, which are never read (sorted).
+    pub hidden: Vec<String>,
 }
 
 /// Whether a name is a quarantined file.
@@ -29,7 +31,12 @@ pub(crate) fn is_quarantine_name(name: &str) -> bool {
 pub(crate) fn scan_dir(dir: &Path) -> Result<DirScan, FsError> {
     let mut scan = DirScan::default();
     for (name, inode) in fsx::list_names_with_inodes(dir)? {
-        if fsx::is_temp_name(&name) || name.starts_with('.') {
+        if fsx::is_temp_name(&name) {
+            continue;
+        }
+        if name.starts_with('.') {
+            // Never read as work; `doctor` says so.
+            scan.hidden.push(name);
             continue;
         }
         if is_quarantine_name(&name) {
@@ -40,6 +47,7 @@ pub(crate) fn scan_dir(dir: &Path) -> Result<DirScan, FsError> {
         }
     }
     scan.quarantined.sort();
+    scan.hidden.sort();
     Ok(scan)
 }
 
