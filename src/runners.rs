@@ -12,12 +12,15 @@
 //! files"), except the scripted runner's declared `writes`.
 
 mod cancel;
+#[cfg(test)]
+mod captures;
+mod classify;
 pub mod claude;
 pub mod codex;
 pub(crate) mod command;
-mod config;
 mod error;
 mod files;
+pub mod gemini;
 mod lines;
 mod markers;
 mod normalize;
@@ -26,6 +29,7 @@ mod process;
 pub mod prompt;
 mod quota;
 mod raw;
+mod registry;
 #[cfg(test)]
 mod robustness;
 pub mod scripted;
@@ -44,11 +48,12 @@ pub use cancel::{Cancel, CancelTrigger};
 pub use claude::{ClaudeConfig, ClaudePermissionMode};
 pub use codex::{CodexConfig, Permission};
 pub use command::{CommandConfig, CommandStage};
-pub use config::RunnersConfig;
 pub use error::RunnerError;
 pub use files::RunFiles;
+pub use gemini::GeminiConfig;
 pub use normalize::FAILURE_OUTCOME;
 pub use pi::{PI_RESERVED_FLAGS, PiConfig, PiEventLogPolicy};
+pub use registry::{Advice, DEFAULT_STALL_SECONDS, Env, NAMES, RunnersConfig};
 pub use scripted::ScriptedConfig;
 pub use survivors::{REQUEST_VAR, StageProcess, WORKSPACE_VAR, stage_processes};
 pub use sys::{group_exists, group_has_live_members};
@@ -90,6 +95,7 @@ pub async fn run_stage(req: &StageRunRequest, cfg: &RunnersConfig, cancel: Cance
         files: &files,
         cancel,
         started,
+        stall: cfg.stall(),
     };
     let raw = match unwind::catch(dispatch(&ctx, cfg)).await {
         Ok(raw) => raw,
@@ -97,7 +103,7 @@ pub async fn run_stage(req: &StageRunRequest, cfg: &RunnersConfig, cancel: Cance
     };
     let ended = Timestamp::now();
     let mut result = normalize::normalize(req, raw.clone(), started, ended);
-    apply_event_log_policy(req, cfg, &mut result);
+    registry::finished(&req.runner, cfg, &mut result);
     record_completion(&files, &raw, &result);
     result
 }
@@ -111,17 +117,13 @@ async fn dispatch(ctx: &Ctx<'_>, cfg: &RunnersConfig) -> RawRun {
     if ctx.cancel.is_cancelled() {
         return RawRun::failed(ExitKind::Killed, "stage cancelled before the harness started");
     }
-    let mut raw = match ctx.req.runner.as_str() {
-        "codex_cli" => codex::run(ctx, &cfg.codex, &prompt).await,
-        "claude_code" => claude::run(ctx, &cfg.claude, &prompt).await,
-        "pi_rpc" => pi::run(ctx, &cfg.pi, &prompt).await,
-        "command" => command::run(ctx, &cfg.command).await,
-        "scripted" => scripted::run(ctx, &cfg.scripted).await,
-        other => RawRun::failed(
-            ExitKind::NotInstalled,
-            format!("mill::runner::unknown_runner: `{other}`"),
-        ),
+    let unknown = || {
+        let note = format!("mill::runner::unknown_runner: `{}`", ctx.req.runner);
+        RawRun::failed(ExitKind::NotInstalled, note)
     };
+    let mut raw = registry::run(&ctx.req.runner, ctx, cfg, &prompt)
+        .await
+        .unwrap_or_else(unknown);
     enforce_budget(ctx.req, &mut raw);
     raw
 }
@@ -168,18 +170,6 @@ fn retire_stale(path: &Path, request_id: &str) -> Result<(), String> {
     fsx::rename(path, &aside).map_err(|e| format!("cannot move aside a stale result: {e}"))
 }
 
-/// Pi's `failure_full` policy keeps the event log only for failed stages.
-fn apply_event_log_policy(req: &StageRunRequest, cfg: &RunnersConfig, result: &mut StageResult) {
-    let keep_all = cfg.pi.event_log_policy == PiEventLogPolicy::Full;
-    if req.runner == "pi_rpc"
-        && !keep_all
-        && result.failure_class.is_none()
-        && let Some(path) = result.events_path.take()
-    {
-        let _ = fsx::remove_file(&path);
-    }
-}
-
 /// Writes `runner_completion.<rid>.json`.
 fn record_completion(files: &RunFiles, raw: &RawRun, result: &StageResult) {
     let mut record = json!({
@@ -218,35 +208,22 @@ pub fn preflight(runner: &str, cfg: &RunnersConfig) -> Result<(), RunnerError> {
 /// [`preflight`] with relative command paths taken from `base` (the
 /// workspace root, as [`run_stage`] does).
 pub fn preflight_in(runner: &str, cfg: &RunnersConfig, base: &Path) -> Result<(), RunnerError> {
-    let check = |command: &str, env| match which::resolve_with_env(command, base, env) {
-        Some(_) => Ok(()),
-        None => Err(RunnerError::NotInstalled {
-            runner: runner.to_owned(),
-            command: command.to_owned(),
-            install: which::install_help(runner, command),
-        }),
-    };
-    match runner {
-        "codex_cli" => check(&cfg.codex.command, &cfg.codex.env),
-        "claude_code" => check(&cfg.claude.command, &cfg.claude.env),
-        "pi_rpc" => check(&cfg.pi.command, &cfg.pi.env),
-        "command" => cfg
-            .command
-            .stages
-            .iter()
-            .try_for_each(|(stage, entry)| match entry.argv.first() {
-                Some(program) => check(program, &entry.env),
-                None => Err(RunnerError::EmptyArgv { stage: stage.clone() }),
-            }),
-        "scripted" => preflight_script(cfg, base),
-        _ => Err(RunnerError::UnknownRunner {
-            runner: runner.to_owned(),
-        }),
-    }
+    registry::preflight(runner, cfg, base)
 }
 
-/// An absolute or `base`-relative script must load; a missing path is fine
-/// only when no script is configured.
-fn preflight_script(cfg: &RunnersConfig, base: &Path) -> Result<(), RunnerError> {
-    scripted::load_script(&cfg.scripted, base).map(|_| ())
+/// How to install `program` for `runner`, or point the settings at it.
+pub fn missing_help(runner: &str, program: &str) -> String {
+    registry::missing_help(runner, program)
+}
+
+/// The programs a runner starts, each with the environment it adds (for
+/// `doctor`); none for an unknown runner.
+pub fn programs<'a>(runner: &str, cfg: &'a RunnersConfig) -> Vec<(&'a str, &'a Env)> {
+    registry::programs(runner, cfg)
+}
+
+/// What `runner` foresees going wrong with its settings before any stage
+/// runs (Claude Code as root, a Codex profile that will not load).
+pub fn advise(runner: &str, cfg: &RunnersConfig) -> Vec<Advice> {
+    registry::advise(runner, cfg)
 }

@@ -16,6 +16,7 @@
 //!   either re-runs the stage at the same node or routes the saved result.
 
 mod apply;
+mod attention;
 mod commit;
 mod dispatch;
 pub(crate) mod doctor;
@@ -36,7 +37,8 @@ use std::rc::Rc;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-pub use dispatch::{Completion, StageRunner};
+pub use attention::{Attention, attention, needs_operator};
+pub use dispatch::{Completion, Missing, StageRunner};
 pub use harness::Harnesses;
 
 pub use monitor::{Monitor, run_handle};

@@ -21,8 +21,11 @@ pub(super) fn run(args: &JsonFlag, cx: &Context) -> Outcome {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            let path = f.path.as_deref().unwrap_or("none");
-            text.push_str(&format!("{level}: {} {path} {}", f.code, f.message));
+            text.push_str(&format!("{level}: {}", f.code));
+            if let Some(path) = &f.path {
+                text.push_str(&format!(" {path}"));
+            }
+            text.push_str(&format!(" {}", f.message));
             if let Some(fix) = &f.fix {
                 text.push_str(&format!(" (fix: {fix})"));
             }

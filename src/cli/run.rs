@@ -110,13 +110,21 @@ fn daemon(ws: Workspace, config: &Config, args: &DaemonArgs, cx: &Context) -> Ou
     report("daemon", &mode, &plan_id, &summary?, false)
 }
 
+/// The exit status of a run that stopped because only an operator can
+/// unblock it (a broken or missing harness, an operator pause).
+const NEEDS_OPERATOR: u8 = 3;
+
 fn report(run_mode: &str, mode: &str, plan_id: &str, summary: &RunSummary, json: bool) -> Outcome {
+    let code = match summary.attention {
+        Some(_) => ExitCode::from(NEEDS_OPERATOR),
+        None => ExitCode::SUCCESS,
+    };
     if json {
         print_json(
             &json!({"run_mode": run_mode, "mode": mode, "plan_id": plan_id, "ticks": summary.ticks,
-            "stages": summary.stages, "ended": summary.ended}),
+            "stages": summary.stages, "ended": summary.ended, "attention": summary.attention}),
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     let mut text = format!(
         "run_mode: {run_mode}\nmode: {mode}\nplan_id: {plan_id}\nticks: {}\n",
@@ -126,6 +134,9 @@ fn report(run_mode: &str, mode: &str, plan_id: &str, summary: &RunSummary, json:
         text.push_str(&format!("stage: {stage}\n"));
     }
     text.push_str(&format!("ended: {}\n", summary.ended));
+    if let Some(a) = &summary.attention {
+        text.push_str(&format!("attention: {}: {}\nfix: {}\n", a.code, a.reason, a.fix));
+    }
     print(&text)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -73,6 +73,10 @@ fn render(r: &StatusReport) -> String {
         r.pause_sources.join(",")
     };
     out.put("pause_sources", sources);
+    for item in &r.attention {
+        out.put("attention", format!("{}: {}", item.code, item.reason));
+        out.put("fix", &item.fix);
+    }
     out.put("stop_requested", r.stop_requested);
     out.put("mode_id", or_none(r.mode_id.as_deref()));
     out.put("running_plan_id", or_none(r.running_plan_id.as_deref()));
@@ -162,6 +166,13 @@ fn active_runs(r: &StatusReport, out: &mut Lines) {
             run.interruptions,
         );
         out.put("active_run", line);
+        if let Some(at) = run.retry_at {
+            let line = format!(
+                "plane={} node={} retry_at={at} transient_failures={}",
+                run.plane, run.node, run.transient_failures
+            );
+            out.put("retry_scheduled", line);
+        }
     }
 }
 

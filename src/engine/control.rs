@@ -83,6 +83,9 @@ impl Step<'_> {
                 });
             }
             Control::Resume => {
+                // The operator says the harness is fixed: lift its pause too
+                // (a harness still broken pauses again at its next stage).
+                self.lift_harness_pause();
                 let applied = self.state.remove_pause(PauseSource::Operator);
                 self.event(Event::RuntimeResumed {
                     source: PauseSource::Operator,
@@ -201,6 +204,7 @@ impl Step<'_> {
             }
         }
         self.state.pause_sources.clear();
+        self.state.harness_pause = None;
         self.state.stop_requested = false;
         self.event(Event::StaleStateCleared {
             reason: reason.to_string(),

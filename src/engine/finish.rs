@@ -9,7 +9,7 @@ use super::route::{Routed, Target, route};
 use super::step::Step;
 use crate::model::event::{RouteTarget, RoutingRecord, WorkItemObj};
 use crate::model::{
-    ActiveRun, Event, FailureClass, PauseSource, QueueState, RequestKind, RuntimeErrorRef, StageResult,
+    ActiveRun, Event, FailureClass, Fault, PauseSource, QueueState, RequestKind, RuntimeErrorRef, StageResult,
 };
 use crate::plan::{Plane, ResultClass, TerminalId};
 
@@ -22,27 +22,6 @@ impl Step<'_> {
         if let Some(request) = run.pending_request_id.take() {
             run.interruptions += 1;
             let event = Event::StageInterrupted {
-                plane,
-                run_id: run.run_id.clone(),
-                node: run.node.clone(),
-                request_id: request,
-                reason: reason.to_string(),
-            };
-            self.event(event);
-        }
-    }
-
-    /// A stage that never started: undo its dispatch, charge nothing.
-    pub(super) fn not_started(&mut self, plane: Plane, reason: &str) {
-        let Some(run) = self.state.active_runs.get_mut(&plane) else {
-            return;
-        };
-        if let Some(request) = run.pending_request_id.take() {
-            run.stage_runs = run.stage_runs.saturating_sub(1);
-            if let Some(n) = run.node_runs.get_mut(&run.node) {
-                *n = n.saturating_sub(1);
-            }
-            let event = Event::StageNotStarted {
                 plane,
                 run_id: run.run_id.clone(),
                 node: run.node.clone(),
@@ -83,10 +62,14 @@ impl Step<'_> {
             self.requeue(plane, &reason);
             return;
         }
-        if result.retries_same_stage() {
-            self.same_stage_again(plane, result);
-            return;
+        match result.fault() {
+            Fault::Agent => {}
+            Fault::Interrupted | Fault::Quota => return self.same_stage_again(plane, result),
+            Fault::Harness => return self.harness_failed(plane, result),
+            Fault::Transient => return self.transient(plane, result),
         }
+        run.transient_failures = 0;
+        run.retry_at = None;
         run.runtime_error = None;
         run.failure_class = result.failure_class.map(|f| f.as_str().to_string());
         run.tokens_used += result.token_usage.map(|t| t.total_tokens).unwrap_or(0);
@@ -179,9 +162,11 @@ impl Step<'_> {
         if result.failure_class == Some(FailureClass::QuotaExhausted) {
             // Without a reset time from the harness, back off rather than
             // retry an exhausted quota in a loop.
-            let resume = result
-                .quota_reset_at
-                .unwrap_or_else(|| self.now + jiff::SignedDuration::from_mins(QUOTA_BACKOFF_MINUTES));
+            // A reset already past (a stale header, a skewed clock) would
+            // retry at once, hit the limit again and loop: back off then too.
+            let backoff = self.now + jiff::SignedDuration::from_mins(QUOTA_BACKOFF_MINUTES);
+            let reported = result.quota_reset_at.filter(|t| *t > self.now);
+            let resume = reported.unwrap_or(backoff);
             self.state.add_pause(PauseSource::UsageGovernance);
             self.state.governance_resume_at = Some(resume);
             // `resets_at` is when the pause lifts; `reported_reset` whether
@@ -192,7 +177,7 @@ impl Step<'_> {
                 node,
                 request_id: result.request_id.clone(),
                 resets_at: resume,
-                reported_reset: result.quota_reset_at.is_some(),
+                reported_reset: reported.is_some(),
             });
         } else {
             self.event(Event::StageInterrupted {

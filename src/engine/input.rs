@@ -26,12 +26,16 @@ pub enum Input {
         plane: Plane,
         reason: String,
     },
-    /// A dispatched stage could not start (its harness failed the pre-start
-    /// check): nothing ran, so the stage is not charged to the item's fuel.
-    NotStarted {
+    /// A dispatched stage could not start: its runner's program is not
+    /// installed. Nothing ran, so the stage is not charged; the runtime
+    /// pauses (source `harness_missing`) until the operator resumes.
+    HarnessMissing {
         now: Timestamp,
         plane: Plane,
-        reason: String,
+        runner: String,
+        /// The program that is missing, when the runner named one.
+        program: Option<String>,
+        message: String,
     },
     /// A stage finished (or its result was recovered from disk).
     Finished {

@@ -13,6 +13,7 @@ impl Step<'_> {
             self.state.queue_depths.insert(*plane, *depth);
         }
         self.govern(world.governance.as_ref());
+        self.harness_pause_expired();
         self.maybe_land();
         if self.state.stop_requested {
             if self
@@ -34,11 +35,10 @@ impl Step<'_> {
         let solo = !self.rules.chain_stages;
         let mark = self.effects.len();
         for plane in Plane::FOREGROUND_ORDER {
-            let waiting = self
-                .state
-                .active_runs
-                .get(&plane)
-                .is_some_and(|r| r.pending_request_id.is_none());
+            let waiting =
+                self.state.active_runs.get(&plane).is_some_and(|r| {
+                    r.pending_request_id.is_none() && r.retry_at.is_none_or(|t| self.now >= t)
+                });
             if waiting && self.may_start(plane) {
                 self.dispatch(plane);
                 if solo && self.started_since(mark) {
@@ -287,6 +287,8 @@ impl Step<'_> {
             interruptions: 0,
             lineage,
             node_runs: Default::default(),
+            transient_failures: 0,
+            retry_at: None,
             retry_requested: None,
             runtime_error: None,
             last_stage_result: None,

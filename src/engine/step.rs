@@ -19,6 +19,38 @@ pub struct Rules {
     pub chain_stages: bool,
     /// Spending caps the runtime enforces itself.
     pub budgets: Budgets,
+    /// How transient harness failures are retried.
+    pub retries: Retries,
+}
+
+/// Transient harness failures (`[runners]`): retried on the same stage
+/// after a doubling backoff; when the retries are spent the runtime pauses
+/// (source `harness_failed`) and tries again later by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retries {
+    pub limit: u32,
+    pub backoff_seconds: u64,
+}
+
+impl Retries {
+    /// The wait before the `n`th retry (1-based): the backoff doubled each
+    /// time, at most an hour.
+    pub fn wait(&self, n: u32) -> jiff::SignedDuration {
+        let doubled = self
+            .backoff_seconds
+            .saturating_mul(1u64 << n.saturating_sub(1).min(20));
+        let seconds = doubled.min(3600);
+        jiff::SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(3600))
+    }
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            limit: 3,
+            backoff_seconds: 30,
+        }
+    }
 }
 
 /// Token and cost caps (`[usage_governance.budgets]`). A run is one work
@@ -95,6 +127,7 @@ impl Default for Rules {
             max_stage_runs_per_item: 40,
             chain_stages: true,
             budgets: Budgets::default(),
+            retries: Retries::default(),
         }
     }
 }
@@ -128,7 +161,13 @@ pub fn step(plan: &Plan, rules: &Rules, state: &Snapshot, input: Input) -> (Snap
             error,
         } => s.at(now).apply_failed(&result, &result_path, &error),
         Input::Interrupted { now, plane, reason } => s.at(now).interrupted(plane, &reason),
-        Input::NotStarted { now, plane, reason } => s.at(now).not_started(plane, &reason),
+        Input::HarnessMissing {
+            now,
+            plane,
+            runner,
+            program,
+            message,
+        } => s.at(now).harness_missing(plane, &runner, program, &message),
     }
     s.state.updated_at = s.now;
     s.state.tick += 1;

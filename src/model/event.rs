@@ -167,6 +167,34 @@ pub enum Event {
         duration_seconds: f64,
         total_tokens: Option<u64>,
         runner: Option<String>,
+        /// A failed harness's own words (or its last stderr line).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// A harness failed in a way only the operator can fix: the runtime
+    /// paused, the item stayed where it was, the stage was not charged.
+    HarnessPaused {
+        source: PauseSource,
+        plane: Plane,
+        node: String,
+        run_id: Option<String>,
+        request_id: Option<String>,
+        runner: String,
+        failure_class: String,
+        message: String,
+        resume_at: Option<Timestamp>,
+    },
+    /// A transient harness failure: the same stage runs again after a
+    /// backoff, uncharged.
+    StageRetryScheduled {
+        plane: Plane,
+        node: String,
+        run_id: String,
+        request_id: String,
+        failure_class: FailureClass,
+        attempt: u32,
+        retry_at: Timestamp,
+        message: Option<String>,
     },
     /// A stage that never reported (crash, kill) runs again at its node.
     StageInterrupted {

@@ -21,12 +21,20 @@ pub enum ExitKind {
     ProviderError,
     QuotaExhausted,
     BudgetExhausted,
+    /// The harness cannot work (not logged in, bad key, refused
+    /// permission mode, exited before any event).
+    HarnessUnavailable,
+    /// A failure worth retrying (5xx, connection reset, rate limit).
+    ProviderTransient,
+    /// No progress event for the stall limit.
+    Stalled,
 }
 
 /// Why a stage did not produce a usable legal outcome. Every failure is
-/// reported as the outcome `BLOCKED` with class `recoverable_failure`,
-/// except `killed` and `quota_exhausted`, which the engine does not route:
-/// it runs the same node again later.
+/// reported as the outcome `BLOCKED` with class `recoverable_failure`. The
+/// agent's own failures are routed like any outcome; the harness's are not
+/// (see [`FailureClass::fault`]): the engine runs the same node again,
+/// after a pause or a backoff, and charges nothing for the lost stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
@@ -41,6 +49,27 @@ pub enum FailureClass {
     BudgetExhausted,
     QuotaExhausted,
     Killed,
+    /// The harness cannot work until the operator fixes it.
+    HarnessUnavailable,
+    /// The harness produced no progress event for the stall limit.
+    HarnessStalled,
+    /// A provider hiccup; retried with backoff before it counts.
+    ProviderTransient,
+}
+
+/// Whose problem a failure is, as far as routing goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The agent's turn: route the outcome (`BLOCKED`) through the plan.
+    Agent,
+    /// The stage was stopped (`stop --now`, a crash): run it again.
+    Interrupted,
+    /// A quota window: pause usage governance until it resets.
+    Quota,
+    /// The harness is broken: pause for the operator, item untouched.
+    Harness,
+    /// A passing provider failure: retry after a backoff, a few times.
+    Transient,
 }
 
 impl FailureClass {
@@ -57,12 +86,23 @@ impl FailureClass {
             FailureClass::BudgetExhausted => "budget_exhausted",
             FailureClass::QuotaExhausted => "quota_exhausted",
             FailureClass::Killed => "killed",
+            FailureClass::HarnessUnavailable => "harness_unavailable",
+            FailureClass::HarnessStalled => "harness_stalled",
+            FailureClass::ProviderTransient => "provider_transient",
         }
     }
 
-    /// Whether the engine must run the same node again instead of routing.
-    pub fn retries_same_stage(self) -> bool {
-        matches!(self, FailureClass::Killed | FailureClass::QuotaExhausted)
+    /// Whose problem this failure is.
+    pub fn fault(self) -> Fault {
+        match self {
+            FailureClass::Killed => Fault::Interrupted,
+            FailureClass::QuotaExhausted => Fault::Quota,
+            FailureClass::HarnessUnavailable
+            | FailureClass::HarnessStalled
+            | FailureClass::RunnerNotInstalled => Fault::Harness,
+            FailureClass::ProviderTransient => Fault::Transient,
+            _ => Fault::Agent,
+        }
     }
 }
 
@@ -83,6 +123,9 @@ pub struct TokenUsage {
     pub cached_input_tokens: u64,
     pub output_tokens: u64,
     pub thinking_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (part of
+    /// `input_tokens`).
+    pub cache_write_tokens: u64,
     pub total_tokens: u64,
 }
 
@@ -93,6 +136,7 @@ impl TokenUsage {
         self.cached_input_tokens += other.cached_input_tokens;
         self.output_tokens += other.output_tokens;
         self.thinking_tokens += other.thinking_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
         self.total_tokens += other.total_tokens;
     }
 }
@@ -137,7 +181,16 @@ pub struct StageResult {
     pub token_usage: Option<TokenUsage>,
     pub cost_usd: Option<f64>,
     pub rate_limit: Option<RateLimit>,
+    /// Every usage window the harness reported (Claude's unified windows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<RateLimit>,
     pub quota_reset_at: Option<Timestamp>,
+    /// The harness's own words about its failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_message: Option<String>,
+    /// The last lines the harness wrote to stderr, when it failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr_tail: Vec<String>,
     pub runner: String,
     pub model: Option<String>,
     pub effort: Option<Effort>,
@@ -169,8 +222,16 @@ impl StageResult {
         shown_outcome(&self.terminal_result, self.failure_class)
     }
 
-    /// Whether the engine must run the same node again instead of routing.
-    pub fn retries_same_stage(&self) -> bool {
-        self.failure_class.is_some_and(FailureClass::retries_same_stage)
+    /// Whose problem this result is ([`Fault::Agent`] for a clean one).
+    pub fn fault(&self) -> Fault {
+        self.failure_class.map_or(Fault::Agent, FailureClass::fault)
+    }
+
+    /// What the operator should read first about a failure: the harness's
+    /// message, else its last stderr line.
+    pub fn failure_words(&self) -> Option<&str> {
+        self.harness_message
+            .as_deref()
+            .or_else(|| self.stderr_tail.last().map(String::as_str))
     }
 }

@@ -36,6 +36,12 @@ pub enum RuntimeMode {
 pub enum PauseSource {
     Operator,
     UsageGovernance,
+    /// A harness failed in a way only the operator can fix (bad key, not
+    /// logged in, a refused permission mode, a stall, a provider that kept
+    /// failing); [`Snapshot::harness_pause`] says which and why.
+    HarnessFailed,
+    /// A runner's program is not installed.
+    HarnessMissing,
 }
 
 impl PauseSource {
@@ -43,8 +49,42 @@ impl PauseSource {
         match self {
             PauseSource::Operator => "operator",
             PauseSource::UsageGovernance => "usage_governance",
+            PauseSource::HarnessFailed => "harness_failed",
+            PauseSource::HarnessMissing => "harness_missing",
         }
     }
+
+    /// Whether `resume` lifts it (governance lifts its own).
+    pub fn operator_lifts(self) -> bool {
+        self != PauseSource::UsageGovernance
+    }
+}
+
+/// Why a harness pause holds the runtime, and where it happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessPause {
+    pub source: PauseSource,
+    pub runner: String,
+    /// `harness_unavailable`, `harness_stalled`, `runner_not_installed`,
+    /// `provider_transient` (retries spent).
+    pub failure_class: String,
+    /// The harness's own words (or the missing program's help).
+    pub message: String,
+    pub plane: Plane,
+    pub node: String,
+    pub stage: String,
+    /// The run whose stage failed (its item stays where it was).
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// The program that is missing, for `harness_missing`.
+    #[serde(default)]
+    pub program: Option<String>,
+    pub since: Timestamp,
+    /// When the pause lifts by itself (a provider that kept failing is
+    /// tried again later); `None`: only `resume` lifts it.
+    #[serde(default)]
+    pub resume_at: Option<Timestamp>,
 }
 
 /// What an active run is working on.
@@ -148,6 +188,13 @@ pub struct ActiveRun {
     /// Stage runs per node name (the `attempt` a stage request carries).
     #[serde(default)]
     pub node_runs: BTreeMap<String, u32>,
+    /// Transient harness failures of the current stage in a row.
+    #[serde(default)]
+    pub transient_failures: u32,
+    /// The stage waits until then before it is dispatched again (a
+    /// transient failure's backoff).
+    #[serde(default)]
+    pub retry_at: Option<Timestamp>,
     /// An operator asked to requeue this item once its running stage stops.
     #[serde(default)]
     pub retry_requested: Option<String>,
@@ -213,6 +260,9 @@ pub struct Snapshot {
     /// When a quota pause may lift (the harness said when it resets).
     #[serde(default)]
     pub governance_resume_at: Option<Timestamp>,
+    /// What a `harness_failed` or `harness_missing` pause is about.
+    #[serde(default)]
+    pub harness_pause: Option<HarnessPause>,
     /// A learning stage staged skill changes that have not landed yet.
     #[serde(default)]
     pub promotions_pending: bool,
@@ -250,6 +300,7 @@ impl Snapshot {
             last_reload_error: None,
             started_at: None,
             governance_resume_at: None,
+            harness_pause: None,
             promotions_pending: false,
             updated_at: now,
             tick: 0,

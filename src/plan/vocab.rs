@@ -129,7 +129,14 @@ impl WorkItemKind {
 }
 
 /// Runner names the runtime knows how to dispatch to.
-pub const RUNNERS: &[&str] = &["codex_cli", "claude_code", "pi_rpc", "command", "scripted"];
+pub const RUNNERS: &[&str] = &[
+    "codex_cli",
+    "claude_code",
+    "pi_rpc",
+    "gemini_cli",
+    "command",
+    "scripted",
+];
 
 /// The runner used when nothing binds one.
 pub const DEFAULT_RUNNER: &str = "codex_cli";

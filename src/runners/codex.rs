@@ -3,9 +3,12 @@
 //! Input: the request, `[runners.codex]` and the prompt. Output: a
 //! [`RawRun`] with the last message (from `--output-last-message`, else the
 //! last `agent_message` event), cumulative token usage from the last
-//! `turn.completed`, and quota exhaustion read from `error`/`turn.failed`
-//! prose. Invariant: only an exit status of 0 after a `turn.completed`
-//! counts as a completed run.
+//! `turn.completed`, and a failure read from the `error`/`turn.failed`
+//! prose: a usage limit (with its reset), an account out of credit or a bad
+//! key (the harness is unavailable), a server error (transient).
+//! Invariants: only an exit status of 0 after a `turn.completed` counts as
+//! a completed run; `Reconnecting...` notices are not progress, so a Codex
+//! waiting for a network that never comes trips the stall watchdog.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +17,14 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::RunnerError;
+use super::classify::{self, Verdict};
 use super::lines::Line;
 use super::process::Invocation;
 use super::quota;
 use super::raw::RawRun;
-use super::stream::{self, Ctx, Ending, LineSink};
+use super::registry::{Advice, Env, Runner, env_names};
+use super::stream::{self, Ctx, Ending, Exit, LineSink, Seen};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
 use crate::plan::Effort;
 use crate::workspace::fsx;
@@ -37,7 +43,8 @@ pub struct CodexConfig {
     pub skip_git_repo_check: bool,
     /// Each item is passed as `-c <item>`.
     pub extra_config: Vec<String>,
-    pub env: BTreeMap<String, String>,
+    #[serde(deserialize_with = "env_names")]
+    pub env: Env,
 }
 
 impl Default for CodexConfig {
@@ -108,6 +115,16 @@ pub fn argv(
     args
 }
 
+/// Codex's home: `CODEX_HOME` from the runner's env or the process's, else
+/// `~/.codex`.
+fn codex_home(env: &Env) -> Option<std::path::PathBuf> {
+    let from = |key: &str| env.get(key).cloned().or_else(|| std::env::var(key).ok());
+    match from("CODEX_HOME") {
+        Some(home) => Some(home.into()),
+        None => from("HOME").map(|h| std::path::Path::new(&h).join(".codex")),
+    }
+}
+
 /// The permission level: by stage, then by model, then the default.
 pub fn permission(req: &StageRunRequest, cfg: &CodexConfig) -> Permission {
     cfg.permission_by_stage
@@ -132,89 +149,147 @@ pub fn permission_flags(level: Permission) -> Vec<String> {
     flags.iter().map(|f| (*f).to_owned()).collect()
 }
 
-/// Runs the stage through Codex.
-pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &CodexConfig, prompt: &str) -> RawRun {
-    let mut args = argv(ctx.req, cfg, &ctx.files.last_message, prompt);
-    let prompt_arg = args.len().checked_sub(1);
-    let inv = Invocation {
-        program: cfg.command.clone(),
-        args: std::mem::take(&mut args),
-        prompt_arg,
-        cwd: ctx.req.workspace_root.clone(),
-        env: cfg.env.clone(),
-        stdin: false,
-    };
-    let harness = match stream::start(ctx, "codex_cli", inv, true) {
-        Ok(h) => h,
-        Err(raw) => return *raw,
-    };
-    let mut events = CodexEvents::default();
-    let streamed = stream::pump(harness, &mut events).await;
-    let mut raw = streamed.raw;
-    raw.stdout_path = Some(ctx.files.stdout.clone());
-    raw.stderr_path = Some(ctx.files.stderr.clone());
-    raw.events_path = Some(ctx.files.events.clone());
-    raw.token_usage = events.usage;
-    raw.final_message = read_last_message(&ctx.files.last_message).or(events.last_message.take());
-    if events.bad_lines > 0 {
-        raw.note(format!("{} stdout lines were not JSON events", events.bad_lines));
+/// The `codex_cli` runner.
+pub(crate) struct Codex;
+
+impl Runner for Codex {
+    type Config = CodexConfig;
+    const INSTALL: &'static str = "install it with `npm install -g @openai/codex`";
+
+    fn programs(cfg: &CodexConfig) -> Result<Vec<(&str, &Env)>, RunnerError> {
+        Ok(vec![(cfg.command.as_str(), &cfg.env)])
     }
-    if streamed.ending == Ending::Exited {
-        classify(&mut raw, &events, streamed.exit_code, &streamed.status_text);
+
+    /// `--profile NAME` layers `$CODEX_HOME/NAME.config.toml` over
+    /// `config.toml`; a legacy `[profiles.NAME]` table in `config.toml` is a
+    /// hard error in current Codex.
+    fn advise(cfg: &CodexConfig) -> Vec<Advice> {
+        let Some(profile) = &cfg.profile else {
+            return Vec::new();
+        };
+        let Some(home) = codex_home(&cfg.env) else {
+            return Vec::new();
+        };
+        let mut advice = Vec::new();
+        let layer = home.join(format!("{profile}.config.toml"));
+        if !fsx::is_file(&layer) {
+            advice.push(Advice {
+                code: "mill::doctor::codex_profile_missing",
+                message: format!(
+                    "`runners.codex.profile = \"{profile}\"` makes codex read {}, which does not exist",
+                    layer.display()
+                ),
+                fix: format!(
+                    "create {} with the profile's settings, or drop `profile`",
+                    layer.display()
+                ),
+            });
+        }
+        let legacy = fsx::read_text(&home.join("config.toml"))
+            .ok()
+            .and_then(|text| text.parse::<toml::Table>().ok())
+            .is_some_and(|t| t.get("profiles").and_then(|p| p.get(profile)).is_some());
+        if legacy {
+            advice.push(Advice {
+                code: "mill::doctor::codex_legacy_profile",
+                message: format!(
+                    "{}/config.toml has a `[profiles.{profile}]` table, which current codex refuses",
+                    home.display()
+                ),
+                fix: format!("move the table's keys into {}", layer.display()),
+            });
+        }
+        advice
     }
-    raw
+
+    async fn run(ctx: &Ctx<'_>, cfg: &CodexConfig, prompt: &str) -> RawRun {
+        let args = argv(ctx.req, cfg, &ctx.files.last_message, prompt);
+        let inv = Invocation {
+            program: cfg.command.clone(),
+            prompt_arg: args.len().checked_sub(1),
+            args,
+            cwd: ctx.req.workspace_root.clone(),
+            env: cfg.env.clone(),
+            stdin: false,
+        };
+        let mut events = CodexEvents::default();
+        let streamed = match stream::run(ctx, inv, &mut events).await {
+            Ok(s) => s,
+            Err(raw) => return raw,
+        };
+        let mut raw = streamed.raw;
+        raw.token_usage = events.usage;
+        raw.final_message = read_last_message(&ctx.files.last_message).or(events.last_message.take());
+        if events.bad_lines > 0 {
+            raw.note(format!("{} stdout lines were not JSON events", events.bad_lines));
+        }
+        if streamed.ending == Ending::Exited {
+            classify(&mut raw, &events, &streamed.exit);
+        }
+        raw
+    }
 }
 
 /// Decides how an exited Codex run ended.
-fn classify(raw: &mut RawRun, events: &CodexEvents, exit_code: Option<i32>, status: &str) {
-    if exit_code == Some(0) && events.completed && !events.failed_after_completion {
+pub(crate) fn classify(raw: &mut RawRun, events: &CodexEvents, exit: &Exit) {
+    if exit.code == Some(0) && events.completed && !events.failed_after_completion {
         raw.exit = ExitKind::Completed;
         return;
     }
-    if let Some(text) = &events.quota_text {
-        raw.exit = ExitKind::QuotaExhausted;
-        raw.quota_reset_at = quota::reset_time(text, Timestamp::now(), &TimeZone::system());
-        raw.note(format!("usage limit reached: {}", clip(text)));
+    if let Some(text) = &events.error_text {
+        let verdict = classify::of_text(text);
+        if verdict == Verdict::Quota {
+            raw.quota_reset_at = quota::reset_time(text, Timestamp::now(), &TimeZone::system());
+        }
+        let what = match verdict {
+            Verdict::Quota => "usage limit reached",
+            Verdict::Unavailable => "codex cannot work",
+            Verdict::Transient => "codex hit a passing provider failure",
+            Verdict::Provider => "codex reported an error",
+        };
+        raw.fail(verdict.exit(), text, format!("{what}: {}", clip(text)));
         return;
     }
-    if let Some(text) = &events.error_text {
-        raw.exit = ExitKind::ProviderError;
-        raw.note(format!("codex reported an error: {}", clip(text)));
+    if stream::silent_exit(raw, exit, "codex") {
         return;
     }
     raw.exit = ExitKind::RunnerError;
-    if exit_code == Some(0) {
+    if exit.code == Some(0) {
         raw.note("codex exited before its turn.completed event (event stream cut short)");
     } else {
-        raw.note(format!("codex {status}"));
+        raw.note(format!("codex {}", exit.status));
     }
 }
 
 /// What the Codex event stream said.
 #[derive(Default)]
 pub(crate) struct CodexEvents {
-    usage: Option<TokenUsage>,
-    last_message: Option<String>,
-    completed: bool,
-    failed_after_completion: bool,
-    quota_text: Option<String>,
-    error_text: Option<String>,
-    bad_lines: u64,
+    pub(crate) usage: Option<TokenUsage>,
+    pub(crate) last_message: Option<String>,
+    pub(crate) completed: bool,
+    pub(crate) failed_after_completion: bool,
+    pub(crate) error_text: Option<String>,
+    /// The last `error` notice, a failure or not (`Reconnecting...`).
+    pub(crate) notice: Option<String>,
+    pub(crate) bad_lines: u64,
 }
 
 impl LineSink for CodexEvents {
-    fn line(&mut self, line: &Line) -> bool {
+    fn line(&mut self, line: &Line) -> Seen {
         let Some(event) = parse_event(line) else {
             self.bad_lines += u64::from(!line.bytes.iter().all(u8::is_ascii_whitespace));
-            return false;
+            return Seen::Other;
         };
-        self.event(&event);
-        true
+        self.event(&event)
+    }
+
+    fn last_words(&self) -> Option<String> {
+        self.notice.clone()
     }
 }
 
 impl CodexEvents {
-    fn event(&mut self, event: &Value) {
+    pub(crate) fn event(&mut self, event: &Value) -> Seen {
         match event.get("type").and_then(Value::as_str).unwrap_or_default() {
             "turn.completed" => {
                 self.completed = true;
@@ -227,10 +302,20 @@ impl CodexEvents {
                 self.failed_after_completion = self.completed;
                 self.error(event.pointer("/error/message").or_else(|| event.get("message")));
             }
-            "error" => self.error(event.get("message")),
+            "error" => {
+                let text = event.get("message").and_then(Value::as_str).unwrap_or_default();
+                self.notice = Some(text.to_owned());
+                // Codex announces its own reconnect attempts as errors;
+                // only the last word of a failed turn is the failure.
+                if !text.starts_with("Reconnecting") {
+                    self.error(event.get("message"));
+                }
+                return Seen::Waiting;
+            }
             "item.completed" => self.item(event.get("item")),
             _ => {}
         }
+        Seen::Progress
     }
 
     fn item(&mut self, item: Option<&Value>) {
@@ -248,15 +333,8 @@ impl CodexEvents {
     }
 
     fn error(&mut self, message: Option<&Value>) {
-        let text = message
-            .and_then(Value::as_str)
-            .unwrap_or("unknown error")
-            .to_owned();
-        if quota::is_quota_text(&text) {
-            self.quota_text = Some(text);
-        } else {
-            self.error_text = Some(text);
-        }
+        let text = message.and_then(Value::as_str).unwrap_or("unknown error");
+        self.error_text = Some(text.to_owned());
     }
 }
 
@@ -289,6 +367,7 @@ fn usage_of(usage: &Value) -> TokenUsage {
         cached_input_tokens: n("cached_input_tokens"),
         output_tokens: output,
         thinking_tokens: n("reasoning_output_tokens"),
+        cache_write_tokens: n("cache_write_input_tokens"),
         total_tokens: total,
     }
 }

@@ -12,11 +12,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
+use super::RunnerError;
 use super::lines::Line;
 use super::markers::marker_of_line;
 use super::process::Invocation;
 use super::raw::RawRun;
-use super::stream::{self, Ctx, Ending, LineSink};
+use super::registry::{Env, Runner, env_names};
+use super::stream::{self, Ctx, Ending, LineSink, Seen};
 use crate::model::{ExitKind, StageRunRequest};
 
 /// `[runners.command]`: stages run as plain commands.
@@ -39,7 +41,7 @@ pub struct CommandStage {
     pub failure: Option<String>,
     /// Take the outcome from a `### MARKER` line of the output instead.
     pub marker_from_output: bool,
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
     /// Working directory relative to the workspace root.
     pub cwd: Option<String>,
 }
@@ -55,8 +57,8 @@ struct CommandStageWire {
     pub failure: Option<String>,
     #[serde(default)]
     pub marker_from_output: bool,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "env_names")]
+    pub env: Env,
     #[serde(default)]
     pub cwd: Option<String>,
 }
@@ -115,8 +117,32 @@ pub(crate) fn stage_entry<'a>(req: &StageRunRequest, cfg: &'a CommandConfig) -> 
     cfg.stages.get(&req.stage).or_else(|| cfg.stages.get(&req.node))
 }
 
+/// The `command` runner.
+pub(crate) struct Command;
+
+impl Runner for Command {
+    type Config = CommandConfig;
+    const INSTALL: &'static str = "install the program";
+    const PROGRAM_KEY: &'static str = "stages.<stage>.argv";
+
+    fn programs(cfg: &CommandConfig) -> Result<Vec<(&str, &Env)>, RunnerError> {
+        let mut programs = Vec::new();
+        for (stage, entry) in &cfg.stages {
+            let Some(program) = entry.argv.first() else {
+                return Err(RunnerError::EmptyArgv { stage: stage.clone() });
+            };
+            programs.push((program.as_str(), &entry.env));
+        }
+        Ok(programs)
+    }
+
+    async fn run(ctx: &Ctx<'_>, cfg: &CommandConfig, _prompt: &str) -> RawRun {
+        run(ctx, cfg).await
+    }
+}
+
 /// Runs the stage's configured command.
-pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &CommandConfig) -> RawRun {
+async fn run(ctx: &Ctx<'_>, cfg: &CommandConfig) -> RawRun {
     let req = ctx.req;
     let Some(entry) = stage_entry(req, cfg) else {
         let note = format!(
@@ -144,12 +170,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &CommandConfig) -> RawRun {
         env: entry.env.clone(),
         stdin: false,
     };
-    let harness = match stream::start(ctx, "command", inv, false) {
+    let harness = match stream::start(ctx, inv, false) {
         Ok(h) => h,
         Err(raw) => return *raw,
     };
     let mut markers = MarkerLines::default();
-    let streamed = stream::pump(harness, &mut markers).await;
+    let streamed = stream::pump(ctx, harness, &mut markers).await;
     let mut raw = streamed.raw;
     raw.stdout_path = Some(ctx.files.stdout.clone());
     raw.stderr_path = Some(ctx.files.stderr.clone());
@@ -158,9 +184,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &CommandConfig) -> RawRun {
             &mut raw,
             entry,
             req,
-            streamed.exit_code,
+            streamed.exit.code,
             &markers,
-            &streamed.status_text,
+            &streamed.exit.status,
         );
     }
     if let Some(outcome) = raw
@@ -235,7 +261,11 @@ struct MarkerLines {
 }
 
 impl LineSink for MarkerLines {
-    fn line(&mut self, line: &Line) -> bool {
+    fn watched(&self) -> bool {
+        false
+    }
+
+    fn line(&mut self, line: &Line) -> Seen {
         if self.count < MAX_MARKER_LINES {
             let text = String::from_utf8_lossy(&line.bytes);
             if let Some(token) = marker_of_line(&text) {
@@ -245,7 +275,7 @@ impl LineSink for MarkerLines {
                 self.count += 1;
             }
         }
-        false
+        Seen::Other
     }
 }
 

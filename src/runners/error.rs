@@ -22,7 +22,7 @@ pub enum RunnerError {
     #[error("unknown runner `{runner}`")]
     #[diagnostic(
         code(mill::runner::unknown_runner),
-        help("use one of codex_cli, claude_code, pi_rpc, command, scripted")
+        help("use one of codex_cli, claude_code, pi_rpc, gemini_cli, command, scripted")
     )]
     UnknownRunner { runner: String },
 

@@ -45,6 +45,9 @@ pub(crate) fn normalize(
 ) -> StageResult {
     let mut result = skeleton(req, &raw, started, ended);
     result.notes = raw.notes.clone();
+    if let Some(last) = result.stderr_tail.last() {
+        result.notes.push(format!("harness stderr ends: {last}"));
+    }
     if let Some(class) = runner_failure(&raw) {
         let note = failure_note(&raw, class);
         return fail(result, class, note);
@@ -95,7 +98,10 @@ fn skeleton(req: &StageRunRequest, raw: &RawRun, started: Timestamp, ended: Time
         token_usage: raw.token_usage,
         cost_usd: raw.cost_usd,
         rate_limit: raw.rate_limit.clone(),
+        rate_limits: raw.rate_limits.clone(),
         quota_reset_at: raw.quota_reset_at,
+        harness_message: raw.harness_message.clone(),
+        stderr_tail: failed_stderr(raw),
         runner: req.runner.clone(),
         model: req.model.clone(),
         effort: req.effort,
@@ -125,6 +131,20 @@ fn runner_failure(raw: &RawRun) -> Option<FailureClass> {
         ExitKind::ProviderError => Some(FailureClass::ProviderFailure),
         ExitKind::QuotaExhausted => Some(FailureClass::QuotaExhausted),
         ExitKind::BudgetExhausted => Some(FailureClass::BudgetExhausted),
+        ExitKind::HarnessUnavailable => Some(FailureClass::HarnessUnavailable),
+        ExitKind::ProviderTransient => Some(FailureClass::ProviderTransient),
+        ExitKind::Stalled => Some(FailureClass::HarnessStalled),
+    }
+}
+
+/// A failed harness's stderr tail (a clean run's stderr is its own
+/// business).
+fn failed_stderr(raw: &RawRun) -> Vec<String> {
+    let failed = raw.exit != ExitKind::Completed || raw.exit_code.is_some_and(|c| c != 0);
+    if failed {
+        raw.stderr_tail.clone()
+    } else {
+        Vec::new()
     }
 }
 

@@ -2,12 +2,17 @@
 //!
 //! Input: the request, `[runners.pi]` and the prompt. Output: a [`RawRun`]
 //! after this exchange: send `prompt`, await its response, read events
-//! until `agent_end`, then ask `get_last_assistant_text` and
-//! `get_session_stats` with short timeouts. Invariants: a rejected prompt,
-//! an unparseable stdout line in place of a response, or a stream ending
-//! before `agent_end` is a transport failure; a final assistant message
-//! with `stopReason: "error"` is a provider failure; on timeout or cancel
-//! the harness gets `abort`, a short grace, then its group is killed.
+//! until the run is over, then ask `get_last_assistant_text` and
+//! `get_session_stats` with short timeouts. Pi retries a failed turn
+//! itself: a failed `agent_end` followed by `auto_retry_start` is not the
+//! end; the run is over at the `agent_end` after `auto_retry_end`, or at a
+//! failed `agent_end` no retry follows. Invariants: a rejected prompt, an
+//! unparseable stdout line in place of a response, or a stream ending
+//! before the end is a transport failure; a final assistant message with
+//! `stopReason: "error"` is classified by its status and words (401: the
+//! harness is unavailable; 429 or 5xx after Pi's own retries: transient);
+//! no event for the stall limit is a stall; on timeout, stall or cancel the
+//! harness gets `abort`, a short grace, then its group is killed.
 
 use serde::de::{Deserializer, Error};
 use serde::{Deserialize, Serialize};
@@ -19,14 +24,19 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::codex::{clip, parse_event};
-use super::lines::Line;
+use super::RunnerError;
+use super::classify::{self, Verdict};
+use super::codex::clip;
 use super::process::{Harness, Invocation, KILL_GRACE, Step};
 use super::quota;
 use super::raw::RawRun;
-use super::stream::{self, Ctx};
-use crate::model::{ExitKind, StageRunRequest, TokenUsage};
+use super::registry::{Env, Runner, env_names};
+use super::stream::{self, Ctx, Seen, Watch};
+use crate::model::{ExitKind, StageResult, StageRunRequest, TokenUsage};
 use crate::workspace::fsx;
+use rpc::{Session, Stop, await_response, next_event, query, record, send, send_until};
+
+pub(crate) mod rpc;
 
 /// `[runners.pi]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,7 +51,8 @@ pub struct PiConfig {
     pub disable_context_files: bool,
     pub disable_skills: bool,
     pub event_log_policy: PiEventLogPolicy,
-    pub env: BTreeMap<String, String>,
+    #[serde(deserialize_with = "env_names")]
+    pub env: Env,
 }
 
 impl Default for PiConfig {
@@ -100,6 +111,9 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 const ABORT_GRACE: Duration = Duration::from_secs(1);
 /// How long the harness gets to exit after its stdin closes.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
+/// How long a failed `agent_end` waits for Pi to announce a retry (it does
+/// so at once).
+const RETRY_NOTICE: Duration = Duration::from_secs(2);
 
 /// The Pi argv after the program name.
 pub fn argv(req: &StageRunRequest, cfg: &PiConfig) -> Vec<String> {
@@ -127,25 +141,35 @@ pub fn argv(req: &StageRunRequest, cfg: &PiConfig) -> Vec<String> {
     args
 }
 
-/// Why the exchange stopped early.
-enum Stop {
-    Deadline,
-    Cancelled,
-    /// Transport failure with a note.
-    Broken(String),
-}
+/// The `pi_rpc` runner.
+pub(crate) struct Pi;
 
-/// What the Pi session told us.
-#[derive(Default)]
-struct Session {
-    agent_ended: bool,
-    last_stop_reason: Option<String>,
-    last_error: Option<String>,
-    bad_lines: u64,
+impl Runner for Pi {
+    type Config = PiConfig;
+    const INSTALL: &'static str = "install it with `npm install -g @mariozechner/pi-coding-agent`";
+
+    fn programs(cfg: &PiConfig) -> Result<Vec<(&str, &Env)>, RunnerError> {
+        Ok(vec![(cfg.command.as_str(), &cfg.env)])
+    }
+
+    async fn run(ctx: &Ctx<'_>, cfg: &PiConfig, prompt: &str) -> RawRun {
+        run(ctx, cfg, prompt).await
+    }
+
+    /// `failure_full` keeps the event log only for failed stages.
+    fn finished(cfg: &PiConfig, result: &mut StageResult) {
+        let keep_all = cfg.event_log_policy == PiEventLogPolicy::Full;
+        if !keep_all
+            && result.failure_class.is_none()
+            && let Some(path) = result.events_path.take()
+        {
+            let _ = fsx::remove_file(&path);
+        }
+    }
 }
 
 /// Runs the stage through Pi's RPC mode.
-pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &PiConfig, prompt: &str) -> RawRun {
+async fn run(ctx: &Ctx<'_>, cfg: &PiConfig, prompt: &str) -> RawRun {
     let inv = Invocation {
         program: cfg.command.clone(),
         args: argv(ctx.req, cfg),
@@ -154,12 +178,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &PiConfig, prompt: &str) -> RawRun {
         env: cfg.env.clone(),
         stdin: true,
     };
-    let mut harness = match stream::start(ctx, "pi_rpc", inv, true) {
+    let mut harness = match stream::start(ctx, inv, true) {
         Ok(h) => h,
         Err(raw) => return *raw,
     };
     let mut session = Session::default();
-    let exchange = exchange(&mut harness, &mut session, prompt).await;
+    let mut watch = Watch::new(ctx.stall);
+    let exchange = exchange(&mut harness, &mut session, &mut watch, prompt).await;
     let (text, usage, cost) = match &exchange {
         Ok(()) => follow_up(&mut harness, &mut session).await,
         Err(_) => (None, None, None),
@@ -170,7 +195,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &PiConfig, prompt: &str) -> RawRun {
     raw.token_usage = usage;
     raw.cost_usd = cost;
     if raw.exit == ExitKind::Completed {
-        classify(&mut raw, &session);
+        classify_session(&mut raw, &session);
         if let Some(text) = &text {
             let _ = fsx::write_replace(&ctx.files.last_message, text.as_bytes());
         }
@@ -179,23 +204,50 @@ pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &PiConfig, prompt: &str) -> RawRun {
     raw
 }
 
-/// Sends the prompt and reads events until `agent_end`.
-async fn exchange(h: &mut Harness, s: &mut Session, prompt: &str) -> Result<(), Stop> {
+/// Sends the prompt and reads events until the run is over.
+async fn exchange(h: &mut Harness, s: &mut Session, watch: &mut Watch, prompt: &str) -> Result<(), Stop> {
     let command = json!({"id": "prompt-1", "type": "prompt", "message": prompt});
     send(h, &command).await?;
-    let response = await_response(h, s, "prompt-1", h.deadline).await?;
+    let response = match await_response(h, s, "prompt-1", watch.until(h.deadline)).await {
+        Err(Stop::Quiet) => return Err(Stop::Stalled),
+        other => other?,
+    };
     if response.get("success").and_then(Value::as_bool) != Some(true) {
         let error = response
             .get("error")
             .and_then(Value::as_str)
             .unwrap_or("no reason given");
-        return Err(Stop::Broken(format!("pi rejected the prompt: {}", clip(error))));
+        return Err(Stop::Refused(error.to_owned()));
     }
-    while !s.agent_ended {
-        let deadline = h.deadline;
-        next_event(h, s, deadline).await?;
+    loop {
+        if s.over() {
+            if !s.failed() || s.retry_gave_up {
+                return Ok(());
+            }
+            // A failed turn: Pi announces a retry of its own at once, if
+            // it makes one.
+            let until = h.deadline.min(Instant::now() + RETRY_NOTICE);
+            match next_event(h, s, until).await {
+                Ok(_) => continue,
+                Err(Stop::Quiet) => return Ok(()),
+                Err(stop) => return Err(stop),
+            }
+        }
+        let until = watch.until(h.deadline);
+        match next_event(h, s, until).await {
+            Ok(record) => watch.saw(progress_of(&record)),
+            Err(Stop::Quiet) => return Err(Stop::Stalled),
+            Err(stop) => return Err(stop),
+        }
     }
-    Ok(())
+}
+
+/// Pi's retry notices are not progress: a Pi that keeps retrying stalls.
+fn progress_of(record: &Value) -> Seen {
+    match record.get("type").and_then(Value::as_str) {
+        Some("auto_retry_start" | "auto_retry_end") => Seen::Waiting,
+        _ => Seen::Progress,
+    }
 }
 
 /// Asks for the final text and the session totals; failures only add notes.
@@ -219,132 +271,10 @@ async fn follow_up(h: &mut Harness, s: &mut Session) -> (Option<String>, Option<
     (text, usage, cost)
 }
 
-async fn query(h: &mut Harness, s: &mut Session, id: &str, kind: &str) -> Result<Value, Stop> {
-    send(h, &json!({"id": id, "type": kind})).await?;
-    let until = h.deadline.min(Instant::now() + QUERY_TIMEOUT);
-    let response = await_response(h, s, id, until).await?;
-    match response.get("success").and_then(Value::as_bool) {
-        Some(false) => Err(Stop::Broken(format!("pi {kind} failed"))),
-        _ => Ok(response),
-    }
-}
-
-async fn send(h: &mut Harness, command: &Value) -> Result<(), Stop> {
-    let until = h.deadline.min(Instant::now() + QUERY_TIMEOUT);
-    send_until(h, command, until).await
-}
-
-async fn send_until(h: &mut Harness, command: &Value, until: Instant) -> Result<(), Stop> {
-    let bytes = serde_json::to_vec(command).map_err(|e| Stop::Broken(e.to_string()))?;
-    h.send_line(&bytes, until)
-        .await
-        .map_err(|e| Stop::Broken(format!("cannot write to pi: {e}")))
-}
-
-/// Reads until the response with `id` arrives, handling events meanwhile.
-async fn await_response(h: &mut Harness, s: &mut Session, id: &str, until: Instant) -> Result<Value, Stop> {
-    loop {
-        let record = next_event(h, s, until).await?;
-        let is_response = record.get("type").and_then(Value::as_str) == Some("response");
-        if is_response && record.get("id").and_then(Value::as_str) == Some(id) {
-            return Ok(record);
-        }
-    }
-}
-
-/// The next JSON record, after noting what it says about the session.
-async fn next_event(h: &mut Harness, s: &mut Session, until: Instant) -> Result<Value, Stop> {
-    loop {
-        match h.step(until).await {
-            Step::Line(line) => {
-                if let Some(record) = record(h, s, &line) {
-                    s.observe(&record);
-                    answer_ui_request(h, &record).await;
-                    return Ok(record);
-                }
-            }
-            Step::Exited => {}
-            Step::Eof | Step::Done => {
-                return Err(Stop::Broken(
-                    "pi's output ended before the exchange finished".into(),
-                ));
-            }
-            Step::Deadline if until < h.deadline => {
-                return Err(Stop::Broken("pi did not answer in time".into()));
-            }
-            Step::Deadline => return Err(Stop::Deadline),
-            Step::Cancelled => return Err(Stop::Cancelled),
-        }
-    }
-}
-
-fn record(h: &mut Harness, s: &mut Session, line: &Line) -> Option<Value> {
-    let Some(record) = parse_event(line) else {
-        s.bad_lines += u64::from(!line.bytes.iter().all(u8::is_ascii_whitespace));
-        return None;
-    };
-    // Streaming deltas would double the log for no insight.
-    if record.get("type").and_then(Value::as_str) != Some("message_update") {
-        h.stdout.log_event(&line.bytes);
-    }
-    Some(record)
-}
-
-/// A headless client cannot answer dialogs: cancel them at once.
-async fn answer_ui_request(h: &mut Harness, record: &Value) {
-    if record.get("type").and_then(Value::as_str) != Some("extension_ui_request") {
-        return;
-    }
-    let id = record.get("id").cloned().unwrap_or(Value::Null);
-    let reply = json!({"type": "extension_ui_response", "id": id, "cancelled": true});
-    if send(h, &reply).await.is_err() {
-        h.notes.push("could not cancel a pi extension dialog".into());
-    }
-}
-
-impl Session {
-    fn observe(&mut self, record: &Value) {
-        match record.get("type").and_then(Value::as_str).unwrap_or_default() {
-            "message_end" | "turn_end" => self.message(record.get("message")),
-            "agent_end" => {
-                self.agent_ended = true;
-                let messages = record.get("messages").and_then(Value::as_array);
-                let last = messages.and_then(|m| m.iter().rev().find(|m| is_assistant(m)));
-                self.message(last);
-            }
-            _ => {}
-        }
-    }
-
-    fn message(&mut self, message: Option<&Value>) {
-        let Some(message) = message.filter(|m| is_assistant(m)) else {
-            return;
-        };
-        let reason = message
-            .get("stopReason")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if reason.as_deref() == Some("error") {
-            let error = message
-                .get("errorMessage")
-                .and_then(Value::as_str)
-                .unwrap_or("provider error");
-            self.last_error = Some(error.to_owned());
-        }
-        if reason.is_some() {
-            self.last_stop_reason = reason;
-        }
-    }
-}
-
-fn is_assistant(message: &Value) -> bool {
-    message.get("role").and_then(Value::as_str) == Some("assistant")
-}
-
 /// Ends the process: `abort` first when the exchange was cut short, then
 /// stdin closed, a short wait for a clean exit, then the group killed.
 async fn shut_down(h: &mut Harness, s: &mut Session, stop: Option<&Stop>) {
-    if matches!(stop, Some(Stop::Deadline | Stop::Cancelled)) {
+    if matches!(stop, Some(Stop::Deadline | Stop::Cancelled | Stop::Stalled)) {
         // The stage deadline has passed: abort gets its own short window.
         let _ = send_until(h, &json!({"type": "abort"}), Instant::now() + ABORT_GRACE).await;
         let until = Instant::now() + ABORT_GRACE;
@@ -377,43 +307,65 @@ fn summarize(ctx: &Ctx<'_>, harness: Harness, s: &Session, stop: Option<Stop>) -
     let ending = match &stop {
         Some(Stop::Deadline) => stream::Ending::TimedOut,
         Some(Stop::Cancelled) => stream::Ending::Cancelled,
+        Some(Stop::Stalled) => stream::Ending::Stalled,
         _ => stream::Ending::Exited,
     };
-    let streamed = stream::finish(harness, ending);
+    let mut streamed = stream::finish(harness, ending);
+    streamed.exit.events = s.records;
     let mut raw = streamed.raw;
     raw.stdout_path = Some(ctx.files.stdout.clone());
     raw.stderr_path = Some(ctx.files.stderr.clone());
     raw.events_path = Some(ctx.files.events.clone());
+    raw.stderr_tail = stream::stderr_tail(&ctx.files.stderr);
     if s.bad_lines > 0 {
         raw.note(format!("{} stdout lines were not JSON records", s.bad_lines));
     }
-    if let Some(Stop::Broken(note)) = stop {
-        raw.exit = ExitKind::RunnerError;
-        raw.note(note);
-    } else if raw.exit == ExitKind::Completed && streamed.exit_code.is_some_and(|c| c != 0) {
-        raw.exit = ExitKind::RunnerError;
-        raw.note(format!("pi {}", streamed.status_text));
+    match stop {
+        Some(Stop::Stalled) => stream::stalled(&mut raw, ctx, s.last_error.clone()),
+        Some(Stop::Refused(error)) => {
+            let verdict = classify::of_text(&error);
+            let exit = if verdict == Verdict::Unavailable {
+                ExitKind::HarnessUnavailable
+            } else {
+                ExitKind::RunnerError
+            };
+            raw.fail(exit, &error, format!("pi rejected the prompt: {}", clip(&error)));
+        }
+        Some(Stop::Broken(note)) if !stream::silent_exit(&mut raw, &streamed.exit, "pi") => {
+            raw.exit = ExitKind::RunnerError;
+            raw.note(note);
+        }
+        _ if raw.exit == ExitKind::Completed && streamed.exit.code.is_some_and(|c| c != 0) => {
+            raw.exit = ExitKind::RunnerError;
+            raw.note(format!("pi {}", streamed.exit.status));
+        }
+        _ => {}
     }
     raw
 }
 
-/// A completed exchange whose final assistant message failed.
-fn classify(raw: &mut RawRun, s: &Session) {
-    if s.last_stop_reason.as_deref() != Some("error") {
+/// A completed exchange whose final assistant message failed: Pi's error
+/// message leads with the provider's HTTP status (`401 {...}`).
+pub(crate) fn classify_session(raw: &mut RawRun, s: &Session) {
+    if !s.failed() {
         return;
     }
     let error = s.last_error.clone().unwrap_or_default();
-    if quota::is_quota_text(&error) {
-        raw.exit = ExitKind::QuotaExhausted;
+    let verdict = match classify::leading_status(&error) {
+        Some(429) if !quota::is_quota_text(&error) => Verdict::Transient,
+        Some(status) => classify::of_status(status).unwrap_or_else(|| classify::of_text(&error)),
+        None => classify::of_text(&error),
+    };
+    if verdict == Verdict::Quota {
         raw.quota_reset_at = quota::reset_time(&error, Timestamp::now(), &TimeZone::system());
-        raw.note(format!("usage limit reached: {}", clip(&error)));
-    } else {
-        raw.exit = ExitKind::ProviderError;
-        raw.note(format!(
-            "pi's final message ended with stopReason error: {}",
-            clip(&error)
-        ));
     }
+    let what = match verdict {
+        Verdict::Quota => "usage limit reached",
+        Verdict::Unavailable => "pi cannot work",
+        Verdict::Transient => "pi's provider kept failing, after pi's own retries",
+        Verdict::Provider => "pi's final message ended with stopReason error",
+    };
+    raw.fail(verdict.exit(), &error, format!("{what}: {}", clip(&error)));
 }
 
 /// Pi session totals: `{input, output, cacheRead, cacheWrite, total}`.
@@ -431,6 +383,7 @@ fn usage_of(tokens: &Value) -> TokenUsage {
         cached_input_tokens: cached,
         output_tokens: output,
         thinking_tokens: 0,
+        cache_write_tokens: n("cacheWrite"),
         total_tokens: total,
     }
 }

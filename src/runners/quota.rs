@@ -12,16 +12,17 @@ use jiff::{Span, Timestamp};
 /// Whether `text` reads like a subscription usage limit (not a transient
 /// per-minute rate limit the harness retries itself).
 pub(crate) fn is_quota_text(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    [
-        "usage limit",
-        "hit your limit",
-        "quota exceeded",
-        "exceeded your current quota",
-        "insufficient_quota",
-    ]
-    .iter()
-    .any(|needle| lower.contains(needle))
+    let lower = text.to_lowercase();
+    let hit_limit = lower.contains("hit your") && lower.contains("limit");
+    hit_limit
+        || [
+            "usage limit",
+            "usage_limit_reached",
+            "daily quota",
+            "resource_exhausted",
+        ]
+        .iter()
+        .any(|needle| lower.contains(needle))
 }
 
 /// The reset time a usage-limit message names: "try again at <when>" or
@@ -36,7 +37,25 @@ pub(crate) fn reset_time(text: &str, now: Timestamp, tz: &TimeZone) -> Option<Ti
         let rest = lower.get(at + "try again in".len()..)?;
         return parse_relative(rest).and_then(|span| now.checked_add(span).ok());
     }
+    // Claude Code: "resets 9:29pm (UTC)", "resets Dec 3, 2:37am (UTC)".
+    if let Some(at) = lower.find("resets ") {
+        let rest = text.get(at + "resets ".len()..)?;
+        let zone = zone_in_parens(rest).unwrap_or_else(|| tz.clone());
+        return parse_when(rest, now, &zone);
+    }
     None
+}
+
+/// The time zone a message names in parentheses, `(UTC)` or
+/// `(Europe/Paris)`.
+fn zone_in_parens(text: &str) -> Option<TimeZone> {
+    let open = text.find('(')?;
+    let close = open + text.get(open..)?.find(')')?;
+    let name = text.get(open + 1..close)?.trim();
+    match name {
+        "UTC" | "utc" | "GMT" => Some(TimeZone::UTC),
+        _ => TimeZone::get(name).ok(),
+    }
 }
 
 /// An absolute time: RFC 3339, or a month-day-year with a 12/24-hour time,
@@ -50,6 +69,10 @@ fn parse_when(rest: &str, now: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
     let words: Vec<&str> = cleaned.split_whitespace().collect();
     if let Some(date) = words.get(..3).and_then(parse_date) {
         let time = parse_time(words.get(3..).unwrap_or_default())?;
+        return tz.to_timestamp(date.to_datetime(time)).ok();
+    }
+    if let Some(date) = words.get(..2).and_then(|w| month_day(w, now, tz)) {
+        let time = parse_time(words.get(2..).unwrap_or_default())?;
         return tz.to_timestamp(date.to_datetime(time)).ok();
     }
     let time = parse_time(&words)?;
@@ -94,6 +117,21 @@ fn parse_date(words: &[&str]) -> Option<Date> {
     let day: i8 = day.parse().ok()?;
     let year: i16 = year.parse().ok()?;
     Date::new(year, month, day).ok()
+}
+
+/// `Dec 3` without a year: this year's, or next year's when that date has
+/// passed.
+fn month_day(words: &[&str], now: Timestamp, tz: &TimeZone) -> Option<Date> {
+    let [month, day] = words else { return None };
+    let month = month_number(month)?;
+    let day: i8 = day.parse().ok()?;
+    let today = now.to_zoned_datetime(tz.clone()).date();
+    let this_year = Date::new(today.year(), month, day).ok()?;
+    if this_year >= today {
+        Some(this_year)
+    } else {
+        Date::new(today.year() + 1, month, day).ok()
+    }
 }
 
 fn month_number(word: &str) -> Option<i8> {
@@ -231,6 +269,29 @@ mod tests {
         );
         assert_eq!(reset_time("try again in forever", now(), &TimeZone::UTC), None);
         assert!(!is_quota_text("connection reset"));
+    }
+
+    #[test]
+    fn claude_reset_texts() {
+        let text = "You've hit your 5-hour limit · resets 9:29pm (UTC)";
+        assert!(is_quota_text(text));
+        let got = reset_time(text, now(), &TimeZone::fixed(jiff::tz::offset(5))).unwrap();
+        assert_eq!(got, at(date(2026, 9, 17).at(21, 29, 0, 0), &TimeZone::UTC));
+        let text = "You've hit your session limit · resets Dec 3, 2:37am (UTC)";
+        let got = reset_time(text, now(), &TimeZone::UTC).unwrap();
+        assert_eq!(got, at(date(2026, 12, 3).at(2, 37, 0, 0), &TimeZone::UTC));
+        let got = reset_time("resets Sep 1, 2:37am (UTC)", now(), &TimeZone::UTC).unwrap();
+        assert_eq!(got, at(date(2027, 9, 1).at(2, 37, 0, 0), &TimeZone::UTC));
+    }
+
+    #[test]
+    fn codex_reset_texts_of_the_captures() {
+        let text = "You’ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/settings/usage to purchase more credits or try again at 10:24 PM.";
+        assert!(is_quota_text(text));
+        let got = reset_time(text, now(), &TimeZone::UTC).unwrap();
+        assert_eq!(got, at(date(2026, 9, 17).at(22, 24, 0, 0), &TimeZone::UTC));
+        let got = reset_time("try again at Dec 3rd, 2026 2:37 AM.", now(), &TimeZone::UTC).unwrap();
+        assert_eq!(got, at(date(2026, 12, 3).at(2, 37, 0, 0), &TimeZone::UTC));
     }
 
     #[test]

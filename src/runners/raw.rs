@@ -24,8 +24,14 @@ pub(crate) struct RawRun {
     pub token_usage: Option<TokenUsage>,
     pub cost_usd: Option<f64>,
     pub rate_limit: Option<RateLimit>,
+    /// Every window the harness reported, `rate_limit` among them.
+    pub rate_limits: Vec<RateLimit>,
     pub quota_reset_at: Option<Timestamp>,
     pub notes: Vec<String>,
+    /// The harness's own words about a failure (its error message).
+    pub harness_message: Option<String>,
+    /// The last lines of the harness's stderr.
+    pub stderr_tail: Vec<String>,
     pub stdout_path: Option<PathBuf>,
     pub stderr_path: Option<PathBuf>,
     pub events_path: Option<PathBuf>,
@@ -43,8 +49,11 @@ impl RawRun {
             token_usage: None,
             cost_usd: None,
             rate_limit: None,
+            rate_limits: Vec::new(),
             quota_reset_at: None,
             notes: Vec::new(),
+            harness_message: None,
+            stderr_tail: Vec::new(),
             stdout_path: None,
             stderr_path: None,
             events_path: None,
@@ -61,5 +70,12 @@ impl RawRun {
 
     pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
+    }
+
+    /// Ends the run as `exit`, with the harness's own message and a note.
+    pub(crate) fn fail(&mut self, exit: ExitKind, message: &str, note: String) {
+        self.exit = exit;
+        self.harness_message = Some(message.to_owned());
+        self.notes.push(note);
     }
 }

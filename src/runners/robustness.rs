@@ -5,6 +5,7 @@ use proptest::prelude::*;
 
 use super::claude::ClaudeEvents;
 use super::codex::CodexEvents;
+use super::gemini::GeminiEvents;
 use super::lines::{LineReader, MAX_LINE};
 use super::markers::{distinct_markers, parse_structured};
 use super::quota::reset_time;
@@ -43,9 +44,10 @@ fn feed(bytes: &[u8], sink: &mut dyn LineSink) {
 
 proptest! {
     #[test]
-    fn codex_and_claude_parsers_never_panic(bytes in output()) {
+    fn codex_claude_and_gemini_parsers_never_panic(bytes in output()) {
         feed(&bytes, &mut CodexEvents::default());
         feed(&bytes, &mut ClaudeEvents::default());
+        feed(&bytes, &mut GeminiEvents::default());
     }
 
     #[test]
@@ -56,7 +58,7 @@ proptest! {
     }
 
     #[test]
-    fn reset_time_never_panics(text in "(try again (at|in) )?[A-Za-z0-9 :,.]{0,40}") {
+    fn reset_time_never_panics(text in "(try again (at|in) |resets )?[A-Za-z0-9 :,.()/]{0,40}") {
         let now = jiff::Timestamp::now();
         let _ = reset_time(&text, now, &jiff::tz::TimeZone::UTC);
     }

@@ -22,6 +22,7 @@ use super::RunnerError;
 use super::files::write_json;
 use super::process::Invocation;
 use super::raw::RawRun;
+use super::registry::{Env, Runner};
 use super::stream::{Ctx, record_invocation};
 use crate::model::{ExitKind, StageRunRequest, TokenUsage};
 use crate::workspace::fsx;
@@ -56,8 +57,29 @@ pub fn load_script(cfg: &ScriptedConfig, workspace_root: &Path) -> Result<Script
     Script::parse(&text).map_err(|reason| RunnerError::ScriptInvalid { path, reason })
 }
 
+/// The `scripted` runner.
+pub(crate) struct Scripted;
+
+impl Runner for Scripted {
+    type Config = ScriptedConfig;
+    const INSTALL: &'static str = "the scripted runner is built in";
+
+    fn programs(_cfg: &ScriptedConfig) -> Result<Vec<(&str, &Env)>, RunnerError> {
+        Ok(Vec::new())
+    }
+
+    /// The script must load (none configured is an empty script).
+    fn preflight(_name: &str, _key: &str, cfg: &ScriptedConfig, base: &Path) -> Result<(), RunnerError> {
+        load_script(cfg, base).map(|_| ())
+    }
+
+    async fn run(ctx: &Ctx<'_>, cfg: &ScriptedConfig, _prompt: &str) -> RawRun {
+        run(ctx, cfg).await
+    }
+}
+
 /// Runs the stage from the script.
-pub(crate) async fn run(ctx: &Ctx<'_>, cfg: &ScriptedConfig) -> RawRun {
+async fn run(ctx: &Ctx<'_>, cfg: &ScriptedConfig) -> RawRun {
     let script_path = cfg.script.as_ref().map(|p| p.display().to_string());
     let inv = Invocation {
         program: "scripted".into(),
@@ -212,6 +234,7 @@ fn usage_of(tokens: &Tokens) -> TokenUsage {
             output_tokens: output,
             thinking_tokens: thinking,
             total_tokens: input.saturating_add(output),
+            ..TokenUsage::default()
         },
     }
 }

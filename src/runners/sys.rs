@@ -1,4 +1,5 @@
-//! The only unsafe code of the runners: signalling process groups.
+//! The only unsafe code of the runners: signalling process groups, and
+//! asking who we run as.
 //!
 //! Input: a process-group id a runner created (the harness's pid, since it
 //! is spawned with `process_group(0)`). Output: signals delivered, liveness
@@ -11,6 +12,12 @@ use std::io;
 use std::path::Path;
 
 use crate::workspace::fsx;
+
+/// Whether this process runs as root (some harnesses refuse modes then).
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
 
 /// Sends SIGTERM to every process of the group.
 pub(crate) fn terminate_group(pgid: i32) -> io::Result<()> {

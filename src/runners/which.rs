@@ -38,26 +38,6 @@ pub(crate) fn resolve_with_env(
     }
 }
 
-/// How to get the binary a runner needs.
-pub(crate) fn install_help(runner: &str, command: &str) -> String {
-    let (how, key) = match runner {
-        "codex_cli" => (
-            "install it with `npm install -g @openai/codex`",
-            "runners.codex.command",
-        ),
-        "claude_code" => (
-            "install it with `npm install -g @anthropic-ai/claude-code`",
-            "runners.claude.command",
-        ),
-        "pi_rpc" => (
-            "install it with `npm install -g @mariozechner/pi-coding-agent`",
-            "runners.pi.command",
-        ),
-        _ => ("install the program", "runners.command.stages.<stage>.argv"),
-    };
-    format!("{how}, or set `{key}` to the full path of `{command}`")
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

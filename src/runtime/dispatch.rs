@@ -25,12 +25,21 @@ pub struct Completion {
     pub result: StageResult,
 }
 
+/// Why a runner's harness cannot start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Missing {
+    /// The program that is not installed, when that is the reason.
+    pub program: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
 /// What runs stages (the runners module in production, a fake in tests).
 /// Stages run as local tasks of the runtime's single thread, so neither the
 /// runner nor its futures need to be `Send`.
 pub trait StageRunner {
     /// Checks the harness is installed before anything is dispatched to it.
-    fn preflight(&self, runner: &str) -> Result<(), String>;
+    fn preflight(&self, runner: &str) -> Result<(), Missing>;
 
     /// Runs one stage to one result; `cancel` fires on `stop --now`.
     fn start(&self, request: StageRunRequest, cancel: Cancel) -> Pin<Box<dyn Future<Output = StageResult>>>;
@@ -56,22 +65,19 @@ impl Runtime {
                 reason,
             });
         };
-        if let Err(message) = self.runner.preflight(&request.runner) {
+        if let Err(missing) = self.runner.preflight(&request.runner) {
             // An operator problem, not the agent's: hold everything until
             // the harness is installed, and do not count the stage.
             self.emit(Event::RunnerUnavailable {
                 runner: request.runner.clone(),
-                message: message.clone(),
+                message: missing.message.clone(),
             });
-            let now = jiff::Timestamp::now();
-            self.commit(crate::engine::Input::NotStarted {
-                now,
+            return self.commit(crate::engine::Input::HarnessMissing {
+                now: jiff::Timestamp::now(),
                 plane,
-                reason: message,
-            })?;
-            return self.commit(crate::engine::Input::Control {
-                now,
-                command: crate::engine::Control::Pause,
+                runner: request.runner.clone(),
+                program: missing.program,
+                message: missing.message,
             });
         }
         match RunDir::create(&self.ws, &run.run_id).and_then(|d| d.write_request(&request_id, &request)) {
@@ -136,6 +142,7 @@ impl Runtime {
             duration_seconds: result.duration_seconds,
             total_tokens: result.token_usage.map(|t| t.total_tokens),
             runner: running.map(|r| r.request.runner),
+            message: result.failure_words().map(str::to_owned),
         });
         self.finished.push(format!(
             "{}/{} {}",

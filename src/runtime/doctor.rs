@@ -49,6 +49,7 @@ pub(crate) struct DoctorReport {
     pub findings: Vec<Finding>,
 }
 
+mod harness;
 mod work;
 
 use work::{closure_targets, queues, stranded_learning};
@@ -98,6 +99,9 @@ pub(crate) fn run(ws: &Workspace) -> DoctorReport {
     let snapshot = state_files(&mut checks);
     lock_file(&mut checks);
     survivors(&mut checks, snapshot.as_ref());
+    if let Some(snapshot) = &snapshot {
+        harness::harness_pause(&mut checks, snapshot);
+    }
     queues(&mut checks, snapshot.as_ref());
     closure_targets(&mut checks);
     let config = config(&mut checks);
@@ -322,7 +326,12 @@ fn plan(c: &mut Checks<'_>, config: Option<&Config>) {
     let path = c.ws.paths().compiled_plan();
     match plan_store::load_plan(c.ws) {
         Ok(None) => return,
-        Ok(Some(plan)) => stranded_learning(c, &plan),
+        Ok(Some(plan)) => {
+            stranded_learning(c, &plan);
+            if let Some(config) = config {
+                harness::harnesses(c, &plan, config);
+            }
+        }
         Err(e) => {
             c.error(
                 "mill::doctor::plan_invalid",

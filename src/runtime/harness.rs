@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::StageRunner;
+use super::{Missing, StageRunner};
 use crate::model::{StageResult, StageRunRequest};
 use crate::runners::{self, Cancel, RunnersConfig};
 
@@ -27,12 +27,16 @@ impl Harnesses {
 }
 
 impl StageRunner for Harnesses {
-    fn preflight(&self, runner: &str) -> Result<(), String> {
+    fn preflight(&self, runner: &str) -> Result<(), Missing> {
         runners::preflight_in(runner, &self.config, &self.base).map_err(|e| {
-            let help = miette::Diagnostic::help(&e)
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
-            format!("{e}{help}")
+            let program = match &e {
+                runners::RunnerError::NotInstalled { command, .. } => Some(command.clone()),
+                _ => None,
+            };
+            Missing {
+                program,
+                message: e.to_string(),
+            }
         })
     }
 

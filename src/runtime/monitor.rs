@@ -127,15 +127,47 @@ fn body(event: &Event) -> Option<String> {
             failure_class,
             duration_seconds,
             total_tokens,
+            message,
             ..
         } => {
             let tokens = total_tokens.map(|t| format!(" tokens={t}")).unwrap_or_default();
             let shown = crate::model::shown_outcome(outcome, *failure_class);
+            let said = message
+                .as_deref()
+                .map(|m| format!("\n  harness said: {m}"))
+                .unwrap_or_default();
             format!(
-                "stage done {plane}/{node} run={} result={shown} dur={duration_seconds:.1}s{tokens}",
+                "stage done {plane}/{node} run={} result={shown} dur={duration_seconds:.1}s{tokens}{said}",
                 run_handle(run_id)
             )
         }
+        E::HarnessPaused {
+            source,
+            runner,
+            failure_class,
+            message,
+            resume_at,
+            ..
+        } => {
+            let until = resume_at
+                .map(|t| format!(" until {t}"))
+                .unwrap_or_else(|| " until `millrace resume` (fix the harness first)".into());
+            format!(
+                "paused source={} runner={runner} class={failure_class}{until}\n  harness said: {message}",
+                source.as_str()
+            )
+        }
+        E::StageRetryScheduled {
+            plane,
+            node,
+            attempt,
+            retry_at,
+            failure_class,
+            ..
+        } => format!(
+            "retry {plane}/{node} after {} at {retry_at} (attempt {attempt}, not charged)",
+            failure_class.as_str()
+        ),
         E::RouterDecision(record) => route_line(record),
         E::WorkItemBlocked {
             plane,

@@ -25,8 +25,12 @@ pub struct RunSummary {
     pub ticks: u64,
     /// `plane/node OUTCOME` per finished stage, in order.
     pub stages: Vec<String>,
-    /// Why the loop ended: `idle`, `stopped`, `max_ticks`, `one_stage`.
+    /// Why the loop ended: `idle`, `stopped`, `max_ticks`, `one_stage`,
+    /// `needs_operator`.
     pub ended: String,
+    /// What an operator must fix before anything moves (the run exits
+    /// non-zero when set).
+    pub attention: Option<super::Attention>,
 }
 
 impl Runtime {
@@ -47,10 +51,21 @@ impl Runtime {
         };
         self.await_stage(&mut signals).await?;
         self.drain_mailbox()?;
+        // A stage whose harness failed or never started did not complete:
+        // say why, and let the exit status say so too.
+        // An operator who stopped the run already knows.
+        let stopped = self.exit || self.state.stop_requested;
+        let attention = super::needs_operator(&self.state).filter(|_| !stopped);
+        let ended = if attention.is_some() {
+            "needs_operator"
+        } else {
+            ended
+        };
         Ok(RunSummary {
             ticks: 1,
             stages: self.finished.clone(),
             ended: ended.into(),
+            attention,
         })
     }
 
@@ -75,6 +90,11 @@ impl Runtime {
             if quiet && options.until_idle {
                 break "idle";
             }
+            // Nothing will move until an operator acts: waiting for idle
+            // would wait for ever.
+            if options.until_idle && self.running.is_empty() && super::needs_operator(&self.state).is_some() {
+                break "needs_operator";
+            }
             if quiet && !idle && before + 1 == self.state.tick {
                 self.emit(Event::RuntimeIdle {
                     reason: "no_work".into(),
@@ -96,6 +116,7 @@ impl Runtime {
             ticks,
             stages: self.finished.clone(),
             ended: ended.into(),
+            attention: super::needs_operator(&self.state).filter(|_| ended == "needs_operator"),
         })
     }
 

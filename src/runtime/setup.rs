@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::{ControlReport, Harnesses, Monitor, Runtime, RuntimeError, StageRunner};
 use crate::compile::WorkspaceCompile;
 use crate::config::Config;
-use crate::engine::{Budgets, Control, Rules};
+use crate::engine::{Budgets, Control, Retries, Rules};
 use crate::governance::GovernanceSettings;
 use crate::model::RuntimeMode;
 use crate::plan::Plan;
@@ -63,6 +63,10 @@ pub fn rules(config: &Config, chain_stages: bool) -> Rules {
             per_item_cost_usd: b.per_item_cost_usd,
             per_run_tokens: b.per_run_tokens,
             per_run_cost_usd: b.per_run_cost_usd,
+        },
+        retries: Retries {
+            limit: config.runners.transient_retries,
+            backoff_seconds: config.runners.transient_backoff_seconds,
         },
     }
 }

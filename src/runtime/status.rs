@@ -93,6 +93,10 @@ pub(crate) struct StatusReport {
     pub lock: LockView,
     pub paused: bool,
     pub pause_sources: Vec<String>,
+    /// What a `harness_failed` or `harness_missing` pause is about.
+    pub harness_pause: Option<crate::model::HarnessPause>,
+    /// Everything that holds progress, each with its fix.
+    pub attention: Vec<super::Attention>,
     pub stop_requested: bool,
     pub mode_id: Option<String>,
     /// The plan the runtime last ran (from the snapshot).
@@ -156,6 +160,8 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
             .iter()
             .map(|s| s.as_str().to_string())
             .collect(),
+        harness_pause: snapshot.harness_pause.clone(),
+        attention: super::attention(&snapshot),
         stop_requested: snapshot.stop_requested,
         mode_id: snapshot.mode_id.clone(),
         running_plan_id: snapshot.plan_id.clone(),

@@ -23,6 +23,7 @@ const MODES: &[&str] = &[
     "default_codex",
     "default_pi",
     "default_claude",
+    "default_gemini",
     "learning_codex",
     "learning_pi",
 ];

@@ -1,15 +1,25 @@
-"""Shared helpers for the fake harnesses (codex, claude, pi).
+"""Shared helpers for the fake harnesses (codex, claude, pi, gemini).
 
 Each fake checks its argv the way the real CLI would, then acts out the
-scenario named by FAKE_SCENARIO. Environment knobs:
+scenario named by FAKE_SCENARIO. The failures the real CLIs were seen to
+print are replayed byte for byte from tests/fixtures/captures/, so a fake
+cannot drift from the real thing. Environment knobs:
 
   FAKE_SCENARIO  success (default), garbled, two_markers, illegal_marker,
                  quota, budget, truncated, hang, huge, provider_error,
-                 empty, grandchild_hang, crash_after_marker
+                 empty, grandchild_hang, crash_after_marker, and the
+                 harness failures: bad_key, server_error, rate_limit,
+                 insufficient_quota, stall (each fake lists its own)
+  FAKE_SCENARIO_FILE  a file whose first line names the scenario (wins
+                 over FAKE_SCENARIO; lets a test "fix the harness" while
+                 the runtime keeps running)
   FAKE_MARKER    answer this marker instead of the first legal one
   FAKE_RESULT    JSON text written to the prompt's "Result Path"
   FAKE_PID_FILE  where grandchild_hang writes the grandchild's pid
   FAKE_HUGE_MB   size of the huge output (default 20)
+  FAKE_AS_ROOT   1: behave as when run by root (Claude refuses
+                 bypassPermissions unless IS_SANDBOX=1)
+  FAKE_COUNT_FILE  a file counting invocations (one line per run)
 """
 
 import os
@@ -23,8 +33,43 @@ QUOTA_TEXT = ("You've hit your usage limit. Upgrade to Pro or try again at "
               "Sep 18th, 2026 12:04 AM.")
 
 
+CAPTURES = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "fixtures", "captures")
+
+
 def scenario():
+    path = os.environ.get("FAKE_SCENARIO_FILE")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            name = f.readline().strip()
+        if name:
+            return name
     return os.environ.get("FAKE_SCENARIO", "success")
+
+
+def count_run():
+    path = os.environ.get("FAKE_COUNT_FILE")
+    if path:
+        with open(path, "a") as f:
+            f.write("run\n")
+
+
+def capture(name, ext):
+    path = os.path.join(CAPTURES, name + "." + ext)
+    if not os.path.exists(path):
+        return b""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def replay(name, code):
+    """Prints a capture's stdout and stderr as the real CLI did, exits."""
+    sys.stderr.buffer.write(capture(name, "err"))
+    sys.stderr.flush()
+    out = sys.stdout.buffer
+    for line in capture(name, "out").splitlines(keepends=True):
+        out.write(line)
+        out.flush()
+    sys.exit(code)
 
 
 def die(message, code=2):

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Runs every real harness CLI through every stand-in scenario, with the argv
 // Millrace builds today, saves what each printed, and compares the shape of
-// each run with the matching capture in shared/reference/harness-captures.
+// each run with the matching capture in tests/fixtures/captures.
 //
 // Usage: node run-scenarios.mjs [options]
 //   --bin DIR          the CLIs (default: $MILLRACE_HARNESS_DIR/node_modules/.bin,
 //                      else <repo>/target/real-harness/node_modules/.bin)
 //   --out DIR          where runs are saved (default: <repo>/target/real-harness-runs/<time>)
 //   --captures DIR     the reference captures (default: $MILLRACE_HARNESS_CAPTURES,
-//                      else <repo>/../shared/reference/harness-captures)
+//                      else <repo>/tests/fixtures/captures)
 //   --only LIST        comma-separated cli or cli:scenario (e.g. codex,pi:quota)
 //   --timeout S        cut-off for a run (default 300; Claude's 401/500 retries take ~3 min)
 //   --stall-timeout S  cut-off for stall scenarios (default 20)
@@ -44,7 +44,7 @@ function parseArgs(argv) {
   const opts = {
     bin: null,
     out: null,
-    captures: process.env.MILLRACE_HARNESS_CAPTURES || path.resolve(repo, "..", "shared", "reference", "harness-captures"),
+    captures: process.env.MILLRACE_HARNESS_CAPTURES || path.resolve(repo, "tests", "fixtures", "captures"),
     only: null,
     timeout: 300,
     stallTimeout: 20,

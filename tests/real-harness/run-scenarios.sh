@@ -4,7 +4,7 @@
 # stand-in and prints the comparison table. Arguments go to run-scenarios.mjs.
 #
 #   MILLRACE_HARNESS_DIR       the install cache (default <repo>/target/real-harness)
-#   MILLRACE_HARNESS_CAPTURES  the reference captures (default <repo>/../shared/reference/harness-captures)
+#   MILLRACE_HARNESS_CAPTURES  the reference captures (default <repo>/tests/fixtures/captures)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 installed="$("$here/install.sh")"

@@ -38,7 +38,7 @@ fn full_argv() {
     };
     let want = "--append-system-prompt be brief -p PROMPT --output-format stream-json --verbose \
                 --model sonnet --max-turns 40 --max-budget-usd 0.5 --permission-mode acceptEdits \
-                --allowedTools Read,Bash(git diff:*) --disallowedTools WebFetch --bare";
+                --allowedTools=Read --allowedTools=Bash(git diff:*) --disallowedTools=WebFetch --bare";
     assert_eq!(argv(&req, &cfg, "PROMPT").join(" "), want);
     req.model = Some("opus".into());
     assert!(
@@ -126,7 +126,7 @@ async fn rejected_rate_limit_gives_the_reset_time() {
     require_python();
     let fx = Fixture::new();
     let before = jiff::Timestamp::now();
-    let result = run(&fx.request("claude_code"), &fake_config("quota")).await;
+    let result = run(&fx.request("claude_code"), &fake_config("quota_later")).await;
     assert_failure(&result, FailureClass::QuotaExhausted);
     let reset = result.quota_reset_at.expect("resetsAt read");
     let ahead = reset.duration_since(before).as_secs();

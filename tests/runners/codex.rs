@@ -223,11 +223,14 @@ async fn quota_reset_time_is_parsed() {
     let fx = Fixture::new();
     let result = run(&fx.request("codex_cli"), &fake_config("quota")).await;
     assert_failure(&result, FailureClass::QuotaExhausted);
-    assert!(result.retries_same_stage());
+    assert_eq!(result.fault(), millrace::model::Fault::Quota);
     let reset = result.quota_reset_at.expect("reset time parsed");
-    // "Sep 18th, 2026 12:04 AM" in the machine's zone: within a day of UTC.
-    let utc: jiff::Timestamp = "2026-09-18T00:04:00Z".parse().unwrap();
-    assert!(reset.duration_since(utc).as_secs().abs() <= 14 * 3600, "{reset}");
+    // The captured "try again at 10:24 PM": the next such time, locally.
+    let ahead = reset.duration_since(jiff::Timestamp::now()).as_secs();
+    assert!((0..=86_400).contains(&ahead), "{reset}");
+    let local = reset.to_zoned_datetime(jiff::tz::TimeZone::system());
+    assert_eq!((local.hour(), local.minute()), (22, 24), "{reset}");
+    assert!(result.harness_message.unwrap().contains("hit your usage limit"));
 }
 
 #[tokio::test]
@@ -280,7 +283,14 @@ async fn removed_flags_are_refused_by_the_fake() {
     let mut cfg = fake_config("success");
     cfg.codex.args = vec!["exec".into(), "--full-auto".into()];
     let result = run(&fx.request("codex_cli"), &cfg).await;
-    assert_failure(&result, FailureClass::RunnerTransportFailure);
+    // A harness that refuses its argv before any event cannot work: the
+    // operator must fix the configuration, in the harness's own words.
+    assert_failure(&result, FailureClass::HarnessUnavailable);
+    assert_eq!(
+        result.harness_message.as_deref(),
+        Some("error: unexpected argument '--full-auto' found")
+    );
+    assert_eq!(result.stderr_tail.last(), result.harness_message.as_ref());
     let stderr = std::fs::read_to_string(fx.run_dir().join("runner_stderr.req-1.txt")).unwrap();
     assert!(stderr.contains("unexpected argument '--full-auto'"), "{stderr}");
 }

@@ -6,6 +6,8 @@ mod bench;
 mod claude;
 mod codex;
 mod command;
+mod gemini;
+mod harness_failures;
 mod pi;
 mod preflight;
 mod process;
@@ -125,7 +127,14 @@ pub fn fake_config(scenario: &str) -> RunnersConfig {
     cfg.codex.command = fake("codex");
     cfg.claude.command = fake("claude");
     cfg.pi.command = fake("pi");
-    for env in [&mut cfg.codex.env, &mut cfg.claude.env, &mut cfg.pi.env] {
+    cfg.gemini.command = fake("gemini");
+    let envs = [
+        &mut cfg.codex.env,
+        &mut cfg.claude.env,
+        &mut cfg.pi.env,
+        &mut cfg.gemini.env,
+    ];
+    for env in envs {
         env.insert("FAKE_SCENARIO".into(), scenario.into());
     }
     cfg

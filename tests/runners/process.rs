@@ -84,7 +84,7 @@ async fn cancel_kills_the_group_and_reports_killed() {
     let (result, ()) = tokio::join!(stage, fire);
     assert_failure(&result, FailureClass::Killed);
     assert_eq!(result.exit, ExitKind::Killed);
-    assert!(result.retries_same_stage());
+    assert_eq!(result.fault(), millrace::model::Fault::Interrupted);
     let pgid = i32::try_from(completion(&fx)["pgid"].as_i64().unwrap()).unwrap();
     assert!(!group_has_live_members(pgid));
     assert!(group_vanishes(pgid).await);

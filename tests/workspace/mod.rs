@@ -57,6 +57,13 @@ impl Ws {
         millrace::workspace::Workspace::at(&self.root).unwrap()
     }
 
+    /// File names in a directory under `millrace-agents/` (none if absent).
+    pub fn names(&self, rel: &str) -> Vec<String> {
+        std::fs::read_dir(self.path(rel))
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.path(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -33,6 +33,8 @@ fn active_run(plane: Plane, kind: WorkItemKind, id: &str) -> ActiveRun {
         interruptions: 0,
         lineage: Default::default(),
         node_runs: Default::default(),
+        transient_failures: 0,
+        retry_at: None,
         retry_requested: None,
         runtime_error: None,
         last_stage_result: None,

@@ -87,6 +87,8 @@ fn status_shows_queues_runs_pauses_and_closure() {
             interruptions: 1,
             lineage: Default::default(),
             node_runs: Default::default(),
+            transient_failures: 0,
+            retry_at: None,
             retry_requested: None,
             runtime_error: None,
             last_stage_result: None,

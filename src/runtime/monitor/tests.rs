@@ -136,11 +136,37 @@ fn a_failed_stage_names_its_failure_class() {
             duration_seconds: 3.26,
             total_tokens: Some(12),
             runner: Some("codex_cli".into()),
+            message: None,
         },
     )
     .unwrap();
     assert!(
         done.ends_with("stage done execution/builder run=abc result=runner_timeout dur=3.3s tokens=12"),
         "{done}"
+    );
+    let said = line(
+        at,
+        &Event::StageCompleted {
+            plane: Plane::Execution,
+            node: "builder".into(),
+            run_id: "run-1-abc".into(),
+            request_id: "req-1".into(),
+            outcome: "BLOCKED".into(),
+            failure_class: Some(FailureClass::HarnessUnavailable),
+            duration_seconds: 0.4,
+            total_tokens: None,
+            runner: Some("claude_code".into()),
+            message: Some("Invalid API key · Fix external API key".into()),
+        },
+    )
+    .unwrap();
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines[0].ends_with("result=harness_unavailable dur=0.4s"),
+        "{said}"
+    );
+    assert!(
+        lines[1].ends_with("]   harness said: Invalid API key · Fix external API key"),
+        "{said}"
     );
 }

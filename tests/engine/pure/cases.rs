@@ -322,7 +322,7 @@ fn a_killed_stage_runs_again_at_the_same_node() {
 }
 
 #[test]
-fn a_stage_whose_harness_cannot_start_costs_no_fuel() {
+fn a_stage_whose_harness_is_missing_costs_no_fuel_and_pauses_naming_it() {
     let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
     let now = sim.now;
     let execution = millrace::plan::Plane::Execution;
@@ -334,10 +334,12 @@ fn a_stage_whose_harness_cannot_start_costs_no_fuel() {
     let (state, _) = step(&sim.plan, &sim.rules, &sim.state, claimed);
     assert_eq!(state.active_runs[&execution].stage_runs, 1);
     let first = state.active_runs[&execution].pending_request_id.clone();
-    let refused = Input::NotStarted {
+    let refused = Input::HarnessMissing {
         now,
         plane: execution,
-        reason: "codex is not installed".into(),
+        runner: "codex_cli".into(),
+        program: Some("codex".into()),
+        message: "codex is not installed".into(),
     };
     let (state, effects) = step(&sim.plan, &sim.rules, &state, refused);
     let run = &state.active_runs[&execution];
@@ -346,17 +348,46 @@ fn a_stage_whose_harness_cannot_start_costs_no_fuel() {
         (0, 0, 0)
     );
     assert!(run.pending_request_id.is_none());
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::Event { event } if event.kind() == "stage_not_started"))
+    let kinds: Vec<String> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event { event } => Some(event.kind()),
+            _ => None,
+        })
+        .collect();
+    let has = |k: &str| kinds.iter().any(|x| x == k);
+    assert!(has("stage_not_started") && has("harness_paused"), "{kinds:?}");
+    assert_eq!(
+        state.pause_sources,
+        vec![millrace::model::PauseSource::HarnessMissing]
     );
-    // The retry later reuses the request id nothing was written under.
-    let tick = Input::Tick {
-        now,
-        world: World::default(),
+    let pause = state.harness_pause.clone().expect("the pause says why");
+    assert_eq!(
+        (
+            pause.runner.as_str(),
+            pause.program.as_deref(),
+            pause.stage.as_str()
+        ),
+        ("codex_cli", Some("codex"), "builder")
+    );
+    // Paused: a tick starts nothing until the operator resumes.
+    let tick = |state| {
+        let input = Input::Tick {
+            now,
+            world: World::default(),
+        };
+        step(&sim.plan, &sim.rules, state, input).0
     };
-    let (state, _) = step(&sim.plan, &sim.rules, &state, tick);
+    let state = tick(&state);
+    assert!(state.active_runs[&execution].pending_request_id.is_none());
+    let resume = Input::Control {
+        now,
+        command: millrace::engine::Control::Resume,
+    };
+    let (state, _) = step(&sim.plan, &sim.rules, &state, resume);
+    assert!(state.pause_sources.is_empty() && state.harness_pause.is_none());
+    // The retry reuses the request id nothing was written under.
+    let state = tick(&state);
     assert_eq!(state.active_runs[&execution].pending_request_id, first);
 }
 
@@ -839,4 +870,90 @@ fn a_verdict_after_a_result_holds_the_chained_next_stage() {
     sim.run(50);
     assert_eq!(trace(&sim), ["builder", "checker", "updater"]);
     assert!(sim.events.iter().any(|e| e == "usage_governance_resumed"));
+}
+
+fn transient(outcome: &str) -> Answer {
+    let mut a = Answer::of(outcome);
+    a.failure = Some(FailureClass::ProviderTransient);
+    a
+}
+
+#[test]
+fn a_transient_provider_failure_retries_the_stage_uncharged_after_a_backoff() {
+    let builds = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = builds.clone();
+    let mut sim = Sim::new("default_codex", move |node, _, _| match node {
+        "builder" => {
+            seen.set(seen.get() + 1);
+            if seen.get() <= 2 {
+                transient("BLOCKED")
+            } else {
+                Answer::of("BUILDER_COMPLETE")
+            }
+        }
+        "checker" => Answer::of("CHECKER_PASS"),
+        _ => Answer::of("UPDATE_COMPLETE"),
+    });
+    sim.rules.retries = millrace::engine::Retries {
+        limit: 3,
+        backoff_seconds: 4,
+    };
+    sim.add(Task, "t1", Lineage::default(), false);
+    sim.run_for(40);
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Done), "{:?}", sim.trace);
+    assert_eq!(
+        trace(&sim),
+        ["builder", "builder", "builder", "checker", "updater"],
+        "retried in place, never routed to recovery"
+    );
+    let retries = sim
+        .events
+        .iter()
+        .filter(|e| *e == "stage_retry_scheduled")
+        .count();
+    assert_eq!(retries, 2);
+    assert!(
+        !sim.events.iter().any(|e| e == "harness_paused"),
+        "{:?}",
+        sim.events
+    );
+}
+
+#[test]
+fn a_provider_that_keeps_failing_pauses_and_lifts_by_itself() {
+    let builds = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = builds.clone();
+    let mut sim = Sim::new("default_codex", move |node, _, _| match node {
+        "builder" => {
+            seen.set(seen.get() + 1);
+            if seen.get() <= 3 {
+                transient("BLOCKED")
+            } else {
+                Answer::of("BUILDER_COMPLETE")
+            }
+        }
+        "checker" => Answer::of("CHECKER_PASS"),
+        _ => Answer::of("UPDATE_COMPLETE"),
+    });
+    sim.rules.retries = millrace::engine::Retries {
+        limit: 2,
+        backoff_seconds: 2,
+    };
+    sim.add(Task, "t1", Lineage::default(), false);
+    // Two retries (after 2 s and 4 s), then the third failure pauses.
+    sim.run_for(12);
+    assert_eq!(builds.get(), 3, "{:?}", sim.trace);
+    assert_eq!(
+        sim.state.pause_sources,
+        vec![millrace::model::PauseSource::HarnessFailed]
+    );
+    let pause = sim.state.harness_pause.clone().expect("the pause says why");
+    assert_eq!(pause.failure_class, "provider_transient");
+    assert!(pause.resume_at.is_some(), "it lifts by itself");
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Active), "nothing blocked");
+    // After the wait the pause lifts and the stage runs again.
+    sim.run_for(40);
+    assert!(sim.state.pause_sources.is_empty());
+    assert_eq!(sim.state_of("t1"), Some(QueueState::Done), "{:?}", sim.trace);
+    assert!(!trace(&sim).contains(&"troubleshooter"));
 }

@@ -299,6 +299,24 @@ impl Sim {
     /// Ticks until nothing happens (or a step budget runs out).
     pub fn run(&mut self, max_ticks: usize) {
         for _ in 0..max_ticks {
+            if !self.tick() {
+                return;
+            }
+        }
+        panic!("the simulation did not settle: {:?}", self.trace);
+    }
+
+    /// Ticks `ticks` times (a second apart) whether or not anything
+    /// happens: for waits that end by the clock.
+    pub fn run_for(&mut self, ticks: usize) {
+        for _ in 0..ticks {
+            self.tick();
+        }
+    }
+
+    /// One tick over the current world; whether anything happened.
+    fn tick(&mut self) -> bool {
+        {
             let target = self
                 .targets
                 .iter()
@@ -343,11 +361,8 @@ impl Sim {
                 ..World::default()
             };
             let now = self.tick_now();
-            if !self.input(Input::Tick { now, world }) {
-                return;
-            }
+            self.input(Input::Tick { now, world })
         }
-        panic!("the simulation did not settle: {:?}", self.trace);
     }
 }
 
@@ -402,6 +417,9 @@ pub fn result_for(
         }),
         cost_usd: None,
         rate_limit: None,
+        rate_limits: Vec::new(),
+        harness_message: None,
+        stderr_tail: Vec::new(),
         quota_reset_at: answer.quota_reset_at,
         runner: "scripted".into(),
         model: None,
