@@ -22,6 +22,7 @@ mod run;
 mod runs;
 mod skills;
 mod status;
+mod upgrade;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ use crate::workspace::mailbox;
 
 pub use args::*;
 pub use output::{OutputError, print, print_fields, print_json};
+pub use upgrade::UpgradeArgs;
 
 /// The failure of a command: either diagnostics already printed (exit 1) or
 /// one error to render.
@@ -181,6 +183,7 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         Command::Status(args) => status::run(&args, cx),
         Command::Doctor(args) => doctor::run(&args, cx),
         Command::Runs(command) => runs::run(command, cx),
+        Command::Upgrade(args) => upgrade::run(&args, cx),
     }
 }
 

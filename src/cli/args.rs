@@ -99,6 +99,8 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Run the `.mill` language server on stdin and stdout.
     Lsp,
+    /// Compare the deployed assets with this build's; `--apply` takes the safe updates.
+    Upgrade(super::UpgradeArgs),
 }
 
 #[derive(Debug, Subcommand)]
