@@ -33,6 +33,7 @@ use crate::workspace::mailbox;
 
 pub use args::*;
 pub use output::{OutputError, print, print_fields, print_json};
+pub use skills::{SkillExportArgs, SkillInstallArgs, SkillPromoteArgs, SkillsShareCommand};
 pub use upgrade::UpgradeArgs;
 
 /// The failure of a command: either diagnostics already printed (exit 1) or

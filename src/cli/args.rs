@@ -238,6 +238,8 @@ pub enum SkillsCommand {
     Create(SkillCreateArgs),
     /// Queue a learning request to improve an installed skill.
     Improve(SkillImproveArgs),
+    #[command(flatten)]
+    Share(super::SkillsShareCommand),
 }
 
 #[derive(Debug, Args)]
