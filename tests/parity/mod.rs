@@ -3,6 +3,7 @@
 //! command names, running as a service, and the agent skills.
 
 mod aliases;
+mod deploy;
 mod skills;
 mod upgrade;
 
