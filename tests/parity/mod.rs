@@ -5,6 +5,7 @@
 mod aliases;
 mod deploy;
 mod skills;
+mod skills_commands;
 mod upgrade;
 
 use crate::workspace::{Ws, stdout};
