@@ -6,6 +6,7 @@
 //! Invariants: no panic and no backtrace reaches the user; a closed stdout
 //! (`| head`) ends a command quietly; every read command accepts `--json`.
 
+mod aliases;
 mod args;
 pub(crate) mod compile;
 mod config;
@@ -22,6 +23,7 @@ mod run;
 mod runs;
 mod skills;
 mod status;
+mod upgrade;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -30,8 +32,14 @@ use clap::{CommandFactory, Parser};
 
 use crate::workspace::mailbox;
 
+pub use aliases::{
+    Alias, ControlAlias, PlanningAlias, PlanningRetryArgs, StatusAlias, StatusShowArgs, StatusWatchArgs,
+};
 pub use args::*;
+pub use config::ConfigValidateArgs;
 pub use output::{OutputError, print, print_fields, print_json};
+pub use skills::{SkillExportArgs, SkillInstallArgs, SkillPromoteArgs, SkillsShareCommand};
+pub use upgrade::UpgradeArgs;
 
 /// The failure of a command: either diagnostics already printed (exit 1) or
 /// one error to render.
@@ -63,12 +71,14 @@ pub type Outcome = Result<ExitCode, Failure>;
 #[derive(Clone, Debug)]
 pub struct Context {
     pub cli_workspace: Option<std::path::PathBuf>,
+    /// `--config`: the configuration file to read instead of the workspace's.
+    pub config: Option<std::path::PathBuf>,
     pub color: bool,
 }
 
 /// Parses arguments, runs the command and maps every outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(aliases::rewrite_args(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -85,8 +95,13 @@ pub fn main() -> ExitCode {
         eprint!("{}", render_diagnostic(&e, color));
         return ExitCode::from(2);
     }
+    if cli.config.is_some() && !aliases::takes_config(&cli.command) {
+        eprint!("{}", render_diagnostic(&aliases::ConfigNotUsed, color));
+        return ExitCode::from(2);
+    }
     let cx = Context {
         cli_workspace: cli.workspace.clone(),
+        config: cli.config.clone(),
         color,
     };
     match dispatch(cli.command, &cx) {
@@ -178,9 +193,17 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         Command::Config(command) => config::run(command, cx),
         Command::Queue(command) => queue::run(command, cx),
         Command::Skills(command) => skills::run(command, cx),
-        Command::Status(args) => status::run(&args, cx),
+        Command::Status(args) => status::run(&aliases::status_args(args), cx),
         Command::Doctor(args) => doctor::run(&args, cx),
         Command::Runs(command) => runs::run(command, cx),
+        Command::Upgrade(args) => upgrade::run(&args, cx),
+        Command::Alias(alias) => match aliases::expand(alias) {
+            aliases::Expanded::Command(command) => dispatch(command, cx),
+            aliases::Expanded::Version => {
+                print(&Cli::command().render_version())?;
+                Ok(ExitCode::SUCCESS)
+            }
+        },
     }
 }
 

@@ -97,6 +97,20 @@ impl Workspace {
         self.held.as_deref()
     }
 
+    /// The same workspace, reading its configuration from `config` (made
+    /// absolute against the current directory) instead of `millrace.toml`.
+    pub fn with_config(mut self, config: &Path) -> Result<Self, WorkspaceError> {
+        let path = if config.is_absolute() {
+            config.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(WorkspaceError::NoCurrentDir)?
+                .join(config)
+        };
+        self.paths = self.paths.with_config(normalize(&path));
+        Ok(self)
+    }
+
     /// Finds the workspace: `explicit` if given, else the nearest ancestor of
     /// the current directory holding `millrace-agents/millrace.toml`, else the
     /// current directory. Does not require it to be initialized.

@@ -8,6 +8,7 @@ mod compile;
 mod docs;
 mod engine;
 mod governance;
+mod parity;
 mod proof;
 mod runners;
 mod ui;

@@ -39,6 +39,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", requires = "log_level")]
     pub log_file: Option<PathBuf>,
 
+    /// Read this file instead of `millrace-agents/millrace.toml` (`run`, `compile`, `config`).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -70,6 +74,7 @@ pub enum Command {
     #[command(subcommand)]
     Skills(SkillsCommand),
     /// Show runtime state: plan, queues, active work, pauses, closure.
+    #[command(args_conflicts_with_subcommands = true)]
     Status(StatusArgs),
     /// Check workspace integrity and suggest repairs.
     Doctor(JsonFlag),
@@ -99,6 +104,10 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Run the `.mill` language server on stdin and stdout.
     Lsp,
+    /// Compare the deployed assets with this build's; `--apply` takes the safe updates.
+    Upgrade(super::UpgradeArgs),
+    #[command(flatten)]
+    Alias(super::Alias),
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,8 +191,10 @@ pub struct ModeShowArgs {
 pub enum ConfigCommand {
     /// Print the effective configuration.
     Show(JsonFlag),
-    /// Check `millrace.toml` and report every problem.
-    Validate(JsonFlag),
+    /// Check `millrace.toml` and report every problem; `--mode` compiles it too.
+    Validate(super::ConfigValidateArgs),
+    /// Ask a running daemon to reload `millrace.toml` (the same as `reload-config`).
+    Reload,
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,6 +247,8 @@ pub enum SkillsCommand {
     Create(SkillCreateArgs),
     /// Queue a learning request to improve an installed skill.
     Improve(SkillImproveArgs),
+    #[command(flatten)]
+    Share(super::SkillsShareCommand),
 }
 
 #[derive(Debug, Args)]
@@ -320,9 +333,11 @@ pub struct StatusArgs {
     /// Another workspace to show as well (repeatable).
     #[arg(long, value_name = "PATH")]
     pub also: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub alias: Option<super::StatusAlias>,
 }
 
-fn interval_seconds(text: &str) -> Result<f64, String> {
+pub(super) fn interval_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(s) if (0.0..=3600.0).contains(&s) => Ok(s),
         _ => Err("expected a number of seconds from 0 to 3600".into()),

@@ -12,18 +12,22 @@ use crate::compile::{Compiled, check_files, diagnostics_json, settings};
 use crate::diag::{RenderOptions, render_human};
 use crate::lower::{LowerError, lower};
 use crate::plan::{DrawFormat, Plan, draw};
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, WorkspaceError};
 
 /// The initialized workspace the command runs in, if any (compiling works
-/// without one).
-fn workspace(cx: &Context) -> Option<Workspace> {
-    Workspace::open(cx.cli_workspace.as_deref()).ok()
+/// without one, unless `--config` names a file to read in one).
+fn workspace(cx: &Context) -> Result<Option<Workspace>, WorkspaceError> {
+    match cx.open_workspace() {
+        Ok(ws) => Ok(Some(ws)),
+        Err(e) if cx.config.is_some() => Err(e),
+        Err(_) => Ok(None),
+    }
 }
 
 pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
     match command {
         CompileCommand::Validate(args) => {
-            let ws = workspace(cx);
+            let ws = workspace(cx)?;
             // Files named on the command line are checked, never written into
             // a workspace; without files, a workspace compile writes its plan.
             match (&ws, args.files.is_empty()) {
@@ -71,7 +75,7 @@ pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
 /// Compiles one mode in memory (workspace loops and settings included) or
 /// fails with the rendered diagnostics.
 fn compile_mode(mode: Option<&str>, cx: &Context) -> Result<Plan, Failure> {
-    let ws = workspace(cx);
+    let ws = workspace(cx)?;
     let settings = settings(ws.as_ref())?;
     let compiled = check_files(ws.as_ref(), &[])?;
     let Some(program) = &compiled.program else {
@@ -150,7 +154,7 @@ fn summary(errors: usize, warnings: usize) -> String {
 }
 
 pub(super) fn modes(command: ModesCommand, cx: &Context) -> Outcome {
-    let ws = workspace(cx);
+    let ws = workspace(cx)?;
     let settings = settings(ws.as_ref())?;
     let compiled = check_files(ws.as_ref(), &[])?;
     let Some(program) = &compiled.program else {

@@ -1,18 +1,36 @@
-//! `millrace config show|validate`: the effective configuration and its
-//! problems.
+//! `millrace config show|validate|reload`: the effective configuration and
+//! its problems. `validate --mode` also compiles the mode as `compile
+//! validate --mode` does; `reload` is `reload-config`.
 
 use std::process::ExitCode;
 
+use clap::Args;
 use serde_json::{Value, json};
 
-use super::{ConfigCommand, Context, Failure, Outcome, print, print_json, render_report};
+use super::{
+    CompileCommand, ConfigCommand, Context, DiagFormat, Failure, Outcome, ValidateArgs, print, print_json,
+    render_report,
+};
 use crate::config::{Config, ConfigError};
-use crate::workspace::Workspace;
+use crate::workspace::mailbox;
+
+/// `millrace config validate`.
+#[derive(Debug, Args)]
+pub struct ConfigValidateArgs {
+    /// Also compile this mode and store its plan, as `compile validate
+    /// --mode` does.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub(super) fn run(command: ConfigCommand, cx: &Context) -> Outcome {
-    let ws = Workspace::open(cx.cli_workspace.as_deref())?;
+    let ws = cx.open_workspace()?;
     let path = ws.paths().config();
     match command {
+        ConfigCommand::Reload => super::control::run(mailbox::Command::ReloadConfig, cx),
         ConfigCommand::Show(flag) => {
             let config = Config::load(&path)?;
             let settings = config.plan_settings();
@@ -51,7 +69,24 @@ pub(super) fn run(command: ConfigCommand, cx: &Context) -> Outcome {
                 if let Err(e @ ConfigError::Unreadable { .. }) = &result {
                     out["error"] = Value::String(e.to_string());
                 }
+                let mut compiled_ok = true;
+                if let (Ok(_), Some(mode)) = (&result, &flag.mode) {
+                    let outcome = crate::compile::workspace(&ws, Some(mode), true)?;
+                    compiled_ok =
+                        outcome.compiled.diags.error_count() == 0 && matches!(outcome.lowered, Some(Ok(_)));
+                    let mut diagnostics = crate::compile::diagnostics_json(
+                        &outcome.compiled,
+                        &outcome.mode,
+                        outcome.lowered.as_ref(),
+                    );
+                    diagnostics["ok"] = json!(compiled_ok);
+                    out["ok"] = json!(compiled_ok);
+                    out["compile"] = diagnostics;
+                }
                 print_json(&out)?;
+                if !compiled_ok {
+                    return Err(Failure::Reported(1));
+                }
             } else {
                 let count = result.as_ref().err().map_or(0, |e| e.problems().len().max(1));
                 print(&format!(
@@ -61,7 +96,20 @@ pub(super) fn run(command: ConfigCommand, cx: &Context) -> Outcome {
                 ))?;
             }
             match result {
-                Ok(_) => Ok(ExitCode::SUCCESS),
+                Ok(_) if flag.json => Ok(ExitCode::SUCCESS),
+                Ok(_) => match flag.mode {
+                    // The compile's own report follows, with its exit code.
+                    Some(mode) => super::compile::run(
+                        CompileCommand::Validate(ValidateArgs {
+                            files: Vec::new(),
+                            mode: Some(mode),
+                            format: DiagFormat::Human,
+                            deny_warnings: false,
+                        }),
+                        cx,
+                    ),
+                    None => Ok(ExitCode::SUCCESS),
+                },
                 Err(e) => {
                     if !flag.json {
                         eprint!("{}", render_report(&miette::Report::new(e), cx.color));

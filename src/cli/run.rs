@@ -25,7 +25,7 @@ pub(super) enum StartError {
 }
 
 pub(super) fn run(command: RunCommand, cx: &Context) -> Outcome {
-    let ws = Workspace::open(cx.cli_workspace.as_deref())?;
+    let ws = cx.open_workspace()?;
     let config = Config::load(&ws.paths().config())?;
     match command {
         RunCommand::Once(args) => once(ws, &config, &args, cx),

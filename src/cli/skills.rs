@@ -1,13 +1,19 @@
-//! `millrace skills ls|show|search|create|improve` and the learning-request
-//! intake `queue add-learning-request` shares.
+//! `millrace skills ls|show|search|create|improve|install|export|promote`
+//! and the learning-request intake `queue add-learning-request` shares.
+//!
+//! `install`, `export` and `promote` move whole skill directories (the work
+//! is `workspace::skills::share`'s) and log each move in
+//! `skills/skill_operations.jsonl`.
 //!
 //! Intake refuses a request the mode would never run (no learning plane, or
 //! a target stage its learning loop lacks) instead of queueing it to sit
 //! forever; with a daemon running, its mailbox carries the request and the
 //! daemon checks it against the plan it runs.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -21,7 +27,7 @@ use crate::plan::{LearningAction, Plane, WorkItemKind};
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::mailbox::{self, Command};
 use crate::workspace::queue::{QueueError, Queues};
-use crate::workspace::skills::{self, Skill};
+use crate::workspace::skills::{self, Skill, share};
 use crate::workspace::{Workspace, fsx, plan_store};
 
 /// Why a skills command cannot do what it was asked.
@@ -59,7 +65,132 @@ pub(super) fn run(command: SkillsCommand, cx: &Context) -> Outcome {
         SkillsCommand::Search(args) => search(&ws, &args),
         SkillsCommand::Create(args) => create(&ws, &args, cx),
         SkillsCommand::Improve(args) => improve(&ws, &args, cx),
+        SkillsCommand::Share(SkillsShareCommand::Install(args)) => install(&ws, &args),
+        SkillsCommand::Share(SkillsShareCommand::Export(args)) => export(&ws, &args),
+        SkillsCommand::Share(SkillsShareCommand::Promote(args)) => promote(&ws, &args),
     }
+}
+
+/// Moving whole skills in and out of the workspace.
+#[derive(Debug, Subcommand)]
+pub enum SkillsShareCommand {
+    /// Install a skill from a directory, its SKILL.md, or a .tar archive of the directory.
+    Install(SkillInstallArgs),
+    /// Write an installed skill to a .tar archive.
+    Export(SkillExportArgs),
+    /// Copy an installed skill into a Millrace source checkout's shipped skills.
+    Promote(SkillPromoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SkillInstallArgs {
+    /// A directory with a SKILL.md at its top, that SKILL.md, or a .tar archive of such a directory.
+    pub source: PathBuf,
+    /// Replace the installed skill that has the same id.
+    #[arg(long, visible_alias = "update")]
+    pub force: bool,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillExportArgs {
+    /// A skill id from `millrace skills ls`.
+    pub skill_id: String,
+    /// Where to write the archive (its extension becomes `.tar`; default:
+    /// `<workspace root>/<id>.tar`). An existing file is never replaced.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillPromoteArgs {
+    /// A skill id from `millrace skills ls`.
+    pub skill_id: String,
+    /// The root of the Millrace source checkout (default: the nearest one
+    /// above the workspace or the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn install(ws: &Workspace, args: &SkillInstallArgs) -> Outcome {
+    let bundle = share::load(&args.source)?;
+    let installed = share::install(ws, &bundle, args.force)?;
+    let source = absolute(&args.source);
+    let dir = installed.dir.display().to_string();
+    share::log_operation(ws, "install", &bundle.id, &source, &dir)?;
+    if args.json {
+        print_json(
+            &json!({"installed_skill": bundle.id, "path": dir, "replaced": installed.replaced,
+            "files": bundle.files.len()}),
+        )?;
+    } else {
+        print_fields(&[
+            ("installed_skill", bundle.id.as_str()),
+            ("path", &dir),
+            ("replaced", if installed.replaced { "true" } else { "false" }),
+            ("files", &bundle.files.len().to_string()),
+        ])?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(ws: &Workspace, args: &SkillExportArgs) -> Outcome {
+    let skill = installed(ws, &args.skill_id)?;
+    let output = match &args.output {
+        Some(path) => PathBuf::from(absolute(&path.with_extension("tar"))),
+        None => ws.root().join(format!("{}.tar", skill.id)),
+    };
+    let files = share::export(ws, &skill, &output)?;
+    let shown = output.display().to_string();
+    share::log_operation(ws, "export", &skill.id, &skill.path, &shown)?;
+    if args.json {
+        print_json(&json!({"exported_skill": shown, "skill_id": skill.id, "files": files}))?;
+    } else {
+        print_fields(&[("exported_skill", shown.as_str()), ("files", &files.to_string())])?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn promote(ws: &Workspace, args: &SkillPromoteArgs) -> Outcome {
+    let skill = installed(ws, &args.skill_id)?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ws.root().to_path_buf());
+    let checkout = share::find_checkout(args.to.as_deref(), &[ws.root(), &cwd])?;
+    let dir = share::promote(ws, &skill, &checkout)?;
+    let shown = dir.display().to_string();
+    share::log_operation(ws, "promote", &skill.id, &skill.path, &shown)?;
+    let next = "rebuild millrace; `millrace upgrade --apply` then deploys the skill into other workspaces";
+    if args.json {
+        print_json(&json!({"promoted_skill": skill.id, "path": shown, "next": next}))?;
+    } else {
+        print_fields(&[
+            ("promoted_skill", skill.id.as_str()),
+            ("path", &shown),
+            ("next", next),
+        ])?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn installed(ws: &Workspace, id: &str) -> Result<Skill, Failure> {
+    Ok(skills::find(ws, id)?.ok_or_else(|| SkillsError::NotFound(id.to_string()))?)
+}
+
+/// `path` made absolute (resolved when it exists), for records.
+fn absolute(path: &std::path::Path) -> String {
+    let path = fsx::canonical(path).unwrap_or_else(|| {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    });
+    path.display().to_string()
 }
 
 fn ls(ws: &Workspace, json: bool) -> Outcome {

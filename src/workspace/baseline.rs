@@ -4,13 +4,16 @@
 //! Input: the embedded asset table. Output: a manifest of `{path, sha256}`
 //! entries sorted by path, identified by the sha256 of its canonical JSON.
 //! Invariant: `manifest_id` always matches the content; a manifest whose id
-//! does not match is reported invalid.
+//! does not match, or that names a path outside `millrace-agents/`, is
+//! reported invalid. [`upgrade`] compares it with a newer asset table.
 
 use serde::{Deserialize, Serialize};
 
 use super::Workspace;
 use super::fsx::{self, FsError};
 use crate::plan::sha256_hex;
+
+pub(crate) mod upgrade;
 
 /// The manifest format version.
 pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
@@ -122,6 +125,12 @@ impl BaselineManifest {
             return Err(ManifestError::Invalid(
                 "entries are not sorted by unique path".into(),
             ));
+        }
+        if let Some(entry) = manifest.entries.iter().find(|e| !is_deployable(&e.path)) {
+            return Err(ManifestError::Invalid(format!(
+                "entry `{}` is not a path inside millrace-agents/",
+                entry.path
+            )));
         }
         Ok(Some(manifest))
     }

@@ -387,6 +387,16 @@ pub(crate) fn fit_name(name: &str, suffix: &str) -> String {
     format!("{}~{hash}{suffix}", &name[..cut])
 }
 
+/// Removes a directory and everything in it; symlinks inside are removed,
+/// never followed. A missing directory is not an error.
+pub(crate) fn remove_tree(dir: &Path) -> FsResult<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(FsError::io("remove directory", dir, e)),
+    }
+}
+
 /// Whether `name` is one of our temporary files (never a real artifact).
 pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp-")

@@ -63,13 +63,25 @@ impl MailboxBox {
 pub struct Paths {
     root: PathBuf,
     agents: PathBuf,
+    /// A configuration file named on the command line (`--config`).
+    config: Option<PathBuf>,
 }
 
 impl Paths {
     /// Paths for the workspace rooted at `root` (which should be absolute).
     pub fn new(root: PathBuf) -> Self {
         let agents = root.join(AGENTS_DIR);
-        Self { root, agents }
+        Self {
+            root,
+            agents,
+            config: None,
+        }
+    }
+
+    /// The same paths, with the configuration read from `path` (absolute).
+    pub(crate) fn with_config(mut self, path: PathBuf) -> Self {
+        self.config = Some(path);
+        self
     }
 
     /// The operator's workspace root.
@@ -82,8 +94,11 @@ impl Paths {
         &self.agents
     }
 
+    /// `millrace.toml`, or the file `--config` named.
     pub fn config(&self) -> PathBuf {
-        self.agents.join(CONFIG_FILE)
+        self.config
+            .clone()
+            .unwrap_or_else(|| self.agents.join(CONFIG_FILE))
     }
 
     pub fn outline(&self) -> PathBuf {

@@ -1,11 +1,13 @@
 //! The installed skills: every `SKILL.md` under `millrace-agents/skills/`.
 //!
 //! Input: the skills tree. Output: [`Skill`] entries (id, path, stages,
-//! description from the frontmatter) for `millrace skills`.
+//! description from the frontmatter) for `millrace skills`; [`share`]
+//! installs, exports and promotes whole skill directories.
 //!
 //! Invariants: reading never fails on one bad skill: a file without usable
 //! frontmatter is listed under its directory name with a note; symlinks are
-//! not followed, so a listing never leaves the skills tree.
+//! not followed, so a listing never leaves the skills tree; hidden entries
+//! (an install being staged) are not skills.
 
 use std::path::{Path, PathBuf};
 
@@ -14,10 +16,14 @@ use serde::Serialize;
 use super::Workspace;
 use super::fsx::{self, FsResult};
 
+mod archive;
+pub(crate) mod share;
+
 /// One installed skill.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Skill {
-    /// The frontmatter `id`, else the directory name.
+    /// The frontmatter `id`, else its `name` (as agent harnesses spell
+    /// it), else the directory name.
     pub id: String,
     /// Relative to `millrace-agents/skills/`.
     pub path: String,
@@ -55,6 +61,9 @@ pub(crate) fn skills_dir(ws: &Workspace) -> PathBuf {
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> FsResult<()> {
     for entry in fsx::list_entries(dir)? {
+        if is_hidden(&entry.path) {
+            continue;
+        }
         if entry.is_dir {
             walk(&entry.path, out)?;
         } else if entry.is_file && entry.path.file_name().is_some_and(|n| n == "SKILL.md") {
@@ -62,6 +71,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> FsResult<()> {
         }
     }
     Ok(())
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 fn describe(root: &Path, file: &Path, text: &str) -> Skill {
@@ -82,9 +96,14 @@ fn describe(root: &Path, file: &Path, text: &str) -> Skill {
         skill.note = Some("no frontmatter (`---` block with `id`, `stages`, `description`)".into());
         return skill;
     };
+    let mut named = false;
     for (key, value) in fields {
         match key {
-            "id" if !value.is_empty() => skill.id = value.to_string(),
+            "id" if !value.is_empty() => {
+                skill.id = unquote(value).to_string();
+                named = true;
+            }
+            "name" if !value.is_empty() && !named => skill.id = unquote(value).to_string(),
             "stages" => skill.stages = list_value(value),
             "description" => skill.description = Some(unquote(value).to_string()),
             _ => {}

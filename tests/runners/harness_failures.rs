@@ -11,9 +11,10 @@ use super::{Fixture, assert_failure, fake_config, require_python, run};
 async fn outcome(runner: &str, scenario: &str) -> millrace::model::StageResult {
     let fx = Fixture::new();
     let mut cfg = fake_config(scenario);
-    // Short only where a stall is the case: a loaded machine can take
-    // seconds to start a fake's interpreter.
-    cfg.stall_seconds = if scenario == "stall" { 2 } else { 60 };
+    // Short only where a stall is the case, and even then long enough for
+    // a loaded machine to start the fake's interpreter and print its first
+    // notice (the stall's last words).
+    cfg.stall_seconds = if scenario == "stall" { 4 } else { 60 };
     run(&fx.request(runner), &cfg).await
 }
 

@@ -290,3 +290,27 @@ fn inode_of_meta(meta: &fs::Metadata) -> u64 {
 fn inode_of_meta(_: &fs::Metadata) -> u64 {
     0
 }
+
+/// What is at a path itself: a symlink is reported as one, not followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    File,
+    Dir,
+    Symlink,
+    /// A socket, fifo or device.
+    Other,
+}
+
+/// The kind of whatever is at `path` (not following a symlink), if anything.
+pub(crate) fn kind_of(path: &Path) -> Option<Kind> {
+    let kind = path.symlink_metadata().ok()?.file_type();
+    Some(if kind.is_symlink() {
+        Kind::Symlink
+    } else if kind.is_file() {
+        Kind::File
+    } else if kind.is_dir() {
+        Kind::Dir
+    } else {
+        Kind::Other
+    })
+}
