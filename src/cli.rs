@@ -20,6 +20,7 @@ mod output;
 mod queue;
 mod run;
 mod runs;
+mod serve;
 mod skills;
 mod status;
 
@@ -181,6 +182,7 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         Command::Status(args) => status::run(&args, cx),
         Command::Doctor(args) => doctor::run(&args, cx),
         Command::Runs(command) => runs::run(command, cx),
+        Command::Serve(args) => serve::run(args, cx),
     }
 }
 

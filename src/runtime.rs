@@ -39,6 +39,7 @@ use tokio::sync::mpsc;
 pub use dispatch::{Completion, StageRunner};
 pub use harness::Harnesses;
 
+pub(crate) use monitor::line as monitor_line;
 pub use monitor::{Monitor, run_handle};
 pub use run::{RunOptions, RunSummary};
 pub use setup::{

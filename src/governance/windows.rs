@@ -152,6 +152,68 @@ fn per_run(rule: &TokenRule, entries: &[LedgerEntry], active: &[String]) -> Opti
     })
 }
 
+/// How much of one token rule's window is used, whether or not it blocks
+/// (for a dashboard: the same sums the blockers compare).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub(crate) struct WindowUse {
+    pub rule_id: String,
+    pub window: &'static str,
+    pub observed: u64,
+    pub threshold: u64,
+    /// When the window starts over (`calendar_week` only).
+    pub resets_at: Option<Timestamp>,
+}
+
+/// Every rule's current sum against its threshold.
+pub(crate) fn usage(rules: &[TokenRule], entries: &[LedgerEntry], scope: Scope<'_>) -> Vec<WindowUse> {
+    let since = scope.now.checked_sub(ROLLING_WINDOW).unwrap_or(Timestamp::MIN);
+    rules
+        .iter()
+        .map(|rule| {
+            let (window, observed, resets_at) = match rule.window {
+                TokenWindow::Rolling5h => (
+                    "rolling_5h",
+                    total(entries.iter().filter(|e| e.stage_completed_at > since)),
+                    None,
+                ),
+                TokenWindow::CalendarWeek => {
+                    let start = week_start(scope.now, scope.tz);
+                    let inside = entries
+                        .iter()
+                        .filter(|e| e.stage_completed_at >= start && e.stage_completed_at <= scope.now);
+                    (
+                        "calendar_week",
+                        total(inside),
+                        next_week_start(scope.now, scope.tz),
+                    )
+                }
+                TokenWindow::DaemonSession => {
+                    let mine = |e: &&LedgerEntry| {
+                        scope.session.is_some() && e.daemon_session_id.as_deref() == scope.session
+                    };
+                    ("daemon_session", total(entries.iter().filter(mine)), None)
+                }
+                TokenWindow::PerRun => {
+                    let busiest = scope
+                        .active_runs
+                        .iter()
+                        .map(|run| total(entries.iter().filter(|e| &e.run_id == run)))
+                        .max()
+                        .unwrap_or(0);
+                    ("per_run", busiest, None)
+                }
+            };
+            WindowUse {
+                rule_id: rule.rule_id.clone(),
+                window,
+                observed,
+                threshold: rule.threshold,
+                resets_at,
+            }
+        })
+        .collect()
+}
+
 /// Monday 00:00 of `now`'s week in `tz`.
 pub(crate) fn week_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
     let date = now.to_zoned_datetime(tz.clone()).date();
