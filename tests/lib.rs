@@ -10,5 +10,6 @@ mod engine;
 mod governance;
 mod proof;
 mod runners;
+mod serve;
 mod ui;
 mod workspace;
