@@ -39,19 +39,16 @@ pub(crate) struct RunFilter {
 }
 
 impl RunFilter {
-    fn keeps(&self, run: &RunView) -> bool {
-        let same = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref()
-                .filter(|w| !w.is_empty())
-                .is_none_or(|w| have == Some(w))
-        };
-        let outcome = self.outcome.as_deref().filter(|o| !o.is_empty());
-        same(&self.item, run.work_item_id.as_deref())
-            && same(&self.plane, run.plane.as_deref())
-            && outcome.is_none_or(|o| {
-                run.terminal_result.as_deref() == Some(o)
-                    || run.failure_class.as_deref() == Some(o)
-                    || run.status.as_str() == o
+    /// Whether a run's summary passes every filter given.
+    fn keeps(&self, summary: &Value) -> bool {
+        let field = |key: &str| summary[key].as_str();
+        let given = |want: &Option<String>| want.clone().filter(|w| !w.is_empty());
+        given(&self.item).is_none_or(|w| field("work_item_id") == Some(w.as_str()))
+            && given(&self.plane).is_none_or(|w| field("plane") == Some(w.as_str()))
+            && given(&self.outcome).is_none_or(|o| {
+                ["terminal_result", "failure_class", "status"]
+                    .iter()
+                    .any(|key| field(key) == Some(o.as_str()))
             })
     }
 }
@@ -60,16 +57,25 @@ fn not_found(e: RunError) -> ServeError {
     ServeError::NotFound(e.to_string())
 }
 
-/// A run's summary: `runs ls --json`'s keys, plus totals.
-fn summary(run: &RunView) -> Value {
-    json!({
+/// A run's summary: `runs ls --json`'s keys, plus totals; a run with no
+/// stage result yet takes its plane and item from its claim.
+fn summary(site: &Site, run: &RunView) -> Value {
+    let mut out = json!({
         "run_id": run.run_id, "status": run.status, "plane": run.plane,
         "work_item_kind": run.work_item_kind, "work_item_id": run.work_item_id,
         "terminal_result": run.terminal_result, "failure_class": run.failure_class,
         "started_at": run.started_at, "completed_at": run.completed_at, "stage_count": run.stages.len(),
         "duration_seconds": run.duration_seconds,
         "total_tokens": run.tokens.as_ref().map(|t| t.total_tokens), "cost_usd": run.cost_usd,
-    })
+    });
+    if run.plane.is_none() {
+        if let Some((plane, kind, id)) = site.tail().run_claims.get(&run.run_id) {
+            out["plane"] = json!(plane);
+            out["work_item_kind"] = json!(kind);
+            out["work_item_id"] = json!(id);
+        }
+    }
+    out
 }
 
 /// `GET /api/w/{ws}/runs`: newest first.
@@ -88,8 +94,12 @@ pub(crate) fn list(site: &Site, filter: &RunFilter) -> Result<Value, ServeError>
     let total = ids.len();
     for id in ids.iter().rev().take(SCAN_CAP) {
         match runs::show(&site.ws, id) {
-            Ok(run) if filter.keeps(&run) => out.push(summary(&run)),
-            Ok(_) => {}
+            Ok(run) => {
+                let summary = summary(site, &run);
+                if filter.keeps(&summary) {
+                    out.push(summary);
+                }
+            }
             Err(e) => notes.push(format!("{id}: {e}")),
         }
         if out.len() >= limit {
@@ -187,7 +197,7 @@ pub(crate) fn item(site: &Site, id: &str) -> Result<Value, ServeError> {
                     .iter()
                     .map(|s| stage(site, &run_id, s, &artifacts))
                     .collect();
-                history.push(json!({ "summary": summary(&run), "stages": stages }));
+                history.push(json!({ "summary": summary(site, &run), "stages": stages }));
             }
             Err(e) => history.push(json!({ "summary": { "run_id": run_id }, "error": e.to_string() })),
         }

@@ -74,6 +74,9 @@ pub(crate) struct Tail {
     pub decisions: VecDeque<Taken>,
     /// Runs of each work item (by id), in claim order.
     pub item_runs: HashMap<String, Vec<String>>,
+    /// The claim that started each run: plane, kind and item id (a run
+    /// has no stage result to say so until its first stage ends).
+    pub run_claims: HashMap<String, (String, String, String)>,
     /// The latest event of each plane.
     pub last_by_plane: BTreeMap<String, Arc<Pushed>>,
 }
@@ -153,11 +156,19 @@ impl Tail {
     /// What the typed event teaches: claims and routing decisions.
     fn learn(&mut self, event: &Event) {
         match event {
-            Event::WorkItemClaimed { id, run_id, .. } => {
+            Event::WorkItemClaimed {
+                plane,
+                kind,
+                id,
+                run_id,
+                ..
+            } => {
                 let runs = self.item_runs.entry(id.clone()).or_default();
                 if !runs.contains(run_id) {
                     runs.push(run_id.clone());
                 }
+                let claim = (plane.as_str().to_string(), kind.to_string(), id.clone());
+                self.run_claims.insert(run_id.clone(), claim);
             }
             Event::RouterDecision(record) => {
                 let target = match &record.target {

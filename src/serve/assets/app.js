@@ -213,7 +213,7 @@ function planeRow(ws, p) {
     h("td", {}, run ? `${run.stage_runs}/${run.fuel_limit ?? "∞"}` : "—"),
     h("td", { class: "activity" },
       activity ? h("span", {}, h("span", { class: "muted", text: `${fmtTime(activity.updated_at)} ` }), activity.last_line || `${num(activity.bytes)} bytes`) :
-      last ? h("span", {}, h("span", { class: "muted", text: `${fmtTime(last.occurred_at)} ` }), last.text || last.event_type) : "—"),
+      last ? h("span", {}, h("span", { class: "muted", text: `${fmtTime(last.occurred_at)} ` }), words(last)) : "—"),
     h("td", { class: "num", text: num(p.depth) }));
 }
 
@@ -382,7 +382,10 @@ function runRow(r) {
 async function renderRuns() {
   const params = new URLSearchParams(location.search);
   const field = (name, label) => h("label", {}, label, h("input", { name, value: params.get(name) || "", placeholder: "any" }));
-  const form = h("form", { class: "filters" }, field("item", "item "), field("plane", "plane "), field("outcome", "outcome "), h("button", { type: "submit", text: "Filter" }));
+  const plane = h("select", { name: "plane" }, ["", "execution", "planning", "learning"].map((p) =>
+    h("option", { value: p, selected: (params.get("plane") || "") === p, text: p || "any" })));
+  const form = h("form", { class: "filters" }, field("item", "item "), h("label", {}, "plane ", plane),
+    field("outcome", "outcome "), h("button", { type: "submit", text: "Filter" }));
   const list = h("div", {});
   fill(main, h("h1", { text: "Runs" }), form, list);
   liveView(async () => {
@@ -460,11 +463,18 @@ async function renderItem() {
 
 // ---- events ----
 
+// The monitor's words for an event, else its type and what it is about.
+function words(e) {
+  if (e.text) return e.text;
+  const about = [e.work_item, e.data && (e.data.terminal || e.data.reason || e.data.command || e.data.error)].filter(Boolean);
+  return about.length ? `${e.event_type.replace(/_/g, " ")}: ${about.join(" · ")}` : `${e.event_type.replace(/_/g, " ")} ${JSON.stringify(e.data)}`;
+}
+
 function eventRow(e, live) {
   return h("li", { class: `event ${live ? "fresh" : ""}`, "data-seq": e.seq, "data-type": e.event_type, "data-live": live ? "true" : null },
     h("span", { class: "seq", text: e.seq }), h("span", { class: "time", text: fmtTime(e.occurred_at) }),
     h("span", { class: "type", text: e.event_type }), h("span", { class: "plane", text: e.plane || "" }),
-    h("span", { class: "words", text: e.text || JSON.stringify(e.data) }));
+    h("span", { class: "words", text: words(e) }));
 }
 
 async function renderEvents() {
