@@ -60,7 +60,9 @@ fn the_pages_render_live_state_in_a_real_browser() {
             && c.position("stage_started", |d| d["work_item"]["id"] == "t-slow")
                 .is_some()
     });
-    let server = Server::start(&[&c.ws.root], &[]);
+    // A second root that holds no workspace: its card is an error panel.
+    let bare = tempfile::tempdir().unwrap();
+    let server = Server::start(&[&c.ws.root, bare.path()], &["--allow-control"]);
     let key = server.json("/api/workspaces")["workspaces"][0]["key"]
         .as_str()
         .unwrap()
@@ -208,5 +210,50 @@ fn the_pages_render_live_state_in_a_real_browser() {
         "document.querySelector('section.summary[data-ws]')",
         20,
     );
+    home.wait_until(
+        "the error panel of the empty root",
+        "document.querySelector('.panel.error[data-code=\"mill::serve::workspace_unreadable\"]')",
+        20,
+    );
     shoot(&mut home, shots.path(), "home");
+    home.close();
+
+    // The control buttons, with the token from the link `serve` prints:
+    // through the mailbox to the running daemon, and back on the page.
+    let token = server.token.clone().unwrap();
+    let mut control = browser.open(&server.url(&format!("/w/{key}#token={token}")));
+    control.wait_until(
+        "the control panel",
+        "document.querySelector('button[data-action=\"pause\"]')",
+        20,
+    );
+    assert_eq!(
+        control.eval("location.hash"),
+        "",
+        "the token is taken out of the address"
+    );
+    control.eval("document.querySelector('button[data-action=\"pause\"]').click()");
+    control.wait_until(
+        "the pause to be queued",
+        "document.querySelector('.control-result.ok')",
+        20,
+    );
+    control.wait_until(
+        "the page to show the pause",
+        "[...document.querySelectorAll('.pill')].some(p => p.textContent === 'paused')",
+        20,
+    );
+    control.wait_until(
+        "the fix for the pause",
+        "[...document.querySelectorAll('.fix code')].some(c => c.textContent === 'millrace resume')",
+        20,
+    );
+    shoot(&mut control, shots.path(), "control");
+    control.eval("document.querySelector('button[data-action=\"resume\"]').click()");
+    control.wait_until(
+        "the page to show the resume",
+        "[...document.querySelectorAll('.pill')].some(p => p.textContent === 'not paused')",
+        20,
+    );
+    control.close();
 }
