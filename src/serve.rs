@@ -81,7 +81,8 @@ async fn run(options: ServeOptions, on_listen: impl FnOnce(&Listening)) -> Resul
     })?;
     let token = options.allow_control.then(new_token);
     let host = host_of(addr);
-    let app = Arc::new(sites::App::new(options.workspaces, token.clone()));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let app = Arc::new(sites::App::new(options.workspaces, token.clone(), stopping));
     // On loopback only this server's own names are answered.
     let allowed = addr.ip().is_loopback().then(|| {
         let port = addr.port();
@@ -105,7 +106,10 @@ async fn run(options: ServeOptions, on_listen: impl FnOnce(&Listening)) -> Resul
     });
     let follower = tokio::spawn(live::follow(app));
     let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            let _ = stop.send(true);
+        })
         .await
         .map_err(|e| ServeError::ServerFailed {
             detail: e.to_string(),

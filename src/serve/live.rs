@@ -12,7 +12,8 @@
 //! written (the poll reads from the last offset: only what is new); a
 //! client that reconnects with the last id it saw misses nothing still
 //! kept and gets nothing twice; a slow client skips ahead rather than
-//! holding the others back; polling stops when the server does.
+//! holding the others back; polling stops and every open stream ends when
+//! the server stops, so Ctrl-C never waits for a browser to leave.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -65,10 +66,14 @@ pub(crate) async fn follow(app: Arc<App>) {
 /// The SSE answer carrying every site's live events (no backlog), each
 /// tagged with its workspace key as `ws`.
 pub(crate) fn stream_all(app: &App) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
-    let rx = app.all.subscribe();
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+    let state = (app.all.subscribe(), app.stopping.clone());
+    let events = futures_util::stream::unfold(state, |(mut rx, mut stopping)| async move {
         loop {
-            let (key, live) = match rx.recv().await {
+            let received = tokio::select! {
+                received = rx.recv() => received,
+                _ = stopping.wait_for(|stop| *stop) => return None,
+            };
+            let (key, live) = match received {
                 Ok(message) => message,
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return None,
@@ -83,7 +88,7 @@ pub(crate) fn stream_all(app: &App) -> Sse<impl Stream<Item = Result<SseEvent, I
                     .event("reset")
                     .data(serde_json::json!({ "ws": &*key, "generation": generation }).to_string()),
             };
-            return Some((Ok(message), rx));
+            return Some((Ok(message), (rx, stopping)));
         }
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -91,15 +96,17 @@ pub(crate) fn stream_all(app: &App) -> Sse<impl Stream<Item = Result<SseEvent, I
 
 struct Feed {
     rx: broadcast::Receiver<Live>,
+    stopping: tokio::sync::watch::Receiver<bool>,
     backlog: VecDeque<Live>,
     last: u64,
 }
 
 /// The SSE answer for one client, starting after `after`.
 pub(crate) fn stream(
+    app: &App,
     site: Arc<Site>,
     after: Option<u64>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
     // Subscribe first, then read the backlog: nothing falls in between.
     let rx = site.live.subscribe();
     // Without `after` the client has just fetched what it shows: only
@@ -115,6 +122,7 @@ pub(crate) fn stream(
     };
     let feed = Feed {
         rx,
+        stopping: app.stopping.clone(),
         backlog,
         last: after.unwrap_or(0),
     };
@@ -122,11 +130,17 @@ pub(crate) fn stream(
         loop {
             let next = match feed.backlog.pop_front() {
                 Some(live) => live,
-                None => match feed.rx.recv().await {
-                    Ok(live) => live,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
-                },
+                None => {
+                    let received = tokio::select! {
+                        received = feed.rx.recv() => received,
+                        _ = feed.stopping.wait_for(|stop| *stop) => return None,
+                    };
+                    match received {
+                        Ok(live) => live,
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
             };
             let message = match next {
                 Live::Event(event) if event.seq > feed.last || feed.last == 0 => {

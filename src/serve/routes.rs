@@ -272,7 +272,7 @@ async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    Ok(live::stream(site, last_id.or(q.after)).into_response())
+    Ok(live::stream(&app, site, last_id.or(q.after)).into_response())
 }
 
 async fn control_route(

@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::error::ServeError;
 use super::tail::{Pushed, Tail};
@@ -55,10 +55,13 @@ pub(crate) struct App {
     /// Every site's live messages, tagged with its key (one stream for a
     /// page that shows them all).
     pub all: broadcast::Sender<(Arc<str>, Live)>,
+    /// Turns true when the server stops: open streams end, so a graceful
+    /// shutdown does not wait for the browsers.
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl App {
-    pub(crate) fn new(roots: Vec<Workspace>, token: Option<String>) -> Self {
+    pub(crate) fn new(roots: Vec<Workspace>, token: Option<String>, stopping: watch::Receiver<bool>) -> Self {
         let mut sites: Vec<Arc<Site>> = Vec::new();
         for ws in roots {
             let base = key_of(&ws);
@@ -77,7 +80,12 @@ impl App {
             }));
         }
         let (all, _) = broadcast::channel(LIVE_BUFFER);
-        Self { sites, token, all }
+        Self {
+            sites,
+            token,
+            all,
+            stopping,
+        }
     }
 
     /// The site a URL names.

@@ -257,7 +257,7 @@ fn bad_ids_and_traversal_attempts_are_404_with_a_code() {
 }
 
 #[test]
-fn damaged_and_missing_workspaces_show_an_error_with_a_code() {
+fn damaged_missing_and_crashed_workspaces_are_shown_with_a_code() {
     let ws = Ws::new();
     ws.write("state/runtime_snapshot.json", "{ not json");
     let bare = tempfile::tempdir().unwrap();
@@ -404,4 +404,23 @@ fn serving_goes_on_while_files_are_replaced_under_it() {
         let events = server.json("/api/w/demo/events");
         events["generation"].as_u64().unwrap() > first && events["events"].as_array().unwrap().len() == 3
     });
+}
+
+#[test]
+fn sigterm_stops_the_server_while_a_stream_is_open() {
+    let (_dir, root) = demo();
+    let mut server = Server::start(&[&root], &[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let head = format!(
+        "GET /api/w/demo/events/stream HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        server.port
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let status = server
+        .terminate()
+        .expect("the server did not stop with a stream open");
+    assert!(status.success(), "{status:?}");
 }
