@@ -21,6 +21,7 @@ mod control;
 mod error;
 mod flow;
 mod history;
+mod layout;
 mod live;
 mod pages;
 mod routes;

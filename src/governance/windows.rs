@@ -302,6 +302,44 @@ mod tests {
     }
 
     #[test]
+    fn usage_reports_the_sums_the_blockers_compare_below_and_at_the_threshold() {
+        let entries = [
+            entry("a", "2026-11-23T09:00:00Z", 100),
+            entry("a", "2026-11-24T10:00:00Z", 300),
+            entry("b", "2026-11-24T10:30:00Z", 50),
+        ];
+        let rules = [
+            rule(TokenWindow::Rolling5h, 10_000),
+            rule(TokenWindow::CalendarWeek, 400),
+            rule(TokenWindow::DaemonSession, 10_000),
+            rule(TokenWindow::PerRun, 10_000),
+        ];
+        let active = vec!["a".to_string(), "b".to_string()];
+        let scope = Scope {
+            now: at("2026-11-24T11:00:00Z"),
+            tz: &TimeZone::UTC,
+            session: Some("session-a"),
+            active_runs: &active,
+        };
+        let used: Vec<(&str, u64)> = usage(&rules, &entries, scope)
+            .iter()
+            .map(|u| (u.window, u.observed))
+            .collect();
+        // 2026-11-24 is a Tuesday: the week began on the 23rd.
+        assert_eq!(
+            used,
+            [
+                ("rolling_5h", 350),
+                ("calendar_week", 450),
+                ("daemon_session", 400),
+                ("per_run", 400)
+            ]
+        );
+        let blocked = token_blockers(&rules[1..2], &entries, scope);
+        assert_eq!(blocked[0].observed, 450.0, "the same sum as the blocker's");
+    }
+
+    #[test]
     fn rolling_5h_blocks_until_the_oldest_needed_entry_ages_out() {
         let entries = [
             entry("a", "2026-11-24T08:00:00Z", 300),

@@ -197,7 +197,16 @@ pub(crate) fn item(site: &Site, id: &str) -> Result<Value, ServeError> {
                     .iter()
                     .map(|s| stage(site, &run_id, s, &artifacts))
                     .collect();
-                history.push(json!({ "summary": summary(site, &run), "stages": stages }));
+                // Files no stage's request id names (a summary, an error
+                // report) are listed with the run, so every file is linked.
+                let other: Vec<&str> = artifacts
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .filter(|n| !run.stages.iter().any(|s| n.contains(s.request_id.as_str())))
+                    .collect();
+                history.push(
+                    json!({ "summary": summary(site, &run), "stages": stages, "other_artifacts": other }),
+                );
             }
             Err(e) => history.push(json!({ "summary": { "run_id": run_id }, "error": e.to_string() })),
         }

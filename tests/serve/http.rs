@@ -162,6 +162,31 @@ fn every_route_answers_and_the_shapes_match_the_cli() {
             .iter()
             .any(|n| n["kind"] == "terminal")
     );
+    for graph in flow["planes"].as_array().unwrap() {
+        let nodes = graph["nodes"].as_array().unwrap();
+        let key = |n: &serde_json::Value| n["key"].as_str().unwrap().to_string();
+        for e in graph["edges"].as_array().unwrap() {
+            for end in ["from", "to"] {
+                assert!(nodes.iter().any(|n| key(n) == e[end]), "{e}");
+            }
+            assert!(e["path"].as_str().unwrap().starts_with('M'), "{e}");
+        }
+        // No two boxes of a layer overlap.
+        for (i, a) in nodes.iter().enumerate() {
+            for b in &nodes[i + 1..] {
+                let (ax, bx) = (a["x"].as_f64().unwrap(), b["x"].as_f64().unwrap());
+                let overlap = a["y"] == b["y"]
+                    && ax < bx + b["w"].as_f64().unwrap()
+                    && bx < ax + a["w"].as_f64().unwrap();
+                assert!(!overlap, "{} overlaps {}", key(a), key(b));
+            }
+        }
+    }
+    assert_eq!(
+        server.json("/api/w/demo/flow"),
+        flow,
+        "the same plan, the same picture"
+    );
     let events = server.json("/api/w/demo/events?after=40");
     assert!(
         events["events"]

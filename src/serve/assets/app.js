@@ -453,7 +453,10 @@ async function renderItem() {
           h("p", { class: "reason-text", text: d.block.reason || "no reason recorded" }), fixLine(d.block.fix),
           d.block.reasons.length > 1 ? h("p", { class: "muted", text: `blocked ${d.block.reasons.length} times` }) : null) : null,
         d.error ? errorPanel({ code: "mill::document::invalid", message: d.error }) : null,
-        card(`History (${d.history.length} ${d.history.length === 1 ? "run" : "runs"})`, stages.length ? table(stageHeaders, stages, "stages") : h("p", { class: "muted", text: "no stage has finished yet" })),
+        card(`History (${d.history.length} ${d.history.length === 1 ? "run" : "runs"})`, stages.length ? table(stageHeaders, stages, "stages") : h("p", { class: "muted", text: "no stage has finished yet" }),
+          d.history.filter((run) => (run.other_artifacts || []).length).map((run) => h("p", { class: "links" },
+            h("span", { class: "muted", text: `other files of ${run.summary.run_id}: ` }),
+            run.other_artifacts.map((name) => h("a", { href: artifactUrl(run.summary.run_id, name), text: name }))))),
         card("Document", h("p", { class: "muted mono", text: d.path }), h("pre", { class: "document", text: d.text || "" })));
     } catch (err) {
       fill(main, errorPanel(err));
