@@ -17,7 +17,7 @@ use crate::workspace::task_md;
 /// t-bad blocks at once; t-slow's builder runs long enough to watch it.
 const SCRIPT: &str = r#"
 [stages]
-builder = [{ outcome = "BUILDER_COMPLETE", delay_ms = 4000, tokens = 1800, cost_usd = 0.02 }]
+builder = [{ outcome = "BUILDER_COMPLETE", delay_ms = 6000, tokens = 1800, cost_usd = 0.02 }]
 checker = ["CHECKER_PASS"]
 updater = [{ outcome = "UPDATE_COMPLETE", tokens = 400 }]
 
@@ -54,12 +54,8 @@ fn the_pages_render_live_state_in_a_real_browser() {
         &task_md("t-slow", "2026-01-01T00:00:01Z", &[]),
     );
     let shots = tempfile::tempdir().unwrap();
-    let _daemon = Daemon::start(&c.ws);
-    wait_for("t-bad to be blocked and t-slow's builder to run", || {
-        c.ws.path("tasks/blocked/t-bad.md").is_file()
-            && c.position("stage_started", |d| d["work_item"]["id"] == "t-slow")
-                .is_some()
-    });
+    // The server and the browser start first, so t-slow's builder only has
+    // to outlast opening two tabs, however loaded the machine is.
     // A second root that holds no workspace: its card is an error panel.
     let bare = tempfile::tempdir().unwrap();
     let server = Server::start(&[&c.ws.root, bare.path()], &["--allow-control"]);
@@ -68,6 +64,12 @@ fn the_pages_render_live_state_in_a_real_browser() {
         .unwrap()
         .to_string();
     let browser = Browser::start();
+    let _daemon = Daemon::start(&c.ws);
+    wait_for("t-bad to be blocked and t-slow's builder to run", || {
+        c.ws.path("tasks/blocked/t-bad.md").is_file()
+            && c.position("stage_started", |d| d["work_item"]["id"] == "t-slow")
+                .is_some()
+    });
 
     // The item page opens before its stage finishes...
     let mut item = browser.open(&server.url(&format!("/w/{key}/items/t-slow")));

@@ -234,6 +234,15 @@ function usageCard(u) {
     (u.notes || []).map((n) => h("p", { class: "muted", text: n })));
 }
 
+// The open closure target: the root spec, its attempts, and the lineage
+// work it waits for.
+function closureLine(c) {
+  if (!c || !c.open_root_spec_id) return null;
+  const waiting = c.blocked_by_lineage_work && c.blocking_work_ids.length ? ` · waits for ${c.blocking_work_ids.join(", ")}` : "";
+  return h("p", { class: "closure" }, h("span", { class: "pill", text: "closure" }),
+    `root spec ${c.open_root_spec_id} · ${c.attempts ?? 0} attempts${waiting}`);
+}
+
 function overviewSections(o, compact) {
   const ws = o.key;
   const d = o.daemon, plan = o.plan, pause = o.pause;
@@ -249,6 +258,7 @@ function overviewSections(o, compact) {
     pause.reasons.map((r) => h("div", { class: "reason" }, h("p", { text: r.why }), fixLine(r.fix))),
     !plan.current ? h("div", { class: "reason" }, plan.reasons.map((r) => h("p", { text: r })), fixLine(plan.fix)) : null,
     plan.running_differs ? h("p", { class: "warn", text: `the daemon runs ${plan.running_plan_id}` }) : null,
+    closureLine(o.status.closure),
     o.problems.length ? h("div", { class: "problems" }, o.problems.map((p) => h("p", { class: "bad", text: p }))) : null);
   const planes = card("Planes", table(["plane", "active stage", "work item", "elapsed", "fuel", "latest activity", "queued"], o.planes.map((p) => planeRow(ws, p))));
   const blocked = card(`Blocked (${o.blocked.count})`,
