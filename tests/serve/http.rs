@@ -419,6 +419,35 @@ fn serving_goes_on_while_files_are_replaced_under_it() {
     writer.join().unwrap();
     std::fs::write(state.join("runtime_snapshot.json"), &snapshot).unwrap();
 
+    // An event appended to the log reaches the stream of every workspace,
+    // tagged with its key.
+    let mut all = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    all.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let head = format!(
+        "GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        server.port
+    );
+    all.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let ws = millrace::workspace::Workspace::at(&root).unwrap();
+    let mut events = millrace::workspace::events::EventLog::open(&ws).unwrap();
+    events
+        .append("operator_note", serde_json::json!({ "note": "hello" }))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline && !String::from_utf8_lossy(&seen).contains("\"note\":\"hello\"") {
+        if let Ok(n) = all.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+    }
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(
+        seen.contains("\"ws\":\"demo\"") && seen.contains("operator_note"),
+        "{seen}"
+    );
+
     // The event log replaced by a shorter one: read again from the start.
     let first = server.json("/api/w/demo/events")["generation"].as_u64().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();

@@ -143,7 +143,8 @@ function subscribe(ws, onEvent, onReset, after) {
       setLive(false);
     } else if (!document.hidden && !source) {
       open();
-      if (ws === null && onReset) onReset({});
+      // Without a last id to resume after, refetch instead.
+      if (onReset && (ws === null || last === null)) onReset({});
     }
   });
   open();
@@ -346,6 +347,11 @@ function drawGraph(g) {
     group.append(svg("text", { x: n.w / 2, y: n.sub ? 17 : n.h / 2 + 4, class: "name", text: n.label }));
     if (n.sub) group.append(svg("text", { x: n.w / 2, y: 33, class: "sub", text: n.closure ? `${n.sub} · closure` : n.sub }));
     const tip = n.outcomes.map(([o, c]) => `${o} ×${c}`).join(", ");
+    // Recent outcomes under the box, the most frequent first.
+    if (n.outcomes.length) {
+      const top = [...n.outcomes].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([o, c]) => `${o} ×${c}`).join(" · ");
+      group.append(svg("text", { x: n.w / 2, y: n.h + 12, class: "outcomes", text: top }));
+    }
     group.append(svg("title", { text: `${n.label}${tip ? ` — recent: ${tip}` : ""}` }));
     root.append(group);
   }
