@@ -350,7 +350,7 @@ function drawGraph(g) {
     // Recent outcomes under the box, the most frequent first.
     if (n.outcomes.length) {
       const top = [...n.outcomes].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([o, c]) => `${o} ×${c}`).join(" · ");
-      group.append(svg("text", { x: n.w / 2, y: n.h + 12, class: "outcomes", text: top }));
+      group.append(svg("text", { x: n.w / 2 + 6, y: n.h + 12, class: "outcomes", text: top }));
     }
     group.append(svg("title", { text: `${n.label}${tip ? ` — recent: ${tip}` : ""}` }));
     root.append(group);
