@@ -21,6 +21,7 @@ mod output;
 mod queue;
 mod run;
 mod runs;
+mod serve;
 mod skills;
 mod status;
 mod upgrade;
@@ -204,6 +205,7 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Serve(args) => serve::run(args, cx),
     }
 }
 

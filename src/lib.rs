@@ -30,5 +30,6 @@ pub mod model;
 pub mod plan;
 pub mod runners;
 pub mod runtime;
+pub mod serve;
 pub mod syntax;
 pub mod workspace;

@@ -41,6 +41,7 @@ pub use attention::{Attention, attention, needs_operator};
 pub use dispatch::{Completion, Missing, StageRunner};
 pub use harness::Harnesses;
 
+pub(crate) use monitor::line as monitor_line;
 pub use monitor::{Monitor, run_handle};
 pub use run::{RunOptions, RunSummary};
 pub use setup::{

@@ -29,6 +29,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("compile", &["lower", "check", "syntax", "diag", "config", "workspace", "plan", "embedded"]),
     ("lsp", &["fmt", "compile", "lower", "check", "syntax", "diag", "plan", "workspace", "embedded"]),
     ("runtime", &["engine", "runners", "governance", "config", "compile", "workspace", "model", "plan", "diag"]),
+    ("serve", &["runtime", "governance", "config", "workspace", "model", "plan"]),
 ];
 
 /// Where the filesystem may be touched: the one module for it.

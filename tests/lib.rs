@@ -11,5 +11,6 @@ mod governance;
 mod parity;
 mod proof;
 mod runners;
+mod serve;
 mod ui;
 mod workspace;

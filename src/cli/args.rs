@@ -106,6 +106,8 @@ pub enum Command {
     Lsp,
     /// Compare the deployed assets with this build's; `--apply` takes the safe updates.
     Upgrade(super::UpgradeArgs),
+    /// Serve a live web dashboard of one or more workspaces.
+    Serve(ServeArgs),
     #[command(flatten)]
     Alias(super::Alias),
 }
@@ -464,4 +466,28 @@ pub struct FmtArgs {
     /// Read one file from stdin and write it formatted to stdout.
     #[arg(long, conflicts_with = "files")]
     pub stdin: bool,
+}
+
+/// `millrace serve`: `--workspace` may be repeated to serve several.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A workspace to serve (repeatable; default: the nearest enclosing
+    /// workspace, else the current directory).
+    #[arg(
+        long = "workspace",
+        id = "workspace",
+        value_name = "PATH",
+        env = "MILLRACE_WORKSPACE"
+    )]
+    pub workspaces: Vec<PathBuf>,
+    /// The address to listen on; anything but loopback is warned about.
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR")]
+    pub bind: std::net::SocketAddr,
+    /// Add pause, resume, stop and retry-active buttons (sent through the
+    /// mailbox, guarded by a token printed at start).
+    #[arg(long)]
+    pub allow_control: bool,
+    /// Open the dashboard in a browser once it listens (`xdg-open`).
+    #[arg(long)]
+    pub open: bool,
 }

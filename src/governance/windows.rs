@@ -152,6 +152,68 @@ fn per_run(rule: &TokenRule, entries: &[LedgerEntry], active: &[String]) -> Opti
     })
 }
 
+/// How much of one token rule's window is used, whether or not it blocks
+/// (for a dashboard: the same sums the blockers compare).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub(crate) struct WindowUse {
+    pub rule_id: String,
+    pub window: &'static str,
+    pub observed: u64,
+    pub threshold: u64,
+    /// When the window starts over (`calendar_week` only).
+    pub resets_at: Option<Timestamp>,
+}
+
+/// Every rule's current sum against its threshold.
+pub(crate) fn usage(rules: &[TokenRule], entries: &[LedgerEntry], scope: Scope<'_>) -> Vec<WindowUse> {
+    let since = scope.now.checked_sub(ROLLING_WINDOW).unwrap_or(Timestamp::MIN);
+    rules
+        .iter()
+        .map(|rule| {
+            let (window, observed, resets_at) = match rule.window {
+                TokenWindow::Rolling5h => (
+                    "rolling_5h",
+                    total(entries.iter().filter(|e| e.stage_completed_at > since)),
+                    None,
+                ),
+                TokenWindow::CalendarWeek => {
+                    let start = week_start(scope.now, scope.tz);
+                    let inside = entries
+                        .iter()
+                        .filter(|e| e.stage_completed_at >= start && e.stage_completed_at <= scope.now);
+                    (
+                        "calendar_week",
+                        total(inside),
+                        next_week_start(scope.now, scope.tz),
+                    )
+                }
+                TokenWindow::DaemonSession => {
+                    let mine = |e: &&LedgerEntry| {
+                        scope.session.is_some() && e.daemon_session_id.as_deref() == scope.session
+                    };
+                    ("daemon_session", total(entries.iter().filter(mine)), None)
+                }
+                TokenWindow::PerRun => {
+                    let busiest = scope
+                        .active_runs
+                        .iter()
+                        .map(|run| total(entries.iter().filter(|e| &e.run_id == run)))
+                        .max()
+                        .unwrap_or(0);
+                    ("per_run", busiest, None)
+                }
+            };
+            WindowUse {
+                rule_id: rule.rule_id.clone(),
+                window,
+                observed,
+                threshold: rule.threshold,
+                resets_at,
+            }
+        })
+        .collect()
+}
+
 /// Monday 00:00 of `now`'s week in `tz`.
 pub(crate) fn week_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
     let date = now.to_zoned_datetime(tz.clone()).date();
@@ -237,6 +299,44 @@ mod tests {
             active_runs: &active,
         };
         token_blockers(std::slice::from_ref(rule), entries, scope).pop()
+    }
+
+    #[test]
+    fn usage_reports_the_sums_the_blockers_compare_below_and_at_the_threshold() {
+        let entries = [
+            entry("a", "2026-11-23T09:00:00Z", 100),
+            entry("a", "2026-11-24T10:00:00Z", 300),
+            entry("b", "2026-11-24T10:30:00Z", 50),
+        ];
+        let rules = [
+            rule(TokenWindow::Rolling5h, 10_000),
+            rule(TokenWindow::CalendarWeek, 400),
+            rule(TokenWindow::DaemonSession, 10_000),
+            rule(TokenWindow::PerRun, 10_000),
+        ];
+        let active = vec!["a".to_string(), "b".to_string()];
+        let scope = Scope {
+            now: at("2026-11-24T11:00:00Z"),
+            tz: &TimeZone::UTC,
+            session: Some("session-a"),
+            active_runs: &active,
+        };
+        let used: Vec<(&str, u64)> = usage(&rules, &entries, scope)
+            .iter()
+            .map(|u| (u.window, u.observed))
+            .collect();
+        // 2026-11-24 is a Tuesday: the week began on the 23rd.
+        assert_eq!(
+            used,
+            [
+                ("rolling_5h", 350),
+                ("calendar_week", 450),
+                ("daemon_session", 400),
+                ("per_run", 400)
+            ]
+        );
+        let blocked = token_blockers(&rules[1..2], &entries, scope);
+        assert_eq!(blocked[0].observed, 450.0, "the same sum as the blocker's");
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn files(files: &[String]) -> String {
 
 /// The monitor line for an event, or `None` for events it does not show.
 /// An event may show as several lines (one per governance blocker).
-pub(super) fn line(at: Timestamp, event: &Event) -> Option<String> {
+pub(crate) fn line(at: Timestamp, event: &Event) -> Option<String> {
     let body = body(event)?;
     let t = at.strftime("%H:%M:%S");
     let lines: Vec<String> = body.lines().map(|l| format!("[{t}] {l}")).collect();

@@ -172,6 +172,58 @@ pub fn read_events(ws: &Workspace) -> Result<EventRead, FsError> {
     Ok(read)
 }
 
+/// Events appended to the log from a byte offset on (for a reader that
+/// follows the log, such as `millrace serve`).
+#[derive(Debug, Default)]
+pub struct EventChunk {
+    pub events: Vec<RuntimeEvent>,
+    pub malformed: usize,
+    /// Where the next read starts: just after the last whole line read.
+    pub next_offset: u64,
+    /// The log's length and inode when read; a length below the offset
+    /// asked for, or another inode than before, means the log was
+    /// truncated or replaced and should be read again from 0.
+    pub len: u64,
+    pub inode: u64,
+}
+
+/// Reads the whole lines of the log from `offset` on, at most `max` bytes
+/// (a line longer than `max` is skipped as malformed); a missing log has
+/// no events. Only whole lines are consumed, so a line being written is
+/// read at the next call.
+pub fn read_from(ws: &Workspace, offset: u64, max: u64) -> Result<EventChunk, FsError> {
+    let Some((bytes, stat)) = fsx::read_range(&ws.paths().events_log(), offset, max.max(1))? else {
+        return Ok(EventChunk::default());
+    };
+    let mut chunk = EventChunk {
+        next_offset: offset,
+        len: stat.len,
+        inode: stat.inode,
+        ..EventChunk::default()
+    };
+    let whole = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(at) => &bytes[..=at],
+        // A full chunk with no line end: one line too long to be an event.
+        None if bytes.len() as u64 >= max.max(1) => {
+            chunk.malformed += 1;
+            chunk.next_offset = offset + bytes.len() as u64;
+            return Ok(chunk);
+        }
+        None => return Ok(chunk),
+    };
+    chunk.next_offset = offset + whole.len() as u64;
+    for line in String::from_utf8_lossy(whole)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
+        match parse_event(line) {
+            Some(event) => chunk.events.push(event),
+            None => chunk.malformed += 1,
+        }
+    }
+    Ok(chunk)
+}
+
 fn parse_event(line: &str) -> Option<RuntimeEvent> {
     let event: RuntimeEvent = serde_json::from_str(line).ok()?;
     let valid = event.schema_version == EVENT_SCHEMA_VERSION

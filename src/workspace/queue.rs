@@ -175,6 +175,14 @@ pub struct Claimed {
     pub document: WorkDocument,
 }
 
+/// One line of `blocked/<id>.blocked.jsonl`: when and why the runtime
+/// blocked the item.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct BlockRecord {
+    pub at: Timestamp,
+    pub reason: String,
+}
+
 /// Where an item was found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Located {
@@ -280,6 +288,38 @@ impl<'w> Queues<'w> {
         let mut ids = scan::scan_dir(&self.ws.paths().queue_dir(kind, QueueState::Active))?.documents;
         ids.sort();
         Ok(ids)
+    }
+
+    /// Ids waiting in a kind's intake directory, sorted by id (one
+    /// listing, no file read, the index untouched).
+    pub fn queued(&self, kind: WorkItemKind) -> Result<Vec<String>, QueueError> {
+        let mut ids = scan::scan_dir(&self.ws.paths().queue_dir(kind, QueueState::Queued))?.documents;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Ids of a kind's blocked items, sorted (one listing, no file read).
+    pub fn blocked(&self, kind: WorkItemKind) -> Result<Vec<String>, QueueError> {
+        let mut ids = scan::scan_dir(&self.ws.paths().queue_dir(kind, QueueState::Blocked))?.documents;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The reasons recorded each time an item was blocked
+    /// (`blocked/<id>.blocked.jsonl`), oldest first; lines that cannot be
+    /// read are skipped.
+    pub fn block_reasons(&self, kind: WorkItemKind, id: &str) -> Result<Vec<BlockRecord>, QueueError> {
+        check_id(&format!("{kind} id"), id)?;
+        let log = self
+            .ws
+            .paths()
+            .queue_dir(kind, QueueState::Blocked)
+            .join(format!("{id}.blocked.jsonl"));
+        let text = fsx::read_optional(&log)?.unwrap_or_default();
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<BlockRecord>(line).ok())
+            .collect())
     }
 
     /// Moves an item along its lifecycle.

@@ -10,6 +10,8 @@
 //! tolerate fields this build does not know; run ids are checked before they
 //! become paths.
 
+mod artifacts;
+
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -20,6 +22,8 @@ use super::Workspace;
 use super::fsx::{self, FsError};
 use crate::model::TokenUsage;
 use crate::model::ids::{IdError, check_id};
+
+pub use artifacts::{Activity, Artifact, activity, artifact_file, artifacts, read_artifact, run_ids};
 
 /// Why a run cannot be shown.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -33,7 +33,14 @@ async fn each_runner_sorts_its_harness_failures() {
         ("codex_cli", "server_error", ProviderTransient, "high demand"),
         ("codex_cli", "quota", QuotaExhausted, "usage limit"),
         ("codex_cli", "stall", HarnessStalled, "waiting for network"),
-        ("claude_code", "bad_key", HarnessUnavailable, "Invalid API key"),
+        // Claude retries a 401 first; the runner may stop it at the retry
+        // notice or read its final result, whichever comes first.
+        (
+            "claude_code",
+            "bad_key",
+            HarnessUnavailable,
+            "Invalid API key|authentication_failed",
+        ),
         ("claude_code", "rate_limit", QuotaExhausted, "rate limit"),
         ("claude_code", "quota", QuotaExhausted, "5-hour limit"),
         (
@@ -56,8 +63,9 @@ async fn each_runner_sorts_its_harness_failures() {
         assert_failure(&result, class);
         assert_ne!(result.fault(), Fault::Agent, "{runner} {scenario}");
         let said = result.failure_words().unwrap_or_default().to_string();
+        let quoted = |w: &str| said.contains(w) || result.notes.iter().any(|n| n.contains(w));
         assert!(
-            said.contains(words) || result.notes.iter().any(|n| n.contains(words)),
+            words.split('|').any(quoted),
             "{runner} {scenario}: {said:?} {:?}",
             result.notes
         );
@@ -105,10 +113,10 @@ async fn a_stall_is_cut_at_its_limit_not_the_stage_timeout() {
     let took = started.elapsed().as_secs();
     assert!(
         took < 20,
-        "the stage timeout is 30 s; the stall limit 2 s: took {took} s"
+        "the stage timeout is 30 s; the stall limit 4 s: took {took} s"
     );
     assert!(
-        result.notes.iter().any(|n| n.contains("no progress for 2 s")),
+        result.notes.iter().any(|n| n.contains("no progress for 4 s")),
         "{:?}",
         result.notes
     );

@@ -210,6 +210,33 @@ pub(crate) fn read_tail(path: &Path, max: u64) -> Option<(Vec<u8>, bool)> {
     Some((bytes, start > 0))
 }
 
+/// Up to `max` bytes of a file from byte `offset` on, with the file's
+/// length and inode at the time of the read (so a reader that follows a
+/// log can tell it was truncated or replaced); `Ok(None)` if it does not
+/// exist.
+pub(crate) fn read_range(path: &Path, offset: u64, max: u64) -> FsResult<Option<(Vec<u8>, Stat)>> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(FsError::io("read", path, e)),
+    };
+    let meta = file.metadata().map_err(|e| FsError::io("inspect", path, e))?;
+    let stat = Stat {
+        len: meta.len(),
+        mtime_ns: meta.modified().map(nanos).unwrap_or(0),
+        inode: inode_of_meta(&meta),
+        is_file: meta.is_file(),
+        is_dir: meta.is_dir(),
+    };
+    let mut bytes = Vec::new();
+    if offset < stat.len {
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.take(max).read_to_end(&mut bytes))
+            .map_err(|e| FsError::io("read", path, e))?;
+    }
+    Ok(Some((bytes, stat)))
+}
+
 /// One entry of a directory listing (its own type: a symlink is not
 /// followed).
 #[derive(Clone, Debug)]
