@@ -37,7 +37,7 @@ use std::rc::Rc;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-pub use attention::{Attention, attention, needs_operator};
+pub use attention::{Attention, attention, lineage_attention, needs_operator};
 pub use dispatch::{Completion, Missing, StageRunner};
 pub use harness::Harnesses;
 

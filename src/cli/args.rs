@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod queue;
+pub use queue::*;
+
 /// Millrace: a governed runtime for long-running coding-agent work.
 #[derive(Debug, Parser)]
 #[command(
@@ -200,44 +203,6 @@ pub enum ConfigCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum QueueCommand {
-    /// Validate a task document (`.md` or `.json`) and queue it.
-    AddTask(AddArgs),
-    /// Validate a spec document (`.md` or `.json`) and queue it.
-    AddSpec(AddArgs),
-    /// Stage an idea markdown file for intake as a root spec.
-    AddIdea(AddArgs),
-    /// Validate a learning request (`.md` or `.json`) and queue it; refused
-    /// unless the mode runs a learning plane.
-    AddLearningRequest(LearningAddArgs),
-    /// Queue depths and active items per family.
-    Ls(QueueLsArgs),
-    /// Find one work item and print it.
-    Show(QueueShowArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct AddArgs {
-    /// The document: markdown (`.md`) or JSON (`.json`); an idea is markdown named `<id>.md`.
-    pub file: PathBuf,
-    /// Print one JSON value instead of `key: value` lines.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct LearningAddArgs {
-    /// The learning request: markdown (`.md`) or JSON (`.json`).
-    pub file: PathBuf,
-    /// Check against this mode instead of `runtime.default_mode`.
-    #[arg(long)]
-    pub mode: Option<String>,
-    /// Print one JSON value instead of `key: value` lines.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
     /// Every installed skill: id, stages, path.
     Ls(JsonFlag),
@@ -293,25 +258,6 @@ pub struct SkillImproveArgs {
     /// Use this mode instead of `runtime.default_mode`.
     #[arg(long)]
     pub mode: Option<String>,
-    /// Print one JSON value instead of `key: value` lines.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct QueueLsArgs {
-    /// List every queued item, not only the counts.
-    #[arg(long)]
-    pub all: bool,
-    /// Print one JSON value instead of `key: value` lines.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct QueueShowArgs {
-    /// A work item id (task, spec, incident or learning request).
-    pub id: String,
     /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,

@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    AddArgs, Context, Outcome, OutputError, QueueCommand, QueueLsArgs, QueueShowArgs, print, print_json,
+    AddArgs, Context, Outcome, OutputError, QueueCommand, QueueLsArgs, QueueRetryArgs, QueueShowArgs, print,
+    print_json,
 };
 use crate::model::{QueueState, WorkDocument};
 use crate::plan::{Plane, WorkItemKind};
@@ -35,6 +36,7 @@ pub(super) fn run(command: QueueCommand, cx: &Context) -> Outcome {
         }
         QueueCommand::Ls(args) => ls(&ws, &args),
         QueueCommand::Show(args) => show(&ws, &args),
+        QueueCommand::Retry(args) => retry(&ws, &args),
     }
 }
 
@@ -61,7 +63,7 @@ fn add_document(ws: &Workspace, kind: WorkItemKind, args: &AddArgs) -> Outcome {
             Command::AddSpec(doc.clone())
         };
         let issued = mailbox::issue(ws, &command, "operator")?;
-        return report_mailbox(args.json, command.name(), doc.id(), &issued);
+        return report_mailbox(ws, args.json, !args.no_wait, command.name(), doc.id(), &issued);
     }
     let path = queues.enqueue(&doc)?;
     if args.json {
@@ -77,20 +79,85 @@ fn add_document(ws: &Workspace, kind: WorkItemKind, args: &AddArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn report_mailbox(json: bool, action: &str, subject: &str, issued: &mailbox::Issued) -> Outcome {
+/// How long a command handed to a daemon waits for its verdict.
+const VERDICT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reports a command handed to the running daemon: with `wait`, its
+/// verdict (a refusal exits 1 with the daemon's code and words); without,
+/// or when the daemon does not answer in time, `applied: pending`.
+pub(super) fn report_mailbox(
+    ws: &Workspace,
+    json: bool,
+    wait: bool,
+    action: &str,
+    subject: &str,
+    issued: &mailbox::Issued,
+) -> Outcome {
+    let verdict = if wait {
+        mailbox::wait_verdict(ws, &issued.command_id, VERDICT_WAIT)
+    } else {
+        None
+    };
+    let (applied, detail, code) = match &verdict {
+        Some(mailbox::Verdict::Applied(result)) => ("true", result.to_string(), ExitCode::SUCCESS),
+        Some(mailbox::Verdict::Refused(error)) => ("false", error.clone(), ExitCode::FAILURE),
+        None => (
+            "pending",
+            "queued for the running daemon".to_string(),
+            ExitCode::SUCCESS,
+        ),
+    };
     if json {
         print_json(&json!({
             "mode": "mailbox",
             "action": action,
             "subject": subject,
+            "applied": applied,
+            "detail": detail,
             "command_id": issued.command_id,
             "mailbox_path": issued.path,
         }))?;
     } else {
         print(&format!(
-            "mode: mailbox\naction: {action}\nsubject: {subject}\ncommand_id: {}\nmailbox_path: {}\n",
+            "mode: mailbox\naction: {action}\nsubject: {subject}\napplied: {applied}\ndetail: {detail}\ncommand_id: {}\nmailbox_path: {}\n",
             issued.command_id,
             issued.path.display()
+        ))?;
+    }
+    if applied == "false" {
+        eprintln!("error: the running daemon refused `{action}`: {detail}");
+    }
+    Ok(code)
+}
+
+/// `queue retry`: blocked → queue, directly or through the daemon.
+fn retry(ws: &Workspace, args: &QueueRetryArgs) -> Outcome {
+    if daemon_owns(ws)? {
+        let command = Command::RetryItem {
+            id: args.id.clone(),
+            reason: args.reason.clone(),
+        };
+        let issued = mailbox::issue(ws, &command, "operator")?;
+        return report_mailbox(ws, args.json, !args.no_wait, command.name(), &args.id, &issued);
+    }
+    let found = Queues::new(ws).retry(&args.id, &args.reason)?;
+    // The event log is diagnostic: a failed append does not undo the retry.
+    let event = crate::model::Event::WorkItemRetried {
+        kind: found.kind,
+        id: args.id.clone(),
+        reason: args.reason.clone(),
+    };
+    if let Err(e) = crate::workspace::events::EventLog::open(ws).and_then(|mut log| log.record(&event)) {
+        eprintln!("warning: the retry is done but was not logged: {e}");
+    }
+    if args.json {
+        print_json(&json!({ "mode": "direct", "kind": found.kind, "id": args.id, "path": found.path }))?;
+    } else {
+        print(&format!(
+            "mode: direct\nwork_item_kind: {}\nwork_item_id: {}\nrequeued: {}\n",
+            found.kind,
+            args.id,
+            found.path.display()
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -116,7 +183,7 @@ fn add_idea(ws: &Workspace, args: &AddArgs) -> Outcome {
         };
         let issued =
             mailbox::issue(ws, &command, "operator").map_err(|e| QueueError::InvalidIdea(e.to_string()))?;
-        return report_mailbox(args.json, "add_idea", &name, &issued);
+        return report_mailbox(ws, args.json, !args.no_wait, "add_idea", &name, &issued);
     }
     let path = Queues::new(ws).stage_idea(&name, &markdown)?;
     if args.json {
@@ -134,6 +201,9 @@ struct QueuedItem<'a> {
     id: &'a str,
     claim_time: Option<jiff::Timestamp>,
     eligible: bool,
+    /// The open closure target it waits for (claims keep to its lineage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_back_by: Option<&'a str>,
     root_spec_id: Option<&'a str>,
     depends_on: &'a [String],
 }
@@ -159,6 +229,10 @@ fn ls(ws: &Workspace, args: &QueueLsArgs) -> Outcome {
             }
         }
     }
+    let open_root = match args.all {
+        true => queues.backpressure()?.map(|bp| bp.root_spec_id),
+        false => None,
+    };
     let mut problems = Vec::new();
     let (views, quarantined) = status::queues(ws, &mut problems);
     if let Some(problem) = problems.into_iter().next() {
@@ -177,13 +251,20 @@ fn ls(ws: &Workspace, args: &QueueLsArgs) -> Outcome {
                 .filter(|(k, _)| k == kind)
                 .flat_map(|(_, items)| items);
             if let Some(queued) = &mut listing.queued {
-                queued.extend(items.map(|(entry, eligible)| QueuedItem {
-                    kind: *kind,
-                    id: entry.id(),
-                    claim_time: entry.claim_time(),
-                    eligible: *eligible,
-                    root_spec_id: entry.root(),
-                    depends_on: entry.depends_on(),
+                queued.extend(items.map(|(entry, eligible)| {
+                    // Learning requests are never held back by a target.
+                    let held_back_by = open_root
+                        .as_deref()
+                        .filter(|r| plane != Plane::Learning && entry.root() != Some(*r));
+                    QueuedItem {
+                        kind: *kind,
+                        id: entry.id(),
+                        claim_time: entry.claim_time(),
+                        eligible: *eligible && held_back_by.is_none(),
+                        held_back_by,
+                        root_spec_id: entry.root(),
+                        depends_on: entry.depends_on(),
+                    }
                 }));
             }
         }
@@ -237,9 +318,13 @@ fn write_ls_text(
     }
     for item in planes.values().flat_map(|l| l.queued.iter().flatten()) {
         let at = item.claim_time.map(|t| t.to_string());
+        let held = item
+            .held_back_by
+            .map(|r| format!(" held_back_by={r}"))
+            .unwrap_or_default();
         writeln!(
             out,
-            "queued: {} {} at={} eligible={} root={} depends_on={}",
+            "queued: {} {} at={} eligible={}{held} root={} depends_on={}",
             item.kind,
             item.id,
             at.as_deref().unwrap_or("none"),
@@ -275,11 +360,13 @@ fn show(ws: &Workspace, args: &QueueShowArgs) -> Outcome {
         Err(e) => (None, None, None, Some(e.summary())),
     };
     let state = state_dir_label(found.kind, found.state);
+    let blocked = queues.block_reasons(found.kind, &args.id).unwrap_or_default();
     if args.json {
         print_json(&json!({
             "id": args.id, "kind": found.kind, "state": state, "path": found.path,
             "title": title, "root_spec_id": root_spec, "root_idea_id": root_idea,
             "error": error, "document": loaded.as_ref().ok().map(WorkDocument::to_json),
+            "blocked": blocked,
         }))?;
     } else {
         let mut text = format!(
@@ -293,6 +380,15 @@ fn show(ws: &Workspace, args: &QueueShowArgs) -> Outcome {
         );
         if let Some(error) = error {
             text.push_str(&format!("error: {error}\n"));
+        }
+        for record in &blocked {
+            text.push_str(&format!("blocked_at: {} reason={}\n", record.at, record.reason));
+        }
+        if found.state == QueueState::Blocked {
+            text.push_str(&format!(
+                "fix: millrace queue retry {} (once the reason is dealt with)\n",
+                args.id
+            ));
         }
         print(&text)?;
     }

@@ -333,7 +333,7 @@ pub(super) fn submit(
         }
         let command = Command::AddLearningRequest(doc.clone());
         let issued = mailbox::issue(ws, &command, "operator")?;
-        return super::queue::report_mailbox(json, command.name(), doc.id(), &issued);
+        return super::queue::report_mailbox(ws, json, true, command.name(), doc.id(), &issued);
     }
     let config = Config::load(&ws.paths().config())?;
     let plan = super::run::plan_for_check(ws, &config, mode, cx)?;

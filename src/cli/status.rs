@@ -219,6 +219,31 @@ fn closure(r: &StatusReport, out: &mut Lines) {
     out.put("closure_target_blocked_by_lineage_work", blocked);
     out.put("closure_target_open_count", c.open_count);
     out.put("closure_target_invalid_count", c.invalid_count);
+    let Some(bp) = &r.backpressure else { return };
+    for h in &bp.holders {
+        let reason = h.reason.as_deref().unwrap_or("none");
+        out.put(
+            "closure_target_held_by",
+            format!("{}:{} state=blocked reason={reason}", h.kind, h.id),
+        );
+    }
+    // Claims are limited to the open target's lineage: everything else
+    // queued waits, and says so.
+    if bp.waiting > 0 {
+        let more = if bp.waiting > bp.waiting_ids.len() {
+            ",..."
+        } else {
+            ""
+        };
+        out.put(
+            "closure_target_holds_back",
+            format!(
+                "{} queued item(s) of other roots: {}{more}",
+                bp.waiting,
+                bp.waiting_ids.join(",")
+            ),
+        );
+    }
 }
 
 /// `key: value` lines.

@@ -257,6 +257,12 @@ pub enum Event {
         work_item: Option<String>,
         reason: String,
     },
+    /// An operator put a blocked item back in its queue (`queue retry`).
+    WorkItemRetried {
+        kind: WorkItemKind,
+        id: String,
+        reason: String,
+    },
     WorkItemFuelExhausted {
         plane: Plane,
         run_id: String,

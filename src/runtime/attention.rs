@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use crate::model::{HarnessPause, PauseSource, Snapshot};
+use crate::workspace::queue::Backpressure;
 
 /// One thing an operator must see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -55,6 +56,37 @@ pub fn needs_operator(snapshot: &Snapshot) -> Option<Attention> {
         return None;
     }
     items.into_iter().next()
+}
+
+/// A closure target whose lineage can only move once an operator retries
+/// its blocked work: everything queued behind it waits too.
+pub fn lineage_attention(bp: &Backpressure) -> Option<Attention> {
+    if !bp.stuck() {
+        return None;
+    }
+    let holders: Vec<String> = bp
+        .holders
+        .iter()
+        .map(|h| match &h.reason {
+            Some(reason) => format!("{}:{} ({reason})", h.kind, h.id),
+            None => format!("{}:{}", h.kind, h.id),
+        })
+        .collect();
+    let behind = match bp.waiting {
+        0 => String::new(),
+        n => format!("; {n} queued item(s) of other roots wait behind it"),
+    };
+    let first = &bp.holders[0].id;
+    Some(Attention {
+        code: "mill::runtime::lineage_blocked".into(),
+        reason: format!(
+            "closure target {} cannot close: its only open work is blocked: {}{behind}",
+            bp.root_spec_id,
+            holders.join(", ")
+        ),
+        fix: format!("millrace queue show {first} (why), then millrace queue retry {first}"),
+        lifts_by_itself: false,
+    })
 }
 
 fn harness(pause: &HarnessPause) -> Attention {

@@ -79,11 +79,20 @@ impl Runtime {
                     _ => None,
                 };
                 self.plan.accepts_learning_request(target)?;
-                let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| e.to_string())?;
+                let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| coded(&e))?;
                 return Ok(json!({"enqueued": self.relative(&path)}));
             }
+            Command::RetryItem { id, reason } => {
+                let found = Queues::new(&self.ws).retry(id, reason).map_err(|e| coded(&e))?;
+                self.emit(Event::WorkItemRetried {
+                    kind: found.kind,
+                    id: id.clone(),
+                    reason: reason.clone(),
+                });
+                return Ok(json!({"requeued": self.relative(&found.path)}));
+            }
             Command::AddTask(doc) | Command::AddSpec(doc) => {
-                let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| e.to_string())?;
+                let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| coded(&e))?;
                 return Ok(json!({"enqueued": self.relative(&path)}));
             }
             Command::AddIdea {
@@ -92,7 +101,7 @@ impl Runtime {
             } => {
                 let path = Queues::new(&self.ws)
                     .stage_idea(source_name, markdown)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| coded(&e))?;
                 return Ok(json!({"staged": self.relative(&path)}));
             }
         };
@@ -133,5 +142,13 @@ impl Runtime {
                 }),
             }
         }
+    }
+}
+
+/// A refusal as the issuing command prints it: the code, then the error.
+fn coded(e: &dyn miette::Diagnostic) -> String {
+    match e.code() {
+        Some(code) => format!("{code}: {e}"),
+        None => e.to_string(),
     }
 }

@@ -180,6 +180,7 @@ fn body(event: &Event) -> Option<String> {
             work_item,
             reason,
         } => format!("requeued {plane}{} reason={reason}", work_words(work_item)),
+        E::WorkItemRetried { kind, id, reason } => format!("retried blocked {kind}:{id} reason={reason}"),
         E::HandoffIncidentEnqueued { incident_id, from } => {
             format!("incident {incident_id} filed from run={}", run_handle(from))
         }

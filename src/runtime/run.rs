@@ -55,7 +55,9 @@ impl Runtime {
         // say why, and let the exit status say so too.
         // An operator who stopped the run already knows.
         let stopped = self.exit || self.state.stop_requested;
-        let attention = super::needs_operator(&self.state).filter(|_| !stopped);
+        let attention = super::needs_operator(&self.state)
+            .or_else(|| (ended == "idle").then(|| self.stuck_lineage()).flatten())
+            .filter(|_| !stopped);
         let ended = if attention.is_some() {
             "needs_operator"
         } else {
@@ -75,6 +77,7 @@ impl Runtime {
     pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, RuntimeError> {
         let mut signals = Signals::new()?;
         let (mut ticks, mut idle) = (0u64, false);
+        let mut stuck = None;
         let ended = loop {
             self.intake()?;
             if self.reload_requested && self.running.is_empty() {
@@ -88,7 +91,10 @@ impl Runtime {
             }
             let quiet = self.running.is_empty() && self.state.active_runs.is_empty();
             if quiet && options.until_idle {
-                break "idle";
+                // Idle because a blocked lineage holds everything back is
+                // not done: say so, and what frees it.
+                stuck = self.stuck_lineage();
+                break if stuck.is_some() { "needs_operator" } else { "idle" };
             }
             // Nothing will move until an operator acts: waiting for idle
             // would wait for ever.
@@ -116,8 +122,18 @@ impl Runtime {
             ticks,
             stages: self.finished.clone(),
             ended: ended.into(),
-            attention: super::needs_operator(&self.state).filter(|_| ended == "needs_operator"),
+            attention: super::needs_operator(&self.state)
+                .or(stuck)
+                .filter(|_| ended == "needs_operator"),
         })
+    }
+
+    /// The open closure target's lineage, when only an operator can move it.
+    fn stuck_lineage(&self) -> Option<super::Attention> {
+        let bp = crate::workspace::queue::Queues::new(&self.ws)
+            .backpressure()
+            .ok()??;
+        super::lineage_attention(&bp)
     }
 
     /// Recompiles and swaps the plan between stages. Deferred while an

@@ -20,7 +20,7 @@ use crate::workspace::closure::{self, ClosureTarget};
 use crate::workspace::lock::{self, LockState};
 use crate::workspace::plan_store::{self, Currentness};
 use crate::workspace::queue::quarantine::{self, Quarantined};
-use crate::workspace::queue::{plane_kinds, scan};
+use crate::workspace::queue::{Queues, plane_kinds, scan};
 use crate::workspace::usage::{BlockerRecord, GovernanceState, QUOTA_EXHAUSTED_RULE_ID, all_lift_at};
 use crate::workspace::{Workspace, markers};
 
@@ -97,6 +97,8 @@ pub(crate) struct StatusReport {
     pub harness_pause: Option<crate::model::HarnessPause>,
     /// Everything that holds progress, each with its fix.
     pub attention: Vec<super::Attention>,
+    /// What the open closure target holds back and what holds it.
+    pub backpressure: Option<crate::workspace::queue::Backpressure>,
     pub stop_requested: bool,
     pub mode_id: Option<String>,
     /// The plan the runtime last ran (from the snapshot).
@@ -147,6 +149,12 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
         status_markers.insert(*plane, token);
     }
     let closure = closure_view(ws, &mut problems);
+    let backpressure = Queues::new(ws).backpressure().unwrap_or_else(|e| {
+        problems.push(coded(&e));
+        None
+    });
+    let mut attention = super::attention(&snapshot);
+    attention.extend(backpressure.as_ref().and_then(super::lineage_attention));
     let usage_governance = governance_view(ws, &snapshot, config.as_ref(), &mut problems);
     let process_running = snapshot.process_running && lock.state == LockState::Active;
     StatusReport {
@@ -161,7 +169,8 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
             .map(|s| s.as_str().to_string())
             .collect(),
         harness_pause: snapshot.harness_pause.clone(),
-        attention: super::attention(&snapshot),
+        attention,
+        backpressure,
         stop_requested: snapshot.stop_requested,
         mode_id: snapshot.mode_id.clone(),
         running_plan_id: snapshot.plan_id.clone(),

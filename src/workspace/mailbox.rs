@@ -95,6 +95,11 @@ pub enum Command {
     ClearStaleState {
         reason: String,
     },
+    /// Put a blocked item back in its queue.
+    RetryItem {
+        id: String,
+        reason: String,
+    },
 }
 
 impl Command {
@@ -112,6 +117,7 @@ impl Command {
             Command::AddIdea { .. } => "add_idea",
             Command::RetryActive { .. } => "retry_active",
             Command::ClearStaleState { .. } => "clear_stale_state",
+            Command::RetryItem { .. } => "retry_item",
         }
     }
 
@@ -131,6 +137,7 @@ impl Command {
                 None => json!({ "reason": reason }),
             },
             Command::ClearStaleState { reason } => json!({ "reason": reason }),
+            Command::RetryItem { id, reason } => json!({ "id": id, "reason": reason }),
             _ => json!({}),
         }
     }
@@ -182,6 +189,10 @@ impl Command {
                 }
             }
             "clear_stale_state" => Command::ClearStaleState {
+                reason: non_empty_reason(text("reason"))?,
+            },
+            "retry_item" => Command::RetryItem {
+                id: text("id").ok_or("the payload has no `id`")?,
                 reason: non_empty_reason(text("reason"))?,
             },
             other => return Err(format!("unknown command `{other}`")),
@@ -358,6 +369,47 @@ fn archive(ws: &Workspace, name: &str, to: MailboxBox, mut record: Value) -> Res
     }
     fsx::remove_file(&ws.paths().mailbox(MailboxBox::Incoming).join(name))?;
     Ok(target)
+}
+
+/// What the daemon made of an issued command, once it is archived.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Applied; the handler's result.
+    Applied(Value),
+    /// Refused; the handler's error.
+    Refused(String),
+}
+
+/// The verdict on `command_id`, if the daemon has archived it.
+pub fn verdict(ws: &Workspace, command_id: &str) -> Option<Verdict> {
+    let name = format!("{command_id}.json");
+    let read = |b: MailboxBox| {
+        let text = fsx::read_optional(&ws.paths().mailbox(b).join(&name)).ok()??;
+        serde_json::from_str::<Value>(&text).ok()
+    };
+    if let Some(record) = read(MailboxBox::Processed) {
+        return Some(Verdict::Applied(
+            record.get("result").cloned().unwrap_or(Value::Null),
+        ));
+    }
+    let record = read(MailboxBox::Failed)?;
+    let error = record.get("error").and_then(Value::as_str).unwrap_or("refused");
+    Some(Verdict::Refused(error.to_string()))
+}
+
+/// Waits up to `limit` for the verdict on `command_id` (the daemon drains
+/// its mailbox every tick, and between a stage's events).
+pub fn wait_verdict(ws: &Workspace, command_id: &str, limit: std::time::Duration) -> Option<Verdict> {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = verdict(ws, command_id) {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Whether a command was already archived (handled before a crash).

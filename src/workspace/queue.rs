@@ -1,5 +1,6 @@
 //! Queues of work documents: intake, claim, and the legal moves between
-//! the `queue → active → done | blocked` directories of each family.
+//! the `queue → active → done | blocked` directories of each family (and
+//! `blocked → queue` when an operator retries an item).
 //!
 //! Input: validated [`WorkDocument`]s and ids. Output: files in the family
 //! directories, moved only by rename.
@@ -15,6 +16,7 @@
 //!   root-spec filter restricts candidates to one closure family;
 //! - claiming walks a cached index ([`index`]), never parsing the queue.
 
+pub(crate) mod backpressure;
 mod claim;
 mod ideas;
 pub(crate) mod index;
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
+pub use backpressure::{Backpressure, Holder};
 pub use index::{Entry, HeldIndexes, QueueIndex, RefreshReport};
 pub use lineage::LineageItem;
 pub use quarantine::{Quarantined, quarantine};
@@ -93,7 +96,9 @@ pub enum QueueError {
     #[error("{kind} items cannot move from {} to {}", from.as_str(), to.as_str())]
     #[diagnostic(
         code(mill::queue::illegal_transition),
-        help("items move queue → active → done | blocked, or back to the queue from active")
+        help(
+            "items move queue → active → done | blocked, back to the queue from active, or from blocked with `millrace queue retry`"
+        )
     )]
     IllegalTransition {
         kind: WorkItemKind,
@@ -164,6 +169,20 @@ pub enum QueueError {
         help("say why the item goes back to the queue")
     )]
     EmptyReason,
+
+    /// `queue retry` of an item that is not blocked.
+    #[error("{kind} `{id}` is in `{state}/`, not blocked: only a blocked item can be retried")]
+    #[diagnostic(
+        code(mill::queue::not_blocked),
+        help(
+            "`millrace queue show {id}` says where it is; an active item is requeued with `millrace retry-active`"
+        )
+    )]
+    NotBlocked {
+        kind: WorkItemKind,
+        id: String,
+        state: &'static str,
+    },
 }
 
 /// A claimed item, now in its active directory.
@@ -331,7 +350,10 @@ impl<'w> Queues<'w> {
         to: QueueState,
     ) -> Result<PathBuf, QueueError> {
         use QueueState::{Active, Blocked, Done, Queued};
-        let legal = matches!((from, to), (Queued, Active) | (Active, Done | Blocked | Queued));
+        let legal = matches!(
+            (from, to),
+            (Queued, Active) | (Active, Done | Blocked | Queued) | (Blocked, Queued)
+        );
         if !legal {
             return Err(QueueError::IllegalTransition { kind, from, to });
         }
@@ -364,6 +386,43 @@ impl<'w> Queues<'w> {
         self.transition(kind, id, QueueState::Active, QueueState::Blocked)
     }
 
+    /// Blocked → queue, for an operator who fixed what blocked it. The
+    /// block log stays in `blocked/` (the item's history); the retry is
+    /// appended to `<id>.requeue.jsonl` like any requeue.
+    pub fn retry(&self, id: &str, reason: &str) -> Result<Located, QueueError> {
+        if reason.trim().is_empty() {
+            return Err(QueueError::EmptyReason);
+        }
+        let found = self
+            .find(id)?
+            .ok_or_else(|| QueueError::UnknownItem(id.to_string()))?;
+        if found.state != QueueState::Blocked {
+            return Err(QueueError::NotBlocked {
+                kind: found.kind,
+                id: id.to_string(),
+                state: crate::workspace::layout::state_dir_name(found.kind, found.state),
+            });
+        }
+        let path = self.transition(found.kind, id, QueueState::Blocked, QueueState::Queued)?;
+        self.log_requeue(found.kind, id, reason, "retry")?;
+        Ok(Located {
+            kind: found.kind,
+            state: QueueState::Queued,
+            path,
+        })
+    }
+
+    fn log_requeue(&self, kind: WorkItemKind, id: &str, reason: &str, how: &str) -> Result<(), QueueError> {
+        let log = self
+            .ws
+            .paths()
+            .queue_dir(kind, QueueState::Queued)
+            .join(format!("{id}.requeue.jsonl"));
+        let line = serde_json::json!({ "at": Timestamp::now(), "kind": kind, "how": how, "reason": reason });
+        fsx::append_line(&log, &line.to_string())?;
+        Ok(())
+    }
+
     /// Active → queue, appending the reason to `<id>.requeue.jsonl` in the
     /// intake directory.
     pub fn requeue(&self, kind: WorkItemKind, id: &str, reason: &str) -> Result<PathBuf, QueueError> {
@@ -371,13 +430,7 @@ impl<'w> Queues<'w> {
             return Err(QueueError::EmptyReason);
         }
         let path = self.transition(kind, id, QueueState::Active, QueueState::Queued)?;
-        let log = self
-            .ws
-            .paths()
-            .queue_dir(kind, QueueState::Queued)
-            .join(format!("{id}.requeue.jsonl"));
-        let line = serde_json::json!({ "at": Timestamp::now(), "kind": kind, "reason": reason });
-        fsx::append_line(&log, &line.to_string())?;
+        self.log_requeue(kind, id, reason, "requeue")?;
         Ok(path)
     }
 }

@@ -374,7 +374,12 @@ fn closure_waits_for_blocked_lineage_work_and_status_names_it() {
     let idea = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/idea.md")).unwrap();
     std::fs::create_dir_all(c.ws.root.join("ideas/inbox")).unwrap();
     std::fs::write(c.ws.root.join("ideas/inbox/greet.md"), idea).unwrap();
-    c.run_until_idle();
+    let out =
+        c.ws.run(&["run", "daemon", "--exit-when-idle", "--max-ticks", "5000"]);
+    // Not idle: the blocked task holds the lineage, and only an operator
+    // can free it.
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ended: needs_operator"), "{}", stdout(&out));
     assert!(c.ws.path("tasks/blocked/idea-greet-t02.md").is_file());
     assert!(
         c.position("closure_pass_started", |_| true).is_none(),
@@ -429,4 +434,37 @@ fn clear_stale_state_repairs_what_would_stop_a_start() {
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     c.run_until_idle();
     assert!(c.ws.path("tasks/done/t9.md").is_file());
+}
+
+/// A command handed to a running daemon waits for its verdict: applied
+/// prints `applied: true`; refused exits 1 with the daemon's code.
+#[test]
+fn a_refused_mailbox_command_says_so_and_exits_1() {
+    let script = "[stages]\nbuilder = [{ outcome = \"BUILDER_COMPLETE\", delay_ms = 3000 }]\n";
+    let c = Campaign::new("default_codex", script, "");
+    c.add_task("t1");
+    let _daemon = Daemon::start(&c.ws);
+    wait_for(|| c.position("stage_started", |d| d["node"] == "builder").is_some());
+    c.ws.write(
+        "t2.md",
+        &crate::workspace::task_md("t2", "2026-01-02T00:00:00Z", &[]),
+    );
+    let out =
+        c.ws.run(&["queue", "add-task", c.ws.path("t2.md").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("applied: true"), "{}", stdout(&out));
+    assert!(c.ws.path("tasks/queue/t2.md").is_file());
+    // t1 is active, not blocked: the daemon refuses the retry.
+    let out = c.ws.run(&["queue", "retry", "t1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("applied: false"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("mill::queue::not_blocked"),
+        "{}",
+        stderr(&out)
+    );
+    // Without waiting, the hand-over is all it reports.
+    let out = c.ws.run(&["queue", "retry", "t1", "--no-wait"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("applied: pending"), "{}", stdout(&out));
 }

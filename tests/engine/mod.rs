@@ -8,6 +8,7 @@ mod harness;
 mod intake;
 mod learning;
 mod pure;
+mod stalls;
 
 use std::process::Output;
 

@@ -166,6 +166,25 @@ pub(super) fn closure_targets(c: &mut Checks<'_>) {
             "close all but one target",
         );
     }
+    lineage_blocked(c);
+}
+
+/// An open target whose only open work is blocked holds every other root
+/// back for ever: the error names the blocked items and the command.
+fn lineage_blocked(c: &mut Checks<'_>) {
+    let queues = crate::workspace::queue::Queues::new(c.ws);
+    let Ok(Some(bp)) = queues.backpressure() else {
+        return;
+    };
+    if let Some(item) = crate::runtime::lineage_attention(&bp) {
+        let path = c.ws.paths().closure_target(&bp.root_spec_id);
+        c.error(
+            "mill::doctor::lineage_blocked",
+            Some(&path),
+            item.reason,
+            &item.fix,
+        );
+    }
 }
 
 /// Learning requests queued under a plan without a learning plane would

@@ -1,0 +1,82 @@
+//! `millrace queue ...`: adding work, listing, showing and retrying items.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Validate a task document (`.md` or `.json`) and queue it.
+    AddTask(AddArgs),
+    /// Validate a spec document (`.md` or `.json`) and queue it.
+    AddSpec(AddArgs),
+    /// Stage an idea markdown file for intake as a root spec.
+    AddIdea(AddArgs),
+    /// Validate a learning request (`.md` or `.json`) and queue it; refused
+    /// unless the mode runs a learning plane.
+    AddLearningRequest(LearningAddArgs),
+    /// Queue depths and active items per family.
+    Ls(QueueLsArgs),
+    /// Find one work item and print it: state, why it was blocked, its runs.
+    Show(QueueShowArgs),
+    /// Put a blocked item back in its queue (its history is kept).
+    Retry(QueueRetryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The document: markdown (`.md`) or JSON (`.json`); an idea is markdown named `<id>.md`.
+    pub file: PathBuf,
+    /// With a daemon running, hand the command over without waiting for its verdict.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LearningAddArgs {
+    /// The learning request: markdown (`.md`) or JSON (`.json`).
+    pub file: PathBuf,
+    /// Check against this mode instead of `runtime.default_mode`.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueLsArgs {
+    /// List every queued item, not only the counts.
+    #[arg(long)]
+    pub all: bool,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueShowArgs {
+    /// A work item id (task, spec, incident or learning request).
+    pub id: String,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueRetryArgs {
+    /// The blocked work item's id.
+    pub id: String,
+    /// Why it may run again (recorded with the retry).
+    #[arg(long, default_value = "retried by the operator")]
+    pub reason: String,
+    /// With a daemon running, hand the command over without waiting for its verdict.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}

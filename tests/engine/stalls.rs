@@ -1,0 +1,123 @@
+//! Stalls an operator must see and fix from the command line: each is
+//! produced through the binary, seen in `status --json` and `doctor
+//! --json` with its code, fixed by the command they name, and the campaign
+//! then completes.
+
+use serde_json::Value;
+
+use super::Campaign;
+use crate::workspace::{spec_md, stderr, stdout};
+
+/// A root spec whose one task blocks at builder, troubleshooter and
+/// consultant; on the retry the builder succeeds.
+fn script(builder: &str) -> String {
+    let task = "# Task {root_spec_id}-t1\\n\\nTask-ID: {root_spec_id}-t1\\nCreated-At: 2026-01-01T00:00:00Z\\n\
+                Created-By: manager\\nRoot-Spec-ID: {root_spec_id}\\n\\nTarget-Paths:\\n- src/lib.rs\\n\\n\
+                Acceptance:\\n- it works\\n\\nRequired-Checks:\\n- cargo test\\n\\nReferences:\\n- none\\n\\n\
+                Risk:\\n- low\\n";
+    format!(
+        "[stages]\nmanager = [{{ outcome = \"MANAGER_COMPLETE\", writes = [\
+         {{ path = \"millrace-agents/tasks/queue/{{root_spec_id}}-t1.md\", content = \"{task}\" }}] }}]\n\
+         troubleshooter = [\"BLOCKED\"]\nconsultant = [\"BLOCKED\"]\n\n\
+         [items.\"spec-a-t1\"]\nbuilder = [\"{builder}\"]\n"
+    )
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+fn codes(report: &Value, key: &str) -> Vec<String> {
+    report[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_blocked_lineage_is_explained_and_freed_by_queue_retry() {
+    let c = Campaign::new("default_codex", &script("BLOCKED"), "");
+    c.ws.write(
+        "specs/queue/spec-a.md",
+        &spec_md("spec-a", "2026-01-01T00:00:00Z"),
+    );
+    c.ws.write(
+        "specs/queue/spec-b.md",
+        &spec_md("spec-b", "2026-01-02T00:00:00Z"),
+    );
+    let out =
+        c.ws.run(&["run", "daemon", "--exit-when-idle", "--max-ticks", "500"]);
+    // Idle only because a blocked task holds everything: that needs an
+    // operator, and the run says so.
+    assert_eq!(out.status.code(), Some(3), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("attention: mill::runtime::lineage_blocked"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        c.ws.names("tasks/blocked"),
+        ["spec-a-t1.blocked.jsonl", "spec-a-t1.md"]
+    );
+
+    let status = json(&c.ws.run(&["status", "--json"]));
+    assert!(codes(&status, "attention").contains(&"mill::runtime::lineage_blocked".to_string()));
+    let bp = &status["backpressure"];
+    assert_eq!(bp["root_spec_id"], "spec-a");
+    assert_eq!(bp["holders"][0]["id"], "spec-a-t1");
+    assert_eq!(bp["waiting_ids"], serde_json::json!(["spec-b"]));
+    let doctor = json(&c.ws.run(&["doctor", "--json"]));
+    let finding = doctor["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "mill::doctor::lineage_blocked")
+        .unwrap_or_else(|| panic!("{doctor:#}"));
+    assert!(
+        finding["fix"]
+            .as_str()
+            .unwrap()
+            .contains("millrace queue retry spec-a-t1")
+    );
+    // The held-back spec is not called eligible.
+    let ls = stdout(&c.ws.run(&["queue", "ls", "--all"]));
+    assert!(
+        ls.contains("spec spec-b at=") && ls.contains("eligible=false held_back_by=spec-a"),
+        "{ls}"
+    );
+    let show = stdout(&c.ws.run(&["queue", "show", "spec-a-t1"]));
+    assert!(
+        show.contains("work_item_state: blocked") && show.contains("blocked_at: "),
+        "{show}"
+    );
+    assert!(show.contains("fix: millrace queue retry spec-a-t1"), "{show}");
+
+    // The fix the finding names, and the campaign completes.
+    c.ws.write("campaign/script.toml", &script("BUILDER_COMPLETE"));
+    let out =
+        c.ws.run(&["queue", "retry", "spec-a-t1", "--reason", "fixed the flaky test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        c.position("work_item_retried", |d| d["id"] == "spec-a-t1")
+            .is_some()
+    );
+    let again = c.ws.run(&["queue", "retry", "spec-a-t1"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("mill::queue::not_blocked"),
+        "{}",
+        stderr(&again)
+    );
+    let out =
+        c.ws.run(&["run", "daemon", "--exit-when-idle", "--max-ticks", "500"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(c.ws.names("tasks/done"), ["spec-a-t1.md", "spec-b-t1.md"]);
+    assert!(
+        c.position("closure_passed", |d| d["root_spec_id"] == "spec-b")
+            .is_some()
+    );
+    let doctor = json(&c.ws.run(&["doctor", "--json"]));
+    assert!(!codes(&doctor, "findings").contains(&"mill::doctor::lineage_blocked".to_string()));
+}
