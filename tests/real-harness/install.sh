@@ -26,8 +26,10 @@ command -v node >/dev/null || { echo "install.sh: node is not on PATH" >&2; exit
 command -v npm >/dev/null || { echo "install.sh: npm is not on PATH" >&2; exit 2; }
 
 # npm's own chatter (update notices, funding, audit) would be network traffic
-# beyond the registry fetch and noise in CI logs.
+# beyond the registry fetch and noise in CI logs. Its cache and logs stay in
+# the install directory too, not in the user's ~/.npm.
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+export npm_config_cache="$dir/.npm-cache"
 
 node_recent() {
   node -e 'const [a, b] = process.versions.node.split(".").map(Number);
