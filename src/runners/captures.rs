@@ -177,6 +177,13 @@ fn claude_429s_are_quota_with_or_without_a_reset() {
 }
 
 #[test]
+fn a_claude_per_minute_429_is_transient() {
+    let raw = claude_run("c-anthropic_429_plain", 1, true);
+    assert_eq!(raw.exit, ExitKind::ProviderTransient, "{:?}", raw.notes);
+    assert_eq!(raw.quota_reset_at, None);
+}
+
+#[test]
 fn claude_as_root_is_a_harness_failure_that_says_the_fix() {
     let mut raw = RawRun::new(ExitKind::Completed);
     raw.stderr_tail = vec![
@@ -268,6 +275,15 @@ fn gemini_failures_by_class() {
     assert_eq!(
         quota.quota_reset_at, None,
         "a daily quota names no reset: back off"
+    );
+    // A per-minute quota quotes "check your plan and billing details" too,
+    // yet passes in seconds.
+    let (per_minute, _) = gemini_run("g-gemini_429_rate-stream-json", 173);
+    assert_eq!(
+        per_minute.exit,
+        ExitKind::ProviderTransient,
+        "{:?}",
+        per_minute.notes
     );
     let mut raw = RawRun::new(ExitKind::Completed);
     raw.stderr_tail = vec!["Please set an Auth method in your settings.json".into()];

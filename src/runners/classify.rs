@@ -103,6 +103,23 @@ pub(crate) fn is_transient(text: &str) -> bool {
     .any(|needle| lower.contains(needle))
 }
 
+/// A stderr line a harness prints on every start, which never explains a
+/// failure: `codex exec` announces it reads stdin whenever stdin is not a
+/// terminal, Gemini CLI warns about the terminal, YOLO mode and a missing
+/// ripgrep. Quoted to an operator as a stalled harness's last words, such
+/// a line reads like the cause.
+pub(crate) fn is_chatter(line: &str) -> bool {
+    let line = line.trim_start();
+    [
+        "Reading additional input from stdin",
+        "Warning: 256-color support not detected",
+        "YOLO mode is enabled",
+        "Ripgrep is not available",
+    ]
+    .iter()
+    .any(|start| line.starts_with(start))
+}
+
 /// The verdict of an error text on its own.
 pub(crate) fn of_text(text: &str) -> Verdict {
     if is_unavailable(text) {
@@ -156,6 +173,9 @@ mod tests {
             Verdict::Quota
         );
         assert_eq!(of_text("the model refused"), Verdict::Provider);
+        assert!(is_chatter("Reading additional input from stdin..."));
+        assert!(is_chatter("Ripgrep is not available. Falling back to GrepTool."));
+        assert!(!is_chatter("Error: stdin is closed"));
         assert_eq!(leading_status("401 {\"type\":\"error\"}"), Some(401));
         assert_eq!(leading_status("4011 nope"), None);
         assert_eq!(of_status(503), Some(Verdict::Transient));

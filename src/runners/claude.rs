@@ -7,7 +7,8 @@
 //! `rate_limit_event` windows, and the `api_retry` notices. Invariants:
 //! `is_error: true` is a failure even with subtype `success`, classified by
 //! its HTTP status (401/403: the harness is unavailable; 429: a quota, with
-//! the reset the event or the text names; 5xx: transient); an
+//! the reset the event or the text names, unless it is a per-minute limit,
+//! which is transient; 5xx: transient); an
 //! `authentication_failed` retry stops the harness at once instead of
 //! letting it retry for minutes; a stream without its `result` line is a
 //! transport failure.
@@ -250,8 +251,11 @@ pub(crate) fn classify(raw: &mut RawRun, events: &ClaudeEvents, exit: &Exit) {
 fn failed(raw: &mut RawRun, events: &ClaudeEvents, result: &Value, status: Option<u64>, text: &str) {
     let usage_limit = result.get("api_error").and_then(Value::as_str) == Some("usage_limit_reached");
     let verdict = match status {
-        Some(429) => Verdict::Quota,
         _ if usage_limit || events.rejected => Verdict::Quota,
+        // A per-minute limit passes within the minute; only an account's
+        // window (rejected, or worded as one) waits for its reset.
+        Some(429) if per_minute(text) => Verdict::Transient,
+        Some(429) => Verdict::Quota,
         Some(s) => classify::of_status(s).unwrap_or_else(|| classify::of_text(text)),
         None => classify::of_text(text),
     };
@@ -275,6 +279,13 @@ fn failed(raw: &mut RawRun, events: &ClaudeEvents, result: &Value, status: Optio
             );
         }
     }
+}
+
+/// Whether a 429's text names a per-minute limit ("Number of request
+/// tokens has exceeded your per-minute rate limit").
+fn per_minute(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("per-minute") || lower.contains("per minute")
 }
 
 /// The words of a failed result: its text, else its `errors`.

@@ -8,8 +8,8 @@
 //! authenticated; an API error exits with its HTTP status mod 256).
 //! Invariants: only exit 0 with a `result` of status `success` completes;
 //! the daily-quota message is a quota without a reset (the runtime backs
-//! off); `TMPDIR` is the run directory, where Gemini drops its error
-//! reports.
+//! off), a per-minute one that suggests a retry is transient; `TMPDIR` is
+//! the run directory, where Gemini drops its error reports.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -182,9 +182,15 @@ fn verdict(text: &str, code: Option<i32>) -> Verdict {
         .filter(|c| (144..=255).contains(c))
         .and_then(|c| u64::try_from(c + 256).ok());
     let lower = text.to_lowercase();
-    if classify::is_unavailable(text) {
+    if lower.contains("daily quota") {
+        Verdict::Quota
+    } else if lower.contains("suggested retry after") || lower.contains("please wait and try again") {
+        // A per-minute quota: Gemini quotes Google's "please check your
+        // plan and billing details" here too, but it passes in seconds.
+        Verdict::Transient
+    } else if classify::is_unavailable(text) {
         Verdict::Unavailable
-    } else if lower.contains("daily quota") || lower.contains("resource_exhausted") {
+    } else if lower.contains("resource_exhausted") {
         Verdict::Quota
     } else if let Some(v) = status.and_then(classify::of_status) {
         v

@@ -21,7 +21,7 @@ use super::lines::Line;
 use super::process::{self, Harness, Invocation, KILL_GRACE, SpawnError, Step};
 use super::raw::RawRun;
 use super::survivors;
-use super::{Cancel, sys, which};
+use super::{Cancel, classify, sys, which};
 use crate::model::{ExitKind, StageRunRequest};
 use crate::workspace::fsx;
 
@@ -264,7 +264,7 @@ impl Watch {
 /// Marks a run stalled, with what the harness last said.
 pub(crate) fn stalled(raw: &mut RawRun, ctx: &Ctx<'_>, last_words: Option<String>) {
     let limit = ctx.stall.map_or(0, |d| d.as_secs());
-    let words = last_words.or_else(|| stderr_tail(&ctx.files.stderr).pop());
+    let words = last_words.or_else(|| last_said(&stderr_tail(&ctx.files.stderr)));
     raw.exit = ExitKind::Stalled;
     raw.notes.retain(|n| !n.starts_with("harness timed out"));
     let said = words
@@ -273,7 +273,14 @@ pub(crate) fn stalled(raw: &mut RawRun, ctx: &Ctx<'_>, last_words: Option<String
     raw.note(format!(
         "stalled: no progress for {limit} s (runners.stall_seconds); the harness last said {said}"
     ));
-    raw.harness_message = words;
+    // Silence is the finding: say so rather than let the operator read a
+    // start-up line (or no words at all) as the cause.
+    raw.harness_message = Some(words.unwrap_or_else(|| format!("nothing for {limit} s")));
+}
+
+/// The last stderr line that is not start-up chatter.
+fn last_said(tail: &[String]) -> Option<String> {
+    tail.iter().rev().find(|l| !classify::is_chatter(l)).cloned()
 }
 
 fn feed(harness: &mut Harness, sink: &mut dyn LineSink, line: &Line) -> Seen {
@@ -304,8 +311,10 @@ pub(crate) fn telling_line(tail: &[String]) -> Option<String> {
         let lower = l.to_lowercase();
         lower.contains("error") || lower.contains("cannot") || lower.contains("refus")
     };
-    let first_error = tail.iter().find(says_error);
-    first_error.or_else(|| tail.last()).cloned()
+    match tail.iter().find(says_error) {
+        Some(line) => Some(line.clone()),
+        None => last_said(tail),
+    }
 }
 
 /// The last non-empty lines of a stderr file (lossy, each clipped).
