@@ -34,15 +34,24 @@ pub(super) fn run(command: ConfigCommand, cx: &Context) -> Outcome {
         ConfigCommand::Show(flag) => {
             let config = Config::load(&path)?;
             let settings = config.plan_settings();
+            let limits = loop_limits(&ws);
             if flag.json {
                 print_json(&json!({
                     "file": path.display().to_string(),
                     "config": config.to_json_value(),
+                    "loop_limits": limits,
                     "plan_settings_fingerprint": settings.fingerprint(),
                 }))?;
             } else {
                 let mut lines = vec![("file".to_string(), path.display().to_string())];
                 flatten("", &config.to_json_value(), &mut lines);
+                // An unset recovery limit is not "none": the loops' own
+                // limit applies. Say which.
+                for (key, value) in &mut lines {
+                    if let (Some(limit), "none") = (limits.get(key.as_str()), value.as_str()) {
+                        *value = format!("{limit} (unset: the compiled plan's loop limit)");
+                    }
+                }
                 lines.push(("plan_settings_fingerprint".into(), settings.fingerprint()));
                 print(
                     &lines
@@ -119,6 +128,20 @@ pub(super) fn run(command: ConfigCommand, cx: &Context) -> Outcome {
             }
         }
     }
+}
+
+/// The limit each `config`-bound counter of the stored plan has, by its
+/// `millrace.toml` key (the first counter that names a key wins).
+fn loop_limits(ws: &crate::workspace::Workspace) -> std::collections::BTreeMap<String, u32> {
+    let mut limits = std::collections::BTreeMap::new();
+    if let Ok(Some(plan)) = crate::workspace::plan_store::load_plan(ws) {
+        for counter in plan.counters.iter() {
+            if let Some(key) = &counter.config_key {
+                limits.entry(key.clone()).or_insert(counter.limit);
+            }
+        }
+    }
+    limits
 }
 
 /// Dotted `key: value` lines of a JSON value; scalars plain, `null` as

@@ -217,16 +217,8 @@ fn active_run(site: &Site, a: &ActiveRun, fuel_limit: Option<u32>, now: Timestam
 }
 
 /// The fix shown for a blocked item.
-pub(crate) fn blocked_fix(kind: WorkItemKind, id: &str) -> String {
-    let add = match kind {
-        WorkItemKind::Task => "add-task",
-        WorkItemKind::Spec => "add-spec",
-        WorkItemKind::Incident => "add-spec",
-        WorkItemKind::LearningRequest => "add-learning-request",
-    };
-    format!(
-        "fix what the reason names, then queue a corrected copy of {kind} `{id}` under a new id: millrace queue {add} <file>"
-    )
+pub(crate) fn blocked_fix(_kind: WorkItemKind, id: &str) -> String {
+    format!("fix what the reason names, then millrace queue retry {id}")
 }
 
 fn blocked(site: &Site) -> Value {

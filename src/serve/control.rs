@@ -1,9 +1,11 @@
-//! The control buttons: pause, resume, stop, stop now and retry-active,
+//! The control buttons: pause, resume, stop, stop now, retry-active and
+//! queue-retry (a blocked item back to its queue),
 //! sent to the daemon through the workspace's mailbox, as the CLI does.
 //!
 //! Input: a POST to `/api/w/{ws}/control/{action}` with the token printed
-//! at start in the `x-millrace-token` header (and, for retry-active, an
-//! optional JSON body `{"plane", "reason"}`). Output: the issued command's
+//! at start in the `x-millrace-token` header (and an optional JSON body:
+//! `{"plane", "reason"}` for retry-active, `{"id", "reason"}` for
+//! queue-retry). Output: the issued command's
 //! id, or a refusal with a code.
 //!
 //! Invariants: without `--allow-control` every control request is refused
@@ -28,11 +30,12 @@ use crate::workspace::mailbox::{self, Command};
 /// The header that carries the token.
 pub(crate) const TOKEN_HEADER: &str = "x-millrace-token";
 
-/// The optional body of a retry-active.
+/// The optional body of a retry-active (`plane`) or a queue-retry (`id`).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RetryBody {
     pub plane: Option<String>,
+    pub id: Option<String>,
     pub reason: Option<String>,
 }
 
@@ -98,6 +101,18 @@ fn command(action: &str, body: RetryBody) -> Result<Command, ServeError> {
                 .filter(|r| !r.trim().is_empty())
                 .unwrap_or_else(|| "operator requested retry from the dashboard".into());
             Command::RetryActive { reason, plane }
+        }
+        "queue-retry" => {
+            let id = body.id.unwrap_or_default();
+            // Checked here as everywhere else: an id never reaches a path
+            // unchecked.
+            crate::model::ids::check_id("work item id", &id)
+                .map_err(|e| ServeError::ControlFailed(format!("bad id `{}`: {e}", shorten(&id))))?;
+            let reason = body
+                .reason
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| "retried from the dashboard".into());
+            Command::RetryItem { id, reason }
         }
         other => return Err(ServeError::NotFound(format!("no control `{}`", shorten(other)))),
     })

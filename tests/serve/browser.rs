@@ -145,7 +145,10 @@ fn the_pages_render_live_state_in_a_real_browser() {
         reason["reason"]
     );
     let fix = blocked.eval("document.querySelector('#block .fix code').textContent");
-    assert!(fix.as_str().unwrap().contains("millrace queue add-task"), "{fix}");
+    assert!(
+        fix.as_str().unwrap().contains("millrace queue retry t-bad"),
+        "{fix}"
+    );
     assert!(
         blocked
             .eval("document.querySelectorAll('tr[data-outcome=\"BLOCKED\"]').length")

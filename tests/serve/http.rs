@@ -385,6 +385,19 @@ fn control_routes_need_allow_control_the_token_and_the_same_origin() {
         br#"{"plane": "nowhere"}"#,
     );
     assert_eq!(r.status, 409);
+    let r = server.post(
+        "/api/w/demo/control/queue-retry",
+        &ok,
+        br#"{"id": "idea-greet-t01", "reason": "fixed"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(count(), 3, "queue-retry went to the mailbox");
+    let r = server.post(
+        "/api/w/demo/control/queue-retry",
+        &ok,
+        br#"{"id": "../etc/passwd"}"#,
+    );
+    assert_eq!(r.status, 409, "a bad id is refused before any path is built");
     let r = server.post("/api/w/demo/control/format-disk", &ok, b"");
     assert_eq!((r.status, r.code().as_str()), (404, "mill::serve::not_found"));
     assert!(

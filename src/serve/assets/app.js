@@ -175,7 +175,7 @@ if (location.hash.startsWith("#token=")) {
   history.replaceState(null, "", location.pathname + location.search);
 }
 
-function controls(ws, activePlanes) {
+function controls(ws, activePlanes, blockedIds = []) {
   if (!CONTROL) return null;
   const out = h("p", { class: "control-result" });
   const send = async (action, payload) => {
@@ -194,7 +194,8 @@ function controls(ws, activePlanes) {
   tokenInput.addEventListener("change", () => sessionStorage.setItem(tokenKey, tokenInput.value.trim()));
   return card("Control",
     h("p", {}, button("Pause", "pause"), button("Resume", "resume"), button("Stop", "stop"), button("Stop now", "stop-now"),
-      activePlanes.map((p) => button(`Retry active ${p}`, "retry-active", { plane: p }))),
+      activePlanes.map((p) => button(`Retry active ${p}`, "retry-active", { plane: p })),
+      blockedIds.slice(0, 10).map((id) => button(`Retry blocked ${id}`, "queue-retry", { id }))),
     h("p", { class: "muted" }, "Commands go to the daemon's mailbox, as the CLI sends them. Token: ", tokenInput),
     out);
 }
@@ -269,7 +270,7 @@ function overviewSections(o, compact) {
       h("p", { class: "muted", text: "nothing blocked" }));
   if (compact) return [head, planes, o.blocked.count ? blocked : null];
   const active = o.planes.filter((p) => p.run).map((p) => p.plane);
-  return [head, controls(ws, active), planes, blocked, usageCard(o.usage)];
+  return [head, controls(ws, active, o.blocked.items.map((b) => b.id)), planes, blocked, usageCard(o.usage)];
 }
 
 async function renderHome() {
