@@ -302,7 +302,7 @@ pub struct JsonFlag {
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
     /// List runs, oldest first.
-    Ls(JsonFlag),
+    Ls(RunsLsArgs),
     /// Show a run's stages, results and routing decisions.
     Show(RunIdArgs),
     /// Print the most relevant artifact of a run.
@@ -310,8 +310,21 @@ pub enum RunsCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct RunsLsArgs {
+    /// Only the runs of this work item.
+    #[arg(long, value_name = "ID")]
+    pub item: Option<String>,
+    /// Only the newest N runs (still printed oldest first).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RunIdArgs {
-    /// A run id from `millrace runs ls`.
+    /// A run id from `millrace runs ls`, or a unique part of one (the monitor's `run=` handle).
     pub run_id: String,
     /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]

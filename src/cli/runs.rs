@@ -10,9 +10,15 @@ use crate::workspace::runs::{self, RunView, StageView};
 pub(super) fn run(command: RunsCommand, cx: &Context) -> Outcome {
     let ws = Workspace::open(cx.cli_workspace.as_deref())?;
     match command {
-        RunsCommand::Ls(flag) => {
-            let all = runs::list(&ws)?;
-            if flag.json {
+        RunsCommand::Ls(args) => {
+            let mut all = runs::list(&ws)?;
+            if let Some(item) = &args.item {
+                all.retain(|r| r.work_item_id.as_deref() == Some(item.as_str()));
+            }
+            if let Some(limit) = args.limit {
+                all.drain(..all.len().saturating_sub(limit));
+            }
+            if args.json {
                 let summaries: Vec<_> = all.iter().map(summary_json).collect();
                 print_json(&summaries)?;
             } else {
@@ -136,5 +142,32 @@ fn stage_text(stage: &StageView) -> String {
     for note in &r.notes {
         out.push_str(&format!("note: {note}\n"));
     }
+    if let Some(routing) = &stage.routing {
+        out.push_str(&format!("routed: {}\n", routed(routing)));
+    }
+    out.push_str(&format!(
+        "last_message_path: runner_last_message.{}.txt\n",
+        stage.request_id
+    ));
     out
+}
+
+/// A routing decision in one line: where the outcome led, why, and what it
+/// counted.
+fn routed(record: &serde_json::Value) -> String {
+    let target = &record["target"];
+    let to = match (target["node"].as_str(), target["terminal"].as_str()) {
+        (Some(node), _) => format!("-> {node}"),
+        (None, Some(terminal)) => format!("finish {terminal} ({})", target["class"].as_str().unwrap_or("-")),
+        _ => "-".into(),
+    };
+    let mut line = format!("{to} reason={}", record["reason"].as_str().unwrap_or("-"));
+    if let Some([name, n]) = record["counted"].as_array().map(Vec::as_slice) {
+        line.push_str(&format!(" counted={}={n}", name.as_str().unwrap_or("-")));
+    }
+    if let Some(exhausted) = record["exhausted"].as_array().filter(|e| !e.is_empty()) {
+        let names: Vec<&str> = exhausted.iter().filter_map(|e| e.as_str()).collect();
+        line.push_str(&format!(" exhausted={}", names.join(",")));
+    }
+    line
 }

@@ -48,6 +48,14 @@ pub enum RunError {
         help("the run may not have finished its first stage")
     )]
     NoArtifact(String),
+
+    /// A short run id that more than one run ends or starts with.
+    #[error("run id `{given}` matches {} runs: {}", candidates.len(), candidates.join(", "))]
+    #[diagnostic(
+        code(mill::runs::ambiguous_id),
+        help("give more of the id (`millrace runs ls` lists them)")
+    )]
+    Ambiguous { given: String, candidates: Vec<String> },
 }
 
 /// A normalized stage result as the engine writes it. Unknown fields are
@@ -176,11 +184,33 @@ pub fn time_of_id(id: &str) -> Option<Timestamp> {
 
 /// One run.
 pub fn show(ws: &Workspace, run_id: &str) -> Result<RunView, RunError> {
-    check_id("run id", run_id)?;
-    if !fsx::is_dir(&ws.paths().run_dir(run_id)) {
-        return Err(RunError::NotFound(run_id.to_string()));
+    let run_id = resolve(ws, run_id)?;
+    read_run(ws, &run_id)
+}
+
+/// The full run id `given` names: the id itself, or a unique part of one
+/// as the monitor prints it (`run=b5b99c15`, the end of the id) or its
+/// start.
+pub fn resolve(ws: &Workspace, given: &str) -> Result<String, RunError> {
+    check_id("run id", given)?;
+    let dir = ws.paths().runs_dir();
+    if fsx::is_dir(&dir.join(given)) {
+        return Ok(given.to_string());
     }
-    read_run(ws, run_id)
+    let mut candidates: Vec<String> = fsx::list_names(&dir)?
+        .into_iter()
+        .filter(|n| n.ends_with(given) || n.starts_with(given))
+        .filter(|n| fsx::is_dir(&dir.join(n)))
+        .collect();
+    candidates.sort();
+    match candidates.len() {
+        0 => Err(RunError::NotFound(given.to_string())),
+        1 => Ok(candidates.remove(0)),
+        _ => Err(RunError::Ambiguous {
+            given: given.to_string(),
+            candidates,
+        }),
+    }
 }
 
 fn read_run(ws: &Workspace, run_id: &str) -> Result<RunView, RunError> {
@@ -280,6 +310,7 @@ fn seconds_between(start: Timestamp, end: Timestamp) -> f64 {
 /// stdout, else its stderr, else the latest stage result JSON.
 pub fn tail(ws: &Workspace, run_id: &str) -> Result<(PathBuf, String), RunError> {
     let run = show(ws, run_id)?;
+    let run_id = run.run_id.as_str();
     let dir = ws.paths().run_dir(run_id);
     let Some(stage) = run.stages.last() else {
         return Err(RunError::NoArtifact(run_id.to_string()));

@@ -69,7 +69,12 @@ fn runs_are_listed_in_time_order_and_shown_stage_by_stage() {
             ),
         )
         .unwrap();
-    early.write_routing("req-b", &json!({"next": "updater"})).unwrap();
+    early
+        .write_routing(
+            "req-b",
+            &json!({"next": "updater", "target": {"node": "updater"}, "reason": "checker:CHECKER_PASS"}),
+        )
+        .unwrap();
     std::fs::write(early.path().join("checker.out"), "checker said hi\n").unwrap();
     RunDir::create(&w, "run-20260103T000000000-cccccccc").unwrap();
 
@@ -109,6 +114,43 @@ fn runs_are_listed_in_time_order_and_shown_stage_by_stage() {
 
     let out = ws.run(&["runs", "tail", "run-20260101T000000000-aaaaaaaa"]);
     assert_eq!(stdout(&out), "checker said hi\n");
+
+    // The routing decision and where the agent's last message is.
+    assert_eq!(
+        fields(&text, "routed"),
+        ["-> updater reason=checker:CHECKER_PASS"]
+    );
+    assert_eq!(
+        fields(&text, "last_message_path"),
+        ["runner_last_message.req-a.txt", "runner_last_message.req-b.txt"]
+    );
+    // A run id as the monitor prints it (its end), or its start, if unique.
+    let out = ws.run(&["runs", "show", "aaaaaaaa"]);
+    assert_eq!(
+        field(&stdout(&out), "run_id").as_deref(),
+        Some("run-20260101T000000000-aaaaaaaa")
+    );
+    let out = ws.run(&["runs", "tail", "run-20260101"]);
+    assert_eq!(stdout(&out), "checker said hi\n");
+    let out = ws.run(&["runs", "show", "run-2026"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("mill::runs::ambiguous_id"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("matches 3 runs"), "{}", stderr(&out));
+    // Filtered and limited listings keep time order.
+    let text = stdout(&ws.run(&["runs", "ls", "--item", "t-1"]));
+    assert_eq!(fields(&text, "run_id").len(), 2, "the incomplete run has no item");
+    let text = stdout(&ws.run(&["runs", "ls", "--limit", "2"]));
+    assert_eq!(
+        fields(&text, "run_id"),
+        [
+            "run-20260102T000000000-bbbbbbbb",
+            "run-20260103T000000000-cccccccc"
+        ]
+    );
 }
 
 #[test]
