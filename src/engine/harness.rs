@@ -66,6 +66,8 @@ impl Step<'_> {
                 message,
             };
             self.event(event);
+            // No stage runs while the retry waits.
+            self.marker(plane, "RETRY_SCHEDULED");
             return;
         }
         // Retries spent: hold everything (the provider is down for every
@@ -120,6 +122,8 @@ impl Step<'_> {
         } else {
             PauseSource::HarnessFailed
         };
+        // No stage of the plane runs now: the marker must not say one does.
+        self.marker(plane, "PAUSED");
         let run = self.state.active_runs.get(&plane);
         let pause = HarnessPause {
             source,

@@ -950,6 +950,8 @@ fn a_provider_that_keeps_failing_pauses_and_lifts_by_itself() {
     let pause = sim.state.harness_pause.clone().expect("the pause says why");
     assert_eq!(pause.failure_class, "provider_transient");
     assert!(pause.resume_at.is_some(), "it lifts by itself");
+    let marker = &sim.state.status_markers[&millrace::plan::Plane::Execution];
+    assert_eq!(marker, "PAUSED", "no stage runs: the marker does not say RUNNING");
     assert_eq!(sim.state_of("t1"), Some(QueueState::Active), "nothing blocked");
     // After the wait the pause lifts and the stage runs again.
     sim.run_for(40);
