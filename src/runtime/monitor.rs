@@ -258,13 +258,18 @@ fn body(event: &Event) -> Option<String> {
         ),
         E::UsageQuotaExhausted { resets_at, .. } => format!("quota exhausted; paused until {resets_at}"),
         E::LockTakenOver { pid, .. } => format!("took over a dead owner's lock (pid {pid})"),
+        // A refused command is something an operator asked for and did not
+        // get: never silent.
+        E::MailboxCommandApplied { command, ok: false } => {
+            format!("mailbox command {command} refused (its reason is in state/mailbox/failed/)")
+        }
         // Kept in the event log only: bookkeeping an operator need not watch.
         E::RuntimeSignal { .. }
         | E::RetryActiveSkipped { .. }
         | E::StaleStateCleared { .. }
         | E::MailboxUnreadable { .. }
         | E::MailboxArchiveFailed { .. }
-        | E::MailboxCommandApplied { .. }
+        | E::MailboxCommandApplied { ok: true, .. }
         | E::IdeaNormalizedToSpec { .. }
         | E::IdeaIntakeFailed { .. }
         | E::ClaimReturned { .. }

@@ -84,6 +84,15 @@ fn renders_the_lines_an_operator_watches() {
         ok: true,
     };
     assert!(line(at, &internal).is_none());
+    let refused = Event::MailboxCommandApplied {
+        command: "retry_item".into(),
+        ok: false,
+    };
+    assert!(
+        line(at, &refused)
+            .unwrap()
+            .contains("mailbox command retry_item refused")
+    );
     let pause = line(
         at,
         &Event::UsageGovernancePaused {
