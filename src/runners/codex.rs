@@ -276,8 +276,7 @@ pub(crate) struct CodexEvents {
 
 impl LineSink for CodexEvents {
     fn line(&mut self, line: &Line) -> Seen {
-        let Some(event) = parse_event(line) else {
-            self.bad_lines += u64::from(!line.bytes.iter().all(u8::is_ascii_whitespace));
+        let Some(event) = parse_counted(line, &mut self.bad_lines) else {
             return Seen::Other;
         };
         self.event(&event)
@@ -350,6 +349,16 @@ pub(crate) fn parse_event(line: &Line) -> Option<Value> {
     serde_json::from_slice::<Value>(&line.bytes)
         .ok()
         .filter(Value::is_object)
+}
+
+/// [`parse_event`], counting a non-blank line that is not an event in
+/// `bad_lines` (reported as a note, never a failure by itself).
+pub(crate) fn parse_counted(line: &Line, bad_lines: &mut u64) -> Option<Value> {
+    let event = parse_event(line);
+    if event.is_none() {
+        *bad_lines += u64::from(!line.bytes.iter().all(u8::is_ascii_whitespace));
+    }
+    event
 }
 
 /// Codex usage: `cached_input_tokens` is part of `input_tokens`, and

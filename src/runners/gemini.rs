@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::RunnerError;
 use super::classify::{self, Verdict};
-use super::codex::{clip, parse_event};
+use super::codex::{clip, parse_counted};
 use super::lines::Line;
 use super::process::Invocation;
 use super::raw::RawRun;
@@ -214,8 +214,7 @@ pub(crate) struct GeminiEvents {
 
 impl LineSink for GeminiEvents {
     fn line(&mut self, line: &Line) -> Seen {
-        let Some(event) = parse_event(line) else {
-            self.bad_lines += u64::from(!line.bytes.iter().all(u8::is_ascii_whitespace));
+        let Some(event) = parse_counted(line, &mut self.bad_lines) else {
             return Seen::Other;
         };
         self.event(&event)

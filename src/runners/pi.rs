@@ -331,6 +331,8 @@ fn summarize(ctx: &Ctx<'_>, harness: Harness, s: &Session, stop: Option<Stop>) -
             };
             raw.fail(exit, &error, format!("pi rejected the prompt: {}", clip(&error)));
         }
+        // `silent_exit` marks a harness that died before any event (and
+        // says so); only otherwise is the broken stream the story.
         Some(Stop::Broken(note)) if !stream::silent_exit(&mut raw, &streamed.exit, "pi") => {
             raw.exit = ExitKind::RunnerError;
             raw.note(note);

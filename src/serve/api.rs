@@ -217,7 +217,7 @@ fn active_run(site: &Site, a: &ActiveRun, fuel_limit: Option<u32>, now: Timestam
 }
 
 /// The fix shown for a blocked item.
-pub(crate) fn blocked_fix(_kind: WorkItemKind, id: &str) -> String {
+pub(crate) fn blocked_fix(id: &str) -> String {
     format!("fix what the reason names, then millrace queue retry {id}")
 }
 
@@ -242,7 +242,7 @@ fn blocked(site: &Site) -> Value {
                 "kind": kind, "id": id,
                 "reason": last.as_ref().map(|r| r.reason.clone()),
                 "at": last.as_ref().map(|r| r.at),
-                "fix": blocked_fix(*kind, id),
+                "fix": blocked_fix(id),
             })
         })
         .collect();

@@ -185,7 +185,7 @@ pub(crate) fn item(site: &Site, id: &str) -> Result<Value, ServeError> {
     let loaded = WorkDocument::load(&located.path, Some(located.kind));
     let block = (located.state == QueueState::Blocked).then(|| {
         let reasons = queues.block_reasons(located.kind, id).unwrap_or_default();
-        json!({ "reasons": reasons, "reason": reasons.last().map(|r| &r.reason), "fix": blocked_fix(located.kind, id) })
+        json!({ "reasons": reasons, "reason": reasons.last().map(|r| &r.reason), "fix": blocked_fix(id) })
     });
     let mut history = Vec::new();
     for run_id in item_run_ids(site, id)? {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::QUERY_TIMEOUT;
-use crate::runners::codex::parse_event;
+use crate::runners::codex::parse_counted;
 use crate::runners::lines::Line;
 use crate::runners::process::{Harness, Step};
 
@@ -123,10 +123,7 @@ pub(crate) async fn next_event(h: &mut Harness, s: &mut Session, until: Instant)
 }
 
 pub(crate) fn record(h: &mut Harness, s: &mut Session, line: &Line) -> Option<Value> {
-    let Some(record) = parse_event(line) else {
-        s.bad_lines += u64::from(!line.bytes.iter().all(u8::is_ascii_whitespace));
-        return None;
-    };
+    let record = parse_counted(line, &mut s.bad_lines)?;
     s.records += 1;
     // Streaming deltas would double the log for no insight.
     if record.get("type").and_then(Value::as_str) != Some("message_update") {

@@ -878,14 +878,20 @@ fn transient(outcome: &str) -> Answer {
     a
 }
 
-#[test]
-fn a_transient_provider_failure_retries_the_stage_uncharged_after_a_backoff() {
+type Builds = std::rc::Rc<std::cell::Cell<u32>>;
+
+/// A campaign whose builder fails transiently `failures` times, then
+/// completes, with the count of builder runs (an uncharged retry does not
+/// advance the attempt the script is given).
+fn builder_fails_transiently(
+    failures: u32,
+) -> (Builds, impl FnMut(&str, u32, Option<&str>) -> Answer + 'static) {
     let builds = std::rc::Rc::new(std::cell::Cell::new(0));
     let seen = builds.clone();
-    let mut sim = Sim::new("default_codex", move |node, _, _| match node {
+    let script = move |node: &str, _: u32, _: Option<&str>| match node {
         "builder" => {
             seen.set(seen.get() + 1);
-            if seen.get() <= 2 {
+            if seen.get() <= failures {
                 transient("BLOCKED")
             } else {
                 Answer::of("BUILDER_COMPLETE")
@@ -893,7 +899,14 @@ fn a_transient_provider_failure_retries_the_stage_uncharged_after_a_backoff() {
         }
         "checker" => Answer::of("CHECKER_PASS"),
         _ => Answer::of("UPDATE_COMPLETE"),
-    });
+    };
+    (builds, script)
+}
+
+#[test]
+fn a_transient_provider_failure_retries_the_stage_uncharged_after_a_backoff() {
+    let (builds, script) = builder_fails_transiently(2);
+    let mut sim = Sim::new("default_codex", script);
     sim.rules.retries = millrace::engine::Retries {
         limit: 3,
         backoff_seconds: 4,
@@ -912,6 +925,7 @@ fn a_transient_provider_failure_retries_the_stage_uncharged_after_a_backoff() {
         .filter(|e| *e == "stage_retry_scheduled")
         .count();
     assert_eq!(retries, 2);
+    assert_eq!(builds.get(), 3);
     assert!(
         !sim.events.iter().any(|e| e == "harness_paused"),
         "{:?}",
@@ -921,20 +935,8 @@ fn a_transient_provider_failure_retries_the_stage_uncharged_after_a_backoff() {
 
 #[test]
 fn a_provider_that_keeps_failing_pauses_and_lifts_by_itself() {
-    let builds = std::rc::Rc::new(std::cell::Cell::new(0));
-    let seen = builds.clone();
-    let mut sim = Sim::new("default_codex", move |node, _, _| match node {
-        "builder" => {
-            seen.set(seen.get() + 1);
-            if seen.get() <= 3 {
-                transient("BLOCKED")
-            } else {
-                Answer::of("BUILDER_COMPLETE")
-            }
-        }
-        "checker" => Answer::of("CHECKER_PASS"),
-        _ => Answer::of("UPDATE_COMPLETE"),
-    });
+    let (builds, script) = builder_fails_transiently(3);
+    let mut sim = Sim::new("default_codex", script);
     sim.rules.retries = millrace::engine::Retries {
         limit: 2,
         backoff_seconds: 2,
