@@ -1,8 +1,10 @@
-//! `millrace queue add-task|add-spec|add-idea|ls|show`.
+//! `millrace queue add-task|add-spec|add-idea|ls|show|retry|repair-lineage`.
 //!
 //! Adding validates the document completely first. When a daemon owns the
 //! workspace (an active lock), additions go through its mailbox instead of
 //! touching the queues.
+
+mod lineage;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,7 @@ pub(super) fn run(command: QueueCommand, cx: &Context) -> Outcome {
         QueueCommand::Ls(args) => ls(&ws, &args),
         QueueCommand::Show(args) => show(&ws, &args),
         QueueCommand::Retry(args) => retry(&ws, &args),
+        QueueCommand::RepairLineage(args) => lineage::repair_lineage(&ws, &args),
     }
 }
 

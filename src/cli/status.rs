@@ -227,6 +227,19 @@ fn closure(r: &StatusReport, out: &mut Lines) {
             format!("{}:{} state=blocked reason={reason}", h.kind, h.id),
         );
     }
+    for f in &bp.drift {
+        let root = f.actual_root_spec_id.as_deref().unwrap_or("none");
+        out.put(
+            "closure_target_drift",
+            format!(
+                "{}:{} state={} root_spec_id={root} reason={}",
+                f.work_item_kind,
+                f.work_item_id,
+                f.state.as_str(),
+                f.diagnostic_reason.as_str()
+            ),
+        );
+    }
     // Claims are limited to the open target's lineage: everything else
     // queued waits, and says so.
     if bp.waiting > 0 {

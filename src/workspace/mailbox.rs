@@ -100,6 +100,10 @@ pub enum Command {
         id: String,
         reason: String,
     },
+    /// Relabel a closure target's drifted lineage (`queue repair-lineage --apply`).
+    RepairLineage {
+        root_spec_id: String,
+    },
 }
 
 impl Command {
@@ -118,6 +122,7 @@ impl Command {
             Command::RetryActive { .. } => "retry_active",
             Command::ClearStaleState { .. } => "clear_stale_state",
             Command::RetryItem { .. } => "retry_item",
+            Command::RepairLineage { .. } => "repair_lineage",
         }
     }
 
@@ -138,6 +143,7 @@ impl Command {
             },
             Command::ClearStaleState { reason } => json!({ "reason": reason }),
             Command::RetryItem { id, reason } => json!({ "id": id, "reason": reason }),
+            Command::RepairLineage { root_spec_id } => json!({ "root_spec_id": root_spec_id }),
             _ => json!({}),
         }
     }
@@ -194,6 +200,9 @@ impl Command {
             "retry_item" => Command::RetryItem {
                 id: text("id").ok_or("the payload has no `id`")?,
                 reason: non_empty_reason(text("reason"))?,
+            },
+            "repair_lineage" => Command::RepairLineage {
+                root_spec_id: text("root_spec_id").ok_or("the payload has no `root_spec_id`")?,
             },
             other => return Err(format!("unknown command `{other}`")),
         };

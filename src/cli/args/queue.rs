@@ -21,6 +21,9 @@ pub enum QueueCommand {
     Show(QueueShowArgs),
     /// Put a blocked item back in its queue (its history is kept).
     Retry(QueueRetryArgs),
+    /// Show (and with --apply mend) work of a closure target's family that
+    /// is filed under another root spec.
+    RepairLineage(QueueRepairLineageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +76,22 @@ pub struct QueueRetryArgs {
     /// Why it may run again (recorded with the retry).
     #[arg(long, default_value = "retried by the operator")]
     pub reason: String,
+    /// With a daemon running, hand the command over without waiting for its verdict.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueRepairLineageArgs {
+    /// The closure target's root spec id.
+    #[arg(long)]
+    pub root_spec_id: String,
+    /// Rewrite the drifted documents (without it, only the plan is shown and recorded).
+    #[arg(long)]
+    pub apply: bool,
     /// With a daemon running, hand the command over without waiting for its verdict.
     #[arg(long)]
     pub no_wait: bool,

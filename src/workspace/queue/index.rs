@@ -38,7 +38,7 @@ use crate::workspace::document::check_stem;
 use crate::workspace::{Workspace, fsx};
 
 /// The index format version.
-const INDEX_SCHEMA_VERSION: u32 = 1;
+const INDEX_SCHEMA_VERSION: u32 = 2;
 
 /// Whether an index built at `built_at_ns` of a directory whose mtime was
 /// `dir_mtime_ns` could have missed a change that left the mtime as it was.
@@ -75,8 +75,9 @@ impl HeldIndexes {
     }
 }
 
-/// One queued document:
-/// `(seconds, nanos, id, root, depends_on, size, mtime_ns, inode)`.
+/// One queued document: `(seconds, nanos, id, root, depends_on, size,
+/// mtime_ns, inode, root_idea, spec)`; the last two let the lineage-drift
+/// scan run without parsing the queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry(
     pub i64,
@@ -87,6 +88,8 @@ pub struct Entry(
     pub u64,
     pub i64,
     pub u64,
+    pub Option<String>,
+    pub Option<String>,
 );
 
 impl Entry {
@@ -102,6 +105,8 @@ impl Entry {
             size,
             mtime_ns,
             inode,
+            doc.root_idea_id().map(str::to_string),
+            doc.spec_id().map(str::to_string),
         )
     }
 
@@ -111,6 +116,15 @@ impl Entry {
 
     pub fn root(&self) -> Option<&str> {
         self.3.as_deref()
+    }
+
+    pub fn root_idea(&self) -> Option<&str> {
+        self.8.as_deref()
+    }
+
+    /// A task's `Spec-ID`, a spec's own id.
+    pub fn spec(&self) -> Option<&str> {
+        self.9.as_deref()
     }
 
     pub fn depends_on(&self) -> &[String] {
