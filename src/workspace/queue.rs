@@ -272,7 +272,7 @@ impl<'w> Queues<'w> {
         Ok(WorkItemKind::ALL.iter().find_map(|kind| self.find_in(*kind, id)))
     }
 
-    fn find_in(&self, kind: WorkItemKind, id: &str) -> Option<Located> {
+    pub(crate) fn find_in(&self, kind: WorkItemKind, id: &str) -> Option<Located> {
         QueueState::ALL.iter().find_map(|state| {
             let path = self.ws.paths().document(kind, *state, id);
             fsx::is_file(&path).then_some(Located {

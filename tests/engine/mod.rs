@@ -4,6 +4,7 @@
 
 mod daemon;
 mod events;
+mod golden;
 mod harness;
 mod intake;
 mod learning;

@@ -10,7 +10,7 @@ use crate::workspace::{spec_md, stderr, stdout};
 
 /// A root spec whose one task blocks at builder, troubleshooter and
 /// consultant; on the retry the builder succeeds.
-fn script(builder: &str) -> String {
+pub(super) fn script(builder: &str) -> String {
     let task = "# Task {root_spec_id}-t1\\n\\nTask-ID: {root_spec_id}-t1\\nCreated-At: 2026-01-01T00:00:00Z\\n\
                 Created-By: manager\\nRoot-Spec-ID: {root_spec_id}\\n\\nTarget-Paths:\\n- src/lib.rs\\n\\n\
                 Acceptance:\\n- it works\\n\\nRequired-Checks:\\n- cargo test\\n\\nReferences:\\n- none\\n\\n\

@@ -15,7 +15,7 @@ pub enum QueueCommand {
     /// Validate a learning request (`.md` or `.json`) and queue it; refused
     /// unless the mode runs a learning plane.
     AddLearningRequest(LearningAddArgs),
-    /// Queue depths and active items per family.
+    /// What is queued and running (a first page), done, blocked and in the ideas inbox.
     Ls(QueueLsArgs),
     /// Find one work item and print it: state, why it was blocked, its runs.
     Show(QueueShowArgs),
@@ -52,9 +52,12 @@ pub struct LearningAddArgs {
 
 #[derive(Debug, Args)]
 pub struct QueueLsArgs {
-    /// List every queued item, not only the counts.
+    /// List every queued item with its claim facts instead of the first page.
     #[arg(long)]
     pub all: bool,
+    /// How many items (active first, then queued in claim order) the page lists.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
     /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
