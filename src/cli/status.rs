@@ -77,6 +77,21 @@ fn render(r: &StatusReport) -> String {
         out.put("attention", format!("{}: {}", item.code, item.reason));
         out.put("fix", &item.fix);
     }
+    // A refused command is said by the command that issued it; this is the
+    // record for whoever did not wait or was not there.
+    if r.mailbox_refused > 0 {
+        out.put("mailbox_refused_last_day", r.mailbox_refused);
+    }
+    for refusal in &r.mailbox_refusals {
+        let at = refusal.archived_at.map_or("none".into(), |t| t.to_string());
+        out.put(
+            "mailbox_refused",
+            format!(
+                "{} {} at={at} error={}",
+                refusal.command, refusal.command_id, refusal.error
+            ),
+        );
+    }
     out.put("stop_requested", r.stop_requested);
     out.put("mode_id", or_none(r.mode_id.as_deref()));
     out.put("running_plan_id", or_none(r.running_plan_id.as_deref()));

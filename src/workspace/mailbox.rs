@@ -380,6 +380,48 @@ fn archive(ws: &Workspace, name: &str, to: MailboxBox, mut record: Value) -> Res
     Ok(target)
 }
 
+/// A command the daemon refused, as `status` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Refusal {
+    pub command_id: String,
+    pub command: String,
+    pub archived_at: Option<Timestamp>,
+    /// The daemon's words, led by the error's code.
+    pub error: String,
+}
+
+/// Commands refused since `since` (by their archive file's time): how
+/// many, and the latest `max` of them, newest first.
+pub fn refusals_since(ws: &Workspace, since: std::time::SystemTime, max: usize) -> (usize, Vec<Refusal>) {
+    let dir = ws.paths().mailbox(MailboxBox::Failed);
+    let mut recent: Vec<(std::time::SystemTime, String)> = fsx::list_names(&dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.ends_with(".json"))
+        .filter_map(|n| Some((fsx::modified(&dir.join(&n))?, n)))
+        .filter(|(at, _)| *at >= since)
+        .collect();
+    recent.sort();
+    let latest = recent
+        .iter()
+        .rev()
+        .take(max)
+        .filter_map(|(_, name)| {
+            let record: Value = serde_json::from_str(&fsx::read_optional(&dir.join(name)).ok()??).ok()?;
+            let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let envelope = record.get("envelope").unwrap_or(&Value::Null);
+            Some(Refusal {
+                command_id: field(envelope, "command_id")
+                    .unwrap_or_else(|| name.trim_end_matches(".json").into()),
+                command: field(envelope, "command").unwrap_or_else(|| "unknown".into()),
+                archived_at: field(&record, "archived_at").and_then(|t| t.parse().ok()),
+                error: field(&record, "error").unwrap_or_else(|| "refused".into()),
+            })
+        })
+        .collect();
+    (recent.len(), latest)
+}
+
 /// What the daemon made of an issued command, once it is archived.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {

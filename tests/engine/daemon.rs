@@ -467,4 +467,16 @@ fn a_refused_mailbox_command_says_so_and_exits_1() {
     let out = c.ws.run(&["queue", "retry", "t1", "--no-wait"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("applied: pending"), "{}", stdout(&out));
+    // Whoever did not wait reads the refusals in status.
+    wait_for(|| c.ws.names("state/mailbox/failed").len() == 2);
+    let status = stdout(&c.ws.run(&["status"]));
+    assert!(status.contains("mailbox_refused_last_day: 2\n"), "{status}");
+    assert!(
+        status.contains("mailbox_refused: retry_item cmd-")
+            && status.contains("error=mill::queue::not_blocked"),
+        "{status}"
+    );
+    let json = crate::workspace::json(&c.ws.run(&["status", "--json"]));
+    assert_eq!(json["mailbox_refused"], 2);
+    assert_eq!(json["mailbox_refusals"][0]["command"], "retry_item");
 }

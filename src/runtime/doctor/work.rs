@@ -173,7 +173,8 @@ pub(super) fn closure_targets(c: &mut Checks<'_>) {
 /// root, holds every other root back for ever: the error names the items
 /// and the command.
 fn lineage_blocked(c: &mut Checks<'_>) {
-    let queues = crate::workspace::queue::Queues::new(c.ws);
+    let held = c.ws.clone().holding_indexes();
+    let queues = crate::workspace::queue::Queues::new(&held);
     let Ok(Some(bp)) = queues.backpressure() else {
         return;
     };
