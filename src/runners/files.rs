@@ -69,7 +69,7 @@ pub(crate) fn file_safe(id: &str) -> String {
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FsError> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
-    fsx::write_atomic(path, &bytes)
+    fsx::write_atomic_into(path, &bytes)
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use crate::workspace::{Ws, field, millrace_in, stderr, stdout};
 
 /// A daemon started in the background; killed (by its pid) if a test
 /// fails before it stops.
-struct Daemon(Child);
+pub(super) struct Daemon(Child);
 
 impl Daemon {
-    fn start(ws: &Ws) -> Daemon {
+    pub(super) fn start(ws: &Ws) -> Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_millrace"))
             .args(["--workspace", ws.root.to_str().unwrap(), "run", "daemon"])
             .env("NO_COLOR", "1")
@@ -25,16 +25,29 @@ impl Daemon {
         daemon
     }
 
+    /// Waits for the process to end by itself; its stderr.
+    pub(super) fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let mut pipe = self.0.stderr.take().unwrap();
+        let status = exit_of(&mut self.0);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+        (status, text)
+    }
+
     /// Waits for the process to end by itself.
     fn wait(mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the daemon did not stop");
-            std::thread::sleep(Duration::from_millis(20));
+        exit_of(&mut self.0)
+    }
+}
+
+fn exit_of(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
         }
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -45,7 +58,7 @@ impl Drop for Daemon {
     }
 }
 
-fn wait_for(mut ready: impl FnMut() -> bool) {
+pub(super) fn wait_for(mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
         assert!(Instant::now() < deadline, "condition not reached in time");

@@ -238,3 +238,50 @@ fn drifted_lineage_holds_the_closure_pass_and_repair_lineage_mends_it() {
         stderr(&none)
     );
 }
+
+#[test]
+fn a_workspace_removed_under_the_daemon_stops_it_with_a_code_and_nothing_is_rebuilt() {
+    let script = "[stages]\nbuilder = [{ outcome = \"BUILDER_COMPLETE\", delay_ms = 3000 }]\n";
+    let c = Campaign::new("default_codex", script, "");
+    c.add_task("t1");
+    let daemon = super::daemon::Daemon::start(&c.ws);
+    super::daemon::wait_for(|| c.position("stage_started", |d| d["node"] == "builder").is_some());
+    std::fs::remove_dir_all(c.ws.agents()).unwrap();
+    let (status, err) = daemon.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("mill::engine::workspace_gone"), "{err}");
+    // The stage was stopped, and no part of the tree came back: not the
+    // state, not the event log, not the run directory's files.
+    assert!(!c.ws.agents().exists(), "a partial tree was rebuilt");
+}
+
+#[test]
+fn an_active_item_removed_mid_stage_is_repaired_once_then_the_run_ends() {
+    // The task file vanishes while the builder runs: the updater's
+    // completion finds nothing to move; the troubleshooter gets that once,
+    // and the second time the run ends instead of cycling until its fuel
+    // (40 stages) runs out.
+    let script =
+        "[stages]\nbuilder = [{ outcome = \"BUILDER_COMPLETE\", delay_ms = 1500 }, \"BUILDER_COMPLETE\"]\n";
+    let c = Campaign::new("default_codex", script, "");
+    c.add_task("t1");
+    let daemon = super::daemon::Daemon::start(&c.ws);
+    super::daemon::wait_for(|| c.position("stage_started", |d| d["node"] == "builder").is_some());
+    std::fs::remove_file(c.ws.path("tasks/active/t1.md")).unwrap();
+    super::daemon::wait_for(|| c.position("work_item_missing", |d| d["id"] == "t1").is_some());
+    let errors = c
+        .events()
+        .iter()
+        .filter(|e| e["event_type"] == "runtime_post_stage_error")
+        .count();
+    assert_eq!(errors, 2, "one repaired, the second ends the run");
+    let stages = c
+        .events()
+        .iter()
+        .filter(|e| e["event_type"] == "stage_started")
+        .count();
+    assert!(stages <= 8, "{stages} stages ran");
+    let status = json(&c.ws.run(&["status", "--json"]));
+    assert_eq!(status["active_runs"], serde_json::json!([]));
+    drop(daemon);
+}
