@@ -308,6 +308,17 @@ pub(crate) fn open_append(path: &Path) -> FsResult<File> {
 /// `line` may hold several lines joined by newlines (a batch), each one a
 /// whole record.
 pub(crate) fn append_line(path: &Path, line: &str) -> FsResult<()> {
+    append(path, line, true)
+}
+
+/// [`append_line`] without waiting for the disk: for a diagnostic log
+/// (the event log), which a killed process cannot tear (the write is one
+/// call) and which decides nothing after a power loss.
+pub(crate) fn append_line_unflushed(path: &Path, line: &str) -> FsResult<()> {
+    append(path, line, false)
+}
+
+fn append(path: &Path, line: &str, durable: bool) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;
     let existed = path.exists();
@@ -320,9 +331,9 @@ pub(crate) fn append_line(path: &Path, line: &str) -> FsResult<()> {
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
     file.write_all(&bytes)
-        .and_then(|()| file.sync_data())
+        .and_then(|()| if durable { file.sync_data() } else { Ok(()) })
         .map_err(|e| FsError::io("append to", path, e))?;
-    if !existed {
+    if !existed && durable {
         sync_dir(dir)?;
     }
     Ok(())
