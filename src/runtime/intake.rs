@@ -91,6 +91,9 @@ impl Runtime {
                 });
                 return Ok(json!({"requeued": self.relative(&found.path)}));
             }
+            Command::GateDecide { id, outcome, note } => {
+                return self.decide_gate(id, outcome, note.as_deref());
+            }
             Command::AddTask(doc) | Command::AddSpec(doc) => {
                 let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| coded(&e))?;
                 return Ok(json!({"enqueued": self.relative(&path)}));
@@ -146,7 +149,7 @@ impl Runtime {
 }
 
 /// A refusal as the issuing command prints it: the code, then the error.
-fn coded(e: &dyn miette::Diagnostic) -> String {
+pub(super) fn coded(e: &dyn miette::Diagnostic) -> String {
     match e.code() {
         Some(code) => format!("{code}: {e}"),
         None => e.to_string(),

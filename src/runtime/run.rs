@@ -101,6 +101,11 @@ impl Runtime {
             if options.until_idle && self.running.is_empty() && super::needs_operator(&self.state).is_some() {
                 break "needs_operator";
             }
+            // Every run waits at a gate nobody's timeout will decide.
+            if options.until_idle && self.running.is_empty() && self.only_undecidable_gates() {
+                stuck = self.gate_attention();
+                break "needs_operator";
+            }
             if quiet && !idle && before + 1 == self.state.tick {
                 self.emit(Event::RuntimeIdle {
                     reason: "no_work".into(),

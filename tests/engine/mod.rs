@@ -4,10 +4,12 @@
 
 mod daemon;
 mod events;
+mod gates;
 mod harness;
 mod intake;
 mod learning;
 mod pure;
+mod replay;
 mod stalls;
 
 use std::process::Output;
