@@ -124,9 +124,16 @@ fn a_gate_waits_across_a_restart_and_a_sigkill_and_costs_nothing() {
     assert_eq!(count(&c, "gate_opened"), 1);
     assert_eq!(count(&c, "stage_interrupted"), 0);
 
-    // SIGKILL while it waits: still there, still the same wait.
+    // A stop does not wait for a gate: the daemon ends, the wait stays.
     let mut daemon = Daemon::start(&c);
     wait_for(|| count(&c, "runtime_started") >= 3);
+    assert!(c.ws.run(&["stop"]).status.success());
+    wait_for(|| daemon.0.try_wait().unwrap().is_some());
+    assert_eq!(gates(&c)[0]["gate_id"], id.as_str());
+
+    // SIGKILL while it waits: still there, still the same wait.
+    let mut daemon = Daemon::start(&c);
+    wait_for(|| count(&c, "runtime_started") >= 4);
     daemon.0.kill().unwrap();
     daemon.0.wait().unwrap();
     assert_eq!(gates(&c)[0]["gate_id"], id.as_str());
