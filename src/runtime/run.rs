@@ -26,6 +26,7 @@ pub struct RunSummary {
     /// `plane/node OUTCOME` per finished stage, in order.
     pub stages: Vec<String>,
     /// Why the loop ended: `idle`, `stopped`, `max_ticks`, `one_stage`,
+    /// `gate_waiting` (`run once` found or left a run at a gate),
     /// `needs_operator`.
     pub ended: String,
     /// What an operator must fix before anything moves (the run exits
@@ -44,10 +45,13 @@ impl Runtime {
         let mut signals = Signals::new()?;
         self.intake()?;
         self.tick()?;
-        let ended = if self.running.is_empty() {
-            "idle"
-        } else {
-            "one_stage"
+        let gate = self.state.active_runs.keys().any(|p| self.waits_at_gate(*p));
+        let ended = match (self.running.is_empty(), gate) {
+            (false, _) => "one_stage",
+            // A run reached (or still waits at) a gate: nothing runs
+            // until it is decided.
+            (true, true) => "gate_waiting",
+            (true, false) => "idle",
         };
         self.await_stage(&mut signals).await?;
         self.drain_mailbox()?;

@@ -276,3 +276,16 @@ mode campaign extends default_codex {
     assert_eq!(decision["data"]["outcome"], "REJECTED");
     assert!(gates(&c).is_empty());
 }
+
+#[test]
+fn run_once_says_when_a_run_waits_at_a_gate() {
+    let c = reviewed();
+    let first = stdout(&c.ws.run(&["run", "once"]));
+    assert_eq!(field(&first, "ended").as_deref(), Some("one_stage"), "{first}");
+    for _ in 0..2 {
+        let next = stdout(&c.ws.run(&["run", "once"]));
+        assert_eq!(field(&next, "ended").as_deref(), Some("gate_waiting"), "{next}");
+    }
+    assert_eq!(gates(&c).len(), 1);
+    assert_eq!(count(&c, "gate_opened"), 1);
+}

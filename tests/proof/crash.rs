@@ -202,7 +202,10 @@ fn planning_gated() -> String {
             "    manager {\n",
             "    plan_check {\n        APPROVED -> manager\n    }\n    manager {\n",
         );
-    assert!(gated.contains("-> plan_check"), "the shipped planner routes changed");
+    assert!(
+        gated.contains("-> plan_check"),
+        "the shipped planner routes changed"
+    );
     gated
 }
 
