@@ -167,6 +167,17 @@ fn a_gate_waits_across_a_restart_and_a_sigkill_and_costs_nothing() {
         "{}",
         stderr(&again)
     );
+
+    // The gate's decision is recorded like a stage's: replaying the run
+    // against its own plan diverges nowhere.
+    let replay = c.ws.run(&["replay", "--json"]);
+    assert!(replay.status.success(), "{}", stdout(&replay));
+    assert_eq!(json(&replay)["diverged"], 0);
+
+    // A damaged gate record is a doctor error with its code.
+    c.ws.write("state/gates/req-broken-gate001.json", "{ not json");
+    let doctor = stdout(&c.ws.run(&["doctor"]));
+    assert!(doctor.contains("error: mill::gate::invalid_record"), "{doctor}");
 }
 
 #[test]
