@@ -164,7 +164,17 @@ impl Runtime {
                     .state
                     .active_runs
                     .values()
-                    .filter(|r| next.plan.node_named(r.plane, &r.node).is_none())
+                    .filter(|r| {
+                        let is_gate = |plan: &crate::plan::Plan| {
+                            plan.node_named(r.plane, &r.node)
+                                .map(|n| plan.stage_of(n).gate.is_some())
+                        };
+                        // A pending wait must stay what it is: a gate that
+                        // became a stage (or the reverse) would never end.
+                        let flipped =
+                            r.pending_request_id.is_some() && is_gate(&self.plan) != is_gate(&next.plan);
+                        is_gate(&next.plan).is_none() || flipped
+                    })
                     .map(|r| format!("{}/{}", r.plane, r.node))
                     .collect();
                 if !missing.is_empty() {
