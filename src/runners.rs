@@ -195,7 +195,7 @@ fn record_completion(files: &RunFiles, raw: &RawRun, result: &StageResult) {
     if let Some(map) = record.as_object_mut() {
         map.extend(raw.extra.clone());
     }
-    let _ = files::write_json(&files.completion, &record);
+    let _ = files::write_note(&files.completion, &record);
 }
 
 /// Checks that `runner`'s harness can be started: its binary is on `PATH`

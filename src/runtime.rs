@@ -85,6 +85,18 @@ pub enum RuntimeError {
     )]
     Persist { detail: String },
 
+    /// `millrace-agents/` was removed or replaced under the running
+    /// runtime: carrying on would rebuild a partial tree and run harnesses
+    /// against work that is gone.
+    #[error("the workspace directory `{}` was removed or replaced while the runtime ran", path.display())]
+    #[diagnostic(
+        code(mill::engine::workspace_gone),
+        help(
+            "running stages were stopped; restore the directory (or `millrace init` a new workspace) and start again"
+        )
+    )]
+    WorkspaceGone { path: PathBuf },
+
     /// The tokio runtime or signal handling could not start.
     #[error("cannot start the runtime's event loop: {detail}")]
     #[diagnostic(
@@ -134,6 +146,9 @@ pub struct Runtime {
     reloader: Option<Reloader>,
     /// Usage governance: the ledger, the rules, the state file.
     governor: Governor,
+    /// The inode of `millrace-agents/` when ownership was taken: another
+    /// one (or none) means the workspace went away under the runtime.
+    agents_inode: Option<u64>,
 }
 
 /// What a command applied with no daemon did.
@@ -232,7 +247,9 @@ impl Runtime {
             said: Vec::new(),
             reloader: None,
             governor,
+            agents_inode: None,
         };
+        rt.agents_inode = crate::workspace::fsx::stat(rt.ws.agents()).map(|s| s.inode);
         if let Some(dead) = acquired.takeover {
             rt.emit(Event::LockTakenOver {
                 pid: dead.owner_pid,
@@ -317,11 +334,23 @@ impl Runtime {
         for running in self.running.values() {
             running.cancel.cancel();
         }
+        // Nothing to give back in a workspace that went away: writing the
+        // snapshot and the event would only rebuild part of its tree.
+        if !self.workspace_intact() {
+            return Ok(std::mem::take(&mut self.finished));
+        }
         self.commit(Input::Shutdown {
             now: Timestamp::now(),
         })?;
         lock::release(&self.ws, &self.session)?;
         Ok(std::mem::take(&mut self.finished))
+    }
+
+    /// Whether `millrace-agents/` is still the directory ownership was
+    /// taken in.
+    fn workspace_intact(&self) -> bool {
+        let now = crate::workspace::fsx::stat(self.ws.agents()).map(|s| s.inode);
+        now.is_some() && now == self.agents_inode
     }
 
     /// Lets `reload_config` rebuild the plan and settings.

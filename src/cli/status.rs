@@ -77,6 +77,21 @@ fn render(r: &StatusReport) -> String {
         out.put("attention", format!("{}: {}", item.code, item.reason));
         out.put("fix", &item.fix);
     }
+    // A refused command is said by the command that issued it; this is the
+    // record for whoever did not wait or was not there.
+    if r.mailbox_refused > 0 {
+        out.put("mailbox_refused_last_day", r.mailbox_refused);
+    }
+    for refusal in &r.mailbox_refusals {
+        let at = refusal.archived_at.map_or("none".into(), |t| t.to_string());
+        out.put(
+            "mailbox_refused",
+            format!(
+                "{} {} at={at} error={}",
+                refusal.command, refusal.command_id, refusal.error
+            ),
+        );
+    }
     out.put("stop_requested", r.stop_requested);
     out.put("mode_id", or_none(r.mode_id.as_deref()));
     out.put("running_plan_id", or_none(r.running_plan_id.as_deref()));
@@ -239,6 +254,19 @@ fn closure(r: &StatusReport, out: &mut Lines) {
         out.put(
             "closure_target_held_by",
             format!("{}:{} state=blocked reason={reason}", h.kind, h.id),
+        );
+    }
+    for f in &bp.drift {
+        let root = f.actual_root_spec_id.as_deref().unwrap_or("none");
+        out.put(
+            "closure_target_drift",
+            format!(
+                "{}:{} state={} root_spec_id={root} reason={}",
+                f.work_item_kind,
+                f.work_item_id,
+                f.state.as_str(),
+                f.diagnostic_reason.as_str()
+            ),
         );
     }
     // Claims are limited to the open target's lineage: everything else

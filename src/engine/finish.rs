@@ -399,7 +399,7 @@ impl Step<'_> {
     }
 
     /// Applying a stage's decision failed: hand the error to the loop's
-    /// repair node (once), or block the item.
+    /// repair node (once per run), or block the item.
     pub(super) fn apply_failed(&mut self, result: &StageResult, result_path: &str, error: &ApplyError) {
         let plane = result.plane;
         let Some(mut run) = self.state.active_runs.get(&plane).cloned() else {
@@ -408,7 +408,9 @@ impl Step<'_> {
         run.pending_request_id = None;
         let repair = self.plan.loop_for(plane).and_then(|l| self.plan.loops[l].repair);
         let repair = repair.filter(|n| {
-            run.request_kind != RequestKind::ClosureTarget && self.plan.nodes[*n].name != run.node
+            run.request_kind != RequestKind::ClosureTarget
+                && self.plan.nodes[*n].name != run.node
+                && run.runtime_errors == 0
         });
         let repair_name = repair.map(|n| self.plan.nodes[n].name.clone());
         let text = runtime_error_report(
@@ -440,6 +442,7 @@ impl Step<'_> {
                     report_path,
                 });
                 run.failure_class = Some(error.code.clone());
+                run.runtime_errors += 1;
                 run.active_since = self.now;
                 self.state.active_runs.insert(plane, run);
                 self.marker(plane, "BLOCKED");

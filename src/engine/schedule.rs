@@ -293,6 +293,7 @@ impl Step<'_> {
             retry_at: None,
             retry_requested: None,
             runtime_error: None,
+            runtime_errors: 0,
             last_stage_result: None,
             tokens_used: 0,
             cost_usd: 0.0,

@@ -334,6 +334,15 @@ impl WorkDocument {
         }
     }
 
+    /// A task's `Spec-ID`; a spec's own id.
+    pub fn spec_id(&self) -> Option<&str> {
+        match self {
+            WorkDocument::Task(d) => d.spec_id.as_deref(),
+            WorkDocument::Spec(d) => Some(&d.spec_id),
+            _ => None,
+        }
+    }
+
     /// The closure family this document belongs to: its `Root-Spec-ID`;
     /// else a task's `Spec-ID`, an incident's `Source-Spec-ID`, or a spec's
     /// own id when it came from an idea or was written by hand.

@@ -355,6 +355,17 @@ pub enum Event {
     ClosureTargetsConflict {
         open: Vec<String>,
     },
+    /// Family work filed under another root holds the closure pass.
+    ClosureLineageDriftDetected {
+        root_spec_id: String,
+        work_ids: Vec<String>,
+    },
+    /// `queue repair-lineage --apply` relabelled the drifted documents.
+    ClosureLineageRepaired {
+        root_spec_id: String,
+        documents: usize,
+        changes: usize,
+    },
 
     // ---- learning ----
     LearningPromotionDeferred {

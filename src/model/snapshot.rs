@@ -201,6 +201,11 @@ pub struct ActiveRun {
     /// A runtime-owned error handed to the repair node now running.
     #[serde(default)]
     pub runtime_error: Option<RuntimeErrorRef>,
+    /// Runtime-owned errors this run has handed to its repair node: one is
+    /// repaired, the next blocks the item (a vanished file does not come
+    /// back by running the loop again).
+    #[serde(default)]
+    pub runtime_errors: u32,
     /// The stage-result file of the previous stage, workspace-relative.
     #[serde(default)]
     pub last_stage_result: Option<String>,

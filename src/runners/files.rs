@@ -63,13 +63,21 @@ pub(crate) fn file_safe(id: &str) -> String {
     }
 }
 
-/// Writes a record (invocation, process, completion) as pretty JSON,
+/// Writes a record (the process record, a harness result) as pretty JSON,
 /// atomically and durably: the process record is what stops an orphaned
 /// harness after a crash.
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FsError> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
-    fsx::write_atomic(path, &bytes)
+    fsx::write_atomic_into(path, &bytes)
+}
+
+/// Writes a record only people read (invocation, completion) atomically,
+/// without waiting for the disk.
+pub(crate) fn write_note(path: &Path, value: &impl Serialize) -> Result<(), FsError> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    fsx::write_replace(path, &bytes)
 }
 
 #[cfg(test)]

@@ -176,7 +176,7 @@ pub(crate) fn record_invocation(ctx: &Ctx<'_>, inv: &Invocation) {
     });
     // The record is evidence, not a precondition: a failed write must not
     // stop the stage (the completion record notes nothing is missing).
-    let _ = write_json(&ctx.files.invocation, &record);
+    let _ = super::files::write_note(&ctx.files.invocation, &record);
 }
 
 /// Starts `inv` and runs it to its end through `sink`, with the run

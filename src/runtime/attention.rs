@@ -64,6 +64,9 @@ pub fn lineage_attention(bp: &Backpressure) -> Option<Attention> {
     if !bp.stuck() {
         return None;
     }
+    if !bp.drift.is_empty() {
+        return Some(drift_attention(bp));
+    }
     let holders: Vec<String> = bp
         .holders
         .iter()
@@ -87,6 +90,36 @@ pub fn lineage_attention(bp: &Backpressure) -> Option<Attention> {
         fix: format!("millrace queue show {first} (why), then millrace queue retry {first}"),
         lifts_by_itself: false,
     })
+}
+
+/// Family work filed under another root: relabelling it is the fix.
+fn drift_attention(bp: &Backpressure) -> Attention {
+    let items: Vec<String> = bp
+        .drift
+        .iter()
+        .map(|f| {
+            let root = f.actual_root_spec_id.as_deref().unwrap_or("none");
+            format!(
+                "{}:{} (root {root}, {})",
+                f.work_item_kind,
+                f.work_item_id,
+                f.state.as_str()
+            )
+        })
+        .collect();
+    Attention {
+        code: "mill::runtime::lineage_drift".into(),
+        reason: format!(
+            "closure target {} waits for work of its family filed under another root spec: {}",
+            bp.root_spec_id,
+            items.join(", ")
+        ),
+        fix: format!(
+            "millrace queue repair-lineage --root-spec-id {} (preview), then the same with --apply",
+            bp.root_spec_id
+        ),
+        lifts_by_itself: false,
+    }
 }
 
 fn harness(pause: &HarnessPause) -> Attention {

@@ -94,6 +94,20 @@ impl Runtime {
             Command::GateDecide { id, outcome, note } => {
                 return self.decide_gate(id, outcome, note.as_deref());
             }
+            Command::RepairLineage { root_spec_id } => {
+                let repair = Queues::new(&self.ws)
+                    .repair_lineage(root_spec_id, true)
+                    .map_err(|e| coded(&e))?;
+                self.emit(Event::ClosureLineageRepaired {
+                    root_spec_id: root_spec_id.clone(),
+                    documents: repair.documents,
+                    changes: repair.plan.changes.len(),
+                });
+                let reports: Vec<String> = repair.reports.iter().map(|p| self.relative(p)).collect();
+                return Ok(
+                    json!({"documents": repair.documents, "changes": repair.plan.changes.len(), "reports": reports}),
+                );
+            }
             Command::AddTask(doc) | Command::AddSpec(doc) => {
                 let path = Queues::new(&self.ws).enqueue(doc).map_err(|e| coded(&e))?;
                 return Ok(json!({"enqueued": self.relative(&path)}));

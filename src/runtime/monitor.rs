@@ -233,6 +233,18 @@ fn body(event: &Event) -> Option<String> {
             ..
         } => format!("closure pass {root_spec_id} attempt={attempt}/{limit}"),
         E::ClosurePassed { root_spec_id, .. } => format!("closure passed {root_spec_id}"),
+        E::ClosureLineageDriftDetected {
+            root_spec_id,
+            work_ids,
+        } => format!(
+            "closure held {root_spec_id}: lineage drift {}; fix: millrace queue repair-lineage --root-spec-id {root_spec_id} --apply",
+            work_ids.join(",")
+        ),
+        E::ClosureLineageRepaired {
+            root_spec_id,
+            documents,
+            ..
+        } => format!("lineage repaired {root_spec_id} documents={documents}"),
         E::ClosureNotPassed {
             root_spec_id, class, ..
         } => format!("closure not passed {root_spec_id} class={class}"),

@@ -66,7 +66,13 @@ impl Runtime {
         // of it is claimable (the closure pass may then run); skip the scan
         // otherwise.
         let foreground_idle = !foreground_busy && !claimable.iter().any(|p| *p != Plane::Learning);
-        let target = target.map(|t| target_view(&ws, &queues, t, foreground_idle));
+        let target = target.map(|t| {
+            let (view, event) = target_view(&ws, &queues, t, foreground_idle);
+            if let Some(event) = event {
+                self.emit(event);
+            }
+            view
+        });
         World {
             claimable,
             target,
@@ -113,27 +119,52 @@ impl Runtime {
     }
 }
 
-fn target_view(ws: &Workspace, queues: &Queues<'_>, mut target: ClosureTarget, scan: bool) -> TargetView {
-    let busy = match scan.then(|| queues.lineage_work(&target.root_spec_id)) {
-        None | Some(Err(_)) => true,
-        Some(Ok(work)) => {
-            // What `status` shows about the wait, refreshed whenever the
-            // lineage is scanned anyway (it decides nothing).
-            let ids: Vec<String> = work.iter().map(|w| w.id.clone()).collect();
+/// The engine's view of the open target. While its own lineage has open
+/// work the pass waits; once it has none, family work filed under another
+/// root (drift) holds the pass instead of being closed without.
+fn target_view(
+    ws: &Workspace,
+    queues: &Queues<'_>,
+    mut target: ClosureTarget,
+    scan: bool,
+) -> (TargetView, Option<Event>) {
+    // The ids the pass waits for, and whether they are drift.
+    let work: Option<(Vec<String>, bool)> = match scan.then(|| queues.lineage_work(&target.root_spec_id)) {
+        None | Some(Err(_)) => None,
+        Some(Ok(work)) if !work.is_empty() => Some((work.into_iter().map(|w| w.id).collect(), false)),
+        Some(Ok(_)) => queues
+            .lineage_drift(&target)
+            .ok()
+            .map(|drift| (drift.into_iter().map(|f| f.work_item_id).collect(), true)),
+    };
+    let mut event = None;
+    // What `status` shows about the wait, refreshed whenever the lineage is
+    // scanned anyway (it decides nothing).
+    let busy = match work {
+        None => true,
+        Some((ids, drift)) => {
+            let busy = !ids.is_empty();
             if ids != target.blocking_work_ids {
-                target.closure_blocked_by_lineage_work = !ids.is_empty();
+                if busy && drift {
+                    event = Some(Event::ClosureLineageDriftDetected {
+                        root_spec_id: target.root_spec_id.clone(),
+                        work_ids: ids.clone(),
+                    });
+                }
+                target.closure_blocked_by_lineage_work = busy;
                 target.blocking_work_ids = ids;
                 let _ = target.save(ws);
             }
-            !work.is_empty()
+            busy
         }
     };
-    TargetView {
+    let view = TargetView {
         root_spec_id: target.root_spec_id,
         root_idea_id: Some(target.root_idea_id),
         attempts: target.attempts,
         lineage_busy: busy,
-    }
+    };
+    (view, event)
 }
 
 /// A document's lineage, as a run keeps it.

@@ -83,6 +83,7 @@ impl Runtime {
         let (mut ticks, mut idle) = (0u64, false);
         let mut stuck = None;
         let ended = loop {
+            self.check_workspace().await?;
             self.intake()?;
             if self.reload_requested && self.running.is_empty() {
                 self.reload()?;
@@ -242,6 +243,30 @@ impl Runtime {
 
     /// Waits for every running stage and routes it, starting nothing new.
     /// Signals still count: a second one kills what runs.
+    /// Stops when `millrace-agents/` is gone or replaced: the running
+    /// stages are killed and their results dropped (there is nowhere to
+    /// put them), and the error says what happened.
+    async fn check_workspace(&mut self) -> Result<(), RuntimeError> {
+        if self.workspace_intact() {
+            return Ok(());
+        }
+        for running in self.running.values() {
+            running.cancel.cancel();
+        }
+        let grace = std::time::Duration::from_secs(10);
+        while !self.running.is_empty() {
+            match tokio::time::timeout(grace, self.completions.1.recv()).await {
+                Ok(Some(done)) => {
+                    self.running.remove(&done.plane);
+                }
+                _ => break,
+            }
+        }
+        Err(RuntimeError::WorkspaceGone {
+            path: self.ws.agents().to_path_buf(),
+        })
+    }
+
     async fn drain(&mut self, signals: &mut Signals) -> Result<(), RuntimeError> {
         self.rules.chain_stages = false;
         while !self.running.is_empty() {

@@ -142,6 +142,11 @@ pub(crate) struct StatusReport {
     pub attention: Vec<super::Attention>,
     /// What the open closure target holds back and what holds it.
     pub backpressure: Option<crate::workspace::queue::Backpressure>,
+    /// Mailbox commands the daemon refused in the last day: how many, and
+    /// the latest few (the issuing command said so too, unless it did not
+    /// wait).
+    pub mailbox_refused: usize,
+    pub mailbox_refusals: Vec<crate::workspace::mailbox::Refusal>,
     pub stop_requested: bool,
     pub mode_id: Option<String>,
     /// The plan the runtime last ran (from the snapshot).
@@ -194,7 +199,9 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
         status_markers.insert(*plane, token);
     }
     let closure = closure_view(ws, &mut problems);
-    let backpressure = Queues::new(ws).backpressure().unwrap_or_else(|e| {
+    // Its lineage, drift and waiting scans share one read of each index.
+    let held = ws.clone().holding_indexes();
+    let backpressure = Queues::new(&held).backpressure().unwrap_or_else(|e| {
         problems.push(coded(&e));
         None
     });
@@ -203,6 +210,8 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
     attention.extend(gate_attention(&gates));
     attention.extend(backpressure.as_ref().and_then(super::lineage_attention));
     let usage_governance = governance_view(ws, &snapshot, config.as_ref(), &mut problems);
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
+    let (mailbox_refused, mailbox_refusals) = crate::workspace::mailbox::refusals_since(ws, day_ago, 3);
     let process_running = snapshot.process_running && lock.state == LockState::Active;
     StatusReport {
         workspace: ws.root().display().to_string(),
@@ -218,6 +227,8 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
         harness_pause: snapshot.harness_pause.clone(),
         attention,
         backpressure,
+        mailbox_refused,
+        mailbox_refusals,
         stop_requested: snapshot.stop_requested,
         mode_id: snapshot.mode_id.clone(),
         running_plan_id: snapshot.plan_id.clone(),

@@ -147,7 +147,8 @@ impl EventLog {
             .iter()
             .map(|e| serde_json::to_string(e).unwrap_or_default())
             .collect();
-        fsx::append_line(&self.path, &lines.join("\n"))?;
+        // Diagnostic: the journal and the snapshot are the durable record.
+        fsx::append_line_unflushed(&self.path, &lines.join("\n"))?;
         Ok(())
     }
 }

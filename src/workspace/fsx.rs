@@ -97,14 +97,8 @@ pub(crate) type FsResult<T> = Result<T, FsError>;
 /// Replaces `path` with `bytes` atomically (temp file, fsync, rename, fsync
 /// the directory). Creates missing parent directories.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> FsResult<()> {
-    let dir = parent_of(path)?;
-    ensure_dir(dir)?;
-    let temp = write_temp(dir, path, bytes)?;
-    if let Err(e) = fs::rename(&temp, path) {
-        let _ = fs::remove_file(&temp);
-        return Err(FsError::io("replace", path, e));
-    }
-    sync_dir(dir)
+    ensure_dir(parent_of(path)?)?;
+    write_atomic_into(path, bytes)
 }
 
 /// Replaces `path` atomically for readers (temporary file, rename) without
@@ -146,9 +140,30 @@ fn replace_with(
 
 /// Replaces `path` with `bytes` atomically for readers (temporary file,
 /// rename) without waiting for the disk: for a harness's logs and prompt,
-/// which a stage rewrites whole when it runs again after a crash.
+/// which a stage rewrites whole when it runs again after a crash. The
+/// directory (a run directory) must exist: a stage finishing after its
+/// workspace was removed must not rebuild part of it.
 pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> FsResult<()> {
-    replace_with(path, |out| out.write_all(bytes), false)
+    let (temp, mut file) = create_temp(parent_of(path)?, path)?;
+    let written = file.write_all(bytes);
+    drop(file);
+    if let Err(e) = written.and_then(|()| fs::rename(&temp, path)) {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("replace", path, e));
+    }
+    Ok(())
+}
+
+/// [`write_atomic`] into a directory that must already exist (a run
+/// directory, for the same reason as [`write_replace`]).
+pub(crate) fn write_atomic_into(path: &Path, bytes: &[u8]) -> FsResult<()> {
+    let dir = parent_of(path)?;
+    let temp = write_temp(dir, path, bytes)?;
+    if let Err(e) = fs::rename(&temp, path) {
+        let _ = fs::remove_file(&temp);
+        return Err(FsError::io("replace", path, e));
+    }
+    sync_dir(dir)
 }
 
 /// Replaces a file a person owns (a `.mill` source being formatted)
@@ -293,6 +308,17 @@ pub(crate) fn open_append(path: &Path) -> FsResult<File> {
 /// `line` may hold several lines joined by newlines (a batch), each one a
 /// whole record.
 pub(crate) fn append_line(path: &Path, line: &str) -> FsResult<()> {
+    append(path, line, true)
+}
+
+/// [`append_line`] without waiting for the disk: for a diagnostic log
+/// (the event log), which a killed process cannot tear (the write is one
+/// call) and which decides nothing after a power loss.
+pub(crate) fn append_line_unflushed(path: &Path, line: &str) -> FsResult<()> {
+    append(path, line, false)
+}
+
+fn append(path: &Path, line: &str, durable: bool) -> FsResult<()> {
     let dir = parent_of(path)?;
     ensure_dir(dir)?;
     let existed = path.exists();
@@ -305,9 +331,9 @@ pub(crate) fn append_line(path: &Path, line: &str) -> FsResult<()> {
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
     file.write_all(&bytes)
-        .and_then(|()| file.sync_data())
+        .and_then(|()| if durable { file.sync_data() } else { Ok(()) })
         .map_err(|e| FsError::io("append to", path, e))?;
-    if !existed {
+    if !existed && durable {
         sync_dir(dir)?;
     }
     Ok(())

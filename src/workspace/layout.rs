@@ -215,6 +215,11 @@ impl Paths {
             .join(format!("{root_spec_id}.json"))
     }
 
+    /// `arbiter/diagnostics/lineage-repairs/`: one report per repair plan.
+    pub fn lineage_repairs_dir(&self) -> PathBuf {
+        self.arbiter_dir().join("diagnostics").join("lineage-repairs")
+    }
+
     pub fn closure_targets_dir(&self) -> PathBuf {
         self.arbiter_dir().join("targets")
     }

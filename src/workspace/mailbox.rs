@@ -107,6 +107,10 @@ pub enum Command {
         outcome: String,
         note: Option<String>,
     },
+    /// Relabel a closure target's drifted lineage (`queue repair-lineage --apply`).
+    RepairLineage {
+        root_spec_id: String,
+    },
 }
 
 impl Command {
@@ -126,6 +130,7 @@ impl Command {
             Command::ClearStaleState { .. } => "clear_stale_state",
             Command::RetryItem { .. } => "retry_item",
             Command::GateDecide { .. } => "gate_decide",
+            Command::RepairLineage { .. } => "repair_lineage",
         }
     }
 
@@ -149,6 +154,7 @@ impl Command {
             Command::GateDecide { id, outcome, note } => {
                 json!({ "id": id, "outcome": outcome, "note": note })
             }
+            Command::RepairLineage { root_spec_id } => json!({ "root_spec_id": root_spec_id }),
             _ => json!({}),
         }
     }
@@ -210,6 +216,9 @@ impl Command {
                 id: text("id").ok_or("the payload has no `id`")?,
                 outcome: text("outcome").ok_or("the payload has no `outcome`")?,
                 note: text("note"),
+            },
+            "repair_lineage" => Command::RepairLineage {
+                root_spec_id: text("root_spec_id").ok_or("the payload has no `root_spec_id`")?,
             },
             other => return Err(format!("unknown command `{other}`")),
         };
@@ -385,6 +394,48 @@ fn archive(ws: &Workspace, name: &str, to: MailboxBox, mut record: Value) -> Res
     }
     fsx::remove_file(&ws.paths().mailbox(MailboxBox::Incoming).join(name))?;
     Ok(target)
+}
+
+/// A command the daemon refused, as `status` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Refusal {
+    pub command_id: String,
+    pub command: String,
+    pub archived_at: Option<Timestamp>,
+    /// The daemon's words, led by the error's code.
+    pub error: String,
+}
+
+/// Commands refused since `since` (by their archive file's time): how
+/// many, and the latest `max` of them, newest first.
+pub fn refusals_since(ws: &Workspace, since: std::time::SystemTime, max: usize) -> (usize, Vec<Refusal>) {
+    let dir = ws.paths().mailbox(MailboxBox::Failed);
+    let mut recent: Vec<(std::time::SystemTime, String)> = fsx::list_names(&dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.ends_with(".json"))
+        .filter_map(|n| Some((fsx::modified(&dir.join(&n))?, n)))
+        .filter(|(at, _)| *at >= since)
+        .collect();
+    recent.sort();
+    let latest = recent
+        .iter()
+        .rev()
+        .take(max)
+        .filter_map(|(_, name)| {
+            let record: Value = serde_json::from_str(&fsx::read_optional(&dir.join(name)).ok()??).ok()?;
+            let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let envelope = record.get("envelope").unwrap_or(&Value::Null);
+            Some(Refusal {
+                command_id: field(envelope, "command_id")
+                    .unwrap_or_else(|| name.trim_end_matches(".json").into()),
+                command: field(envelope, "command").unwrap_or_else(|| "unknown".into()),
+                archived_at: field(&record, "archived_at").and_then(|t| t.parse().ok()),
+                error: field(&record, "error").unwrap_or_else(|| "refused".into()),
+            })
+        })
+        .collect();
+    (recent.len(), latest)
 }
 
 /// What the daemon made of an issued command, once it is archived.

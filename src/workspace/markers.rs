@@ -62,6 +62,11 @@ pub fn write_marker(ws: &Workspace, plane: Plane, token: &str) -> Result<(), Mar
         });
     }
     let text = format!("### {token}\n");
-    fsx::write_atomic(&ws.paths().status_marker(plane), text.as_bytes())?;
+    // Derived from the snapshot and rewritten at every transition: atomic
+    // for readers, not flushed (after a power loss an old one shows until
+    // the next transition).
+    fsx::write_cache_with(&ws.paths().status_marker(plane), |out| {
+        std::io::Write::write_all(out, text.as_bytes())
+    })?;
     Ok(())
 }

@@ -18,6 +18,7 @@
 
 pub(crate) mod backpressure;
 mod claim;
+pub(crate) mod drift;
 mod ideas;
 pub(crate) mod index;
 pub(crate) mod lineage;
@@ -30,6 +31,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 pub use backpressure::{Backpressure, Holder};
+pub use drift::{Change, DriftFinding, DriftReason, Repair, RepairPlan};
 pub use index::{Entry, HeldIndexes, QueueIndex, RefreshReport};
 pub use lineage::LineageItem;
 pub use quarantine::{Quarantined, quarantine};
@@ -183,6 +185,14 @@ pub enum QueueError {
         id: String,
         state: &'static str,
     },
+
+    /// `queue repair-lineage` for a root with no closure target.
+    #[error("no closure target for root spec `{root}`: {detail}")]
+    #[diagnostic(
+        code(mill::queue::no_closure_target),
+        help("`millrace status` names the open target (closure_target_root_spec_id); repair that root")
+    )]
+    NoClosureTarget { root: String, detail: String },
 }
 
 /// A claimed item, now in its active directory.
@@ -262,7 +272,7 @@ impl<'w> Queues<'w> {
         Ok(WorkItemKind::ALL.iter().find_map(|kind| self.find_in(*kind, id)))
     }
 
-    fn find_in(&self, kind: WorkItemKind, id: &str) -> Option<Located> {
+    pub(crate) fn find_in(&self, kind: WorkItemKind, id: &str) -> Option<Located> {
         QueueState::ALL.iter().find_map(|state| {
             let path = self.ws.paths().document(kind, *state, id);
             fsx::is_file(&path).then_some(Located {

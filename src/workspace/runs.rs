@@ -430,9 +430,12 @@ impl RunDir {
         Ok(path)
     }
 
+    /// The routing record explains a decision the snapshot and journal
+    /// already hold: written atomically, not flushed.
     pub fn write_routing(&self, request_id: &str, value: &impl Serialize) -> Result<PathBuf, RunError> {
         let path = self.routing_path(request_id)?;
-        write_json(&path, value)?;
+        let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+        fsx::write_cache_with(&path, |out| std::io::Write::write_all(out, text.as_bytes()))?;
         Ok(path)
     }
 }

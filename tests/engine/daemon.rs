@@ -9,10 +9,10 @@ use crate::workspace::{Ws, field, millrace_in, stderr, stdout};
 
 /// A daemon started in the background; killed (by its pid) if a test
 /// fails before it stops.
-struct Daemon(Child);
+pub(super) struct Daemon(Child);
 
 impl Daemon {
-    fn start(ws: &Ws) -> Daemon {
+    pub(super) fn start(ws: &Ws) -> Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_millrace"))
             .args(["--workspace", ws.root.to_str().unwrap(), "run", "daemon"])
             .env("NO_COLOR", "1")
@@ -25,16 +25,29 @@ impl Daemon {
         daemon
     }
 
+    /// Waits for the process to end by itself; its stderr.
+    pub(super) fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let mut pipe = self.0.stderr.take().unwrap();
+        let status = exit_of(&mut self.0);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+        (status, text)
+    }
+
     /// Waits for the process to end by itself.
     fn wait(mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the daemon did not stop");
-            std::thread::sleep(Duration::from_millis(20));
+        exit_of(&mut self.0)
+    }
+}
+
+fn exit_of(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
         }
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -45,7 +58,7 @@ impl Drop for Daemon {
     }
 }
 
-fn wait_for(mut ready: impl FnMut() -> bool) {
+pub(super) fn wait_for(mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
         assert!(Instant::now() < deadline, "condition not reached in time");
@@ -467,4 +480,16 @@ fn a_refused_mailbox_command_says_so_and_exits_1() {
     let out = c.ws.run(&["queue", "retry", "t1", "--no-wait"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("applied: pending"), "{}", stdout(&out));
+    // Whoever did not wait reads the refusals in status.
+    wait_for(|| c.ws.names("state/mailbox/failed").len() == 2);
+    let status = stdout(&c.ws.run(&["status"]));
+    assert!(status.contains("mailbox_refused_last_day: 2\n"), "{status}");
+    assert!(
+        status.contains("mailbox_refused: retry_item cmd-")
+            && status.contains("error=mill::queue::not_blocked"),
+        "{status}"
+    );
+    let json = crate::workspace::json(&c.ws.run(&["status", "--json"]));
+    assert_eq!(json["mailbox_refused"], 2);
+    assert_eq!(json["mailbox_refusals"][0]["command"], "retry_item");
 }

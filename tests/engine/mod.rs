@@ -5,6 +5,7 @@
 mod daemon;
 mod events;
 mod gates;
+mod golden;
 mod harness;
 mod intake;
 mod learning;

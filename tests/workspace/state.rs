@@ -37,6 +37,7 @@ fn active_run(plane: Plane, kind: WorkItemKind, id: &str) -> ActiveRun {
         retry_at: None,
         retry_requested: None,
         runtime_error: None,
+        runtime_errors: 0,
         last_stage_result: None,
         tokens_used: 0,
         cost_usd: 0.0,

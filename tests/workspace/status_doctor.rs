@@ -91,6 +91,7 @@ fn status_shows_queues_runs_pauses_and_closure() {
             retry_at: None,
             retry_requested: None,
             runtime_error: None,
+            runtime_errors: 0,
             last_stage_result: None,
             tokens_used: 0,
             cost_usd: 0.0,

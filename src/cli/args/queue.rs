@@ -15,12 +15,15 @@ pub enum QueueCommand {
     /// Validate a learning request (`.md` or `.json`) and queue it; refused
     /// unless the mode runs a learning plane.
     AddLearningRequest(LearningAddArgs),
-    /// Queue depths and active items per family.
+    /// What is queued and running (a first page), done, blocked and in the ideas inbox.
     Ls(QueueLsArgs),
     /// Find one work item and print it: state, why it was blocked, its runs.
     Show(QueueShowArgs),
     /// Put a blocked item back in its queue (its history is kept).
     Retry(QueueRetryArgs),
+    /// Show (and with --apply mend) work of a closure target's family that
+    /// is filed under another root spec.
+    RepairLineage(QueueRepairLineageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -49,9 +52,12 @@ pub struct LearningAddArgs {
 
 #[derive(Debug, Args)]
 pub struct QueueLsArgs {
-    /// List every queued item, not only the counts.
+    /// List every queued item with its claim facts instead of the first page.
     #[arg(long)]
     pub all: bool,
+    /// How many items (active first, then queued in claim order) the page lists.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
     /// Print one JSON value instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
@@ -73,6 +79,22 @@ pub struct QueueRetryArgs {
     /// Why it may run again (recorded with the retry).
     #[arg(long, default_value = "retried by the operator")]
     pub reason: String,
+    /// With a daemon running, hand the command over without waiting for its verdict.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Print one JSON value instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueRepairLineageArgs {
+    /// The closure target's root spec id.
+    #[arg(long)]
+    pub root_spec_id: String,
+    /// Rewrite the drifted documents (without it, only the plan is shown and recorded).
+    #[arg(long)]
+    pub apply: bool,
     /// With a daemon running, hand the command over without waiting for its verdict.
     #[arg(long)]
     pub no_wait: bool,

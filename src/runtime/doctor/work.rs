@@ -169,21 +169,23 @@ pub(super) fn closure_targets(c: &mut Checks<'_>) {
     lineage_blocked(c);
 }
 
-/// An open target whose only open work is blocked holds every other root
-/// back for ever: the error names the blocked items and the command.
+/// An open target whose only open work is blocked, or filed under another
+/// root, holds every other root back for ever: the error names the items
+/// and the command.
 fn lineage_blocked(c: &mut Checks<'_>) {
-    let queues = crate::workspace::queue::Queues::new(c.ws);
+    let held = c.ws.clone().holding_indexes();
+    let queues = crate::workspace::queue::Queues::new(&held);
     let Ok(Some(bp)) = queues.backpressure() else {
         return;
     };
     if let Some(item) = crate::runtime::lineage_attention(&bp) {
         let path = c.ws.paths().closure_target(&bp.root_spec_id);
-        c.error(
-            "mill::doctor::lineage_blocked",
-            Some(&path),
-            item.reason,
-            &item.fix,
-        );
+        let code = if bp.drift.is_empty() {
+            "mill::doctor::lineage_blocked"
+        } else {
+            "mill::doctor::lineage_drift"
+        };
+        c.error(code, Some(&path), item.reason, &item.fix);
     }
 }
 

@@ -6,11 +6,12 @@
 //! holders, each with the reason it was blocked), whether any of its
 //! lineage can still move, and the queued work of other roots that waits
 //! behind it. Invariant: read-only; queued items come from the claim index,
-//! only blocked and active items are parsed.
+//! only blocked and active items are parsed. Drifted work (see [`super::drift`])
+//! is listed too.
 
 use serde::Serialize;
 
-use super::{QueueError, QueueIndex, Queues};
+use super::{DriftFinding, QueueError, QueueIndex, Queues};
 use crate::model::QueueState;
 use crate::plan::WorkItemKind;
 use crate::workspace::closure;
@@ -31,6 +32,9 @@ pub struct Backpressure {
     pub waiting: usize,
     /// The first few of them.
     pub waiting_ids: Vec<String>,
+    /// Work of the target's family filed under another root: the target
+    /// will not close without it, and it is not claimed until relabelled.
+    pub drift: Vec<DriftFinding>,
 }
 
 /// A blocked item of the target's lineage.
@@ -44,9 +48,9 @@ pub struct Holder {
 
 impl Backpressure {
     /// Whether nothing moves until an operator acts: the lineage's only
-    /// open work is blocked.
+    /// open work is blocked, or filed under another root.
     pub fn stuck(&self) -> bool {
-        !self.holders.is_empty() && !self.lineage_moving
+        (!self.holders.is_empty() || !self.drift.is_empty()) && !self.lineage_moving
     }
 }
 
@@ -69,6 +73,7 @@ impl Queues<'_> {
             });
         }
         let lineage_moving = lineage.iter().any(|i| i.state != QueueState::Blocked);
+        let drift = self.lineage_drift(target)?;
         let (mut waiting, mut waiting_ids) = (0, Vec::new());
         for kind in [WorkItemKind::Task, WorkItemKind::Spec, WorkItemKind::Incident] {
             let (index, _) = QueueIndex::refresh(self.ws, kind)?;
@@ -85,6 +90,7 @@ impl Queues<'_> {
             lineage_moving,
             waiting,
             waiting_ids,
+            drift,
         }))
     }
 }

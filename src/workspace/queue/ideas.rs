@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::{QueueError, Queues};
+use super::{QueueError, Queues, scan};
+use crate::model::QueueState;
+use crate::plan::WorkItemKind;
+use crate::workspace::document::idea::idea_spec_id;
 use crate::workspace::fsx::{self, FsError};
 
 impl Queues<'_> {
@@ -44,5 +47,30 @@ impl Queues<'_> {
                 Some((name, text))
             })
             .collect()
+    }
+
+    /// The inbox's idea names, sorted, each with the id of the root spec it
+    /// becomes and whether a spec of that id exists (then intake has taken
+    /// it). Reads names only, never the ideas.
+    pub fn inbox_names(&self) -> Vec<(String, String, bool)> {
+        let mut names: Vec<String> = fsx::list_names(&self.ws.paths().ideas_inbox())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let id = idea_spec_id(name.strip_suffix(".md").unwrap_or(&name));
+                let taken = self.find_in(WorkItemKind::Spec, &id).is_some();
+                (name, id, taken)
+            })
+            .collect()
+    }
+
+    /// How many documents of a kind are in one state's directory.
+    pub fn count(&self, kind: WorkItemKind, state: QueueState) -> Result<usize, QueueError> {
+        Ok(scan::count_documents(&self.ws.paths().queue_dir(kind, state))?)
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! Input: the intake directory of one kind (`tasks/queue/`, ...). Output:
 //! entries `(claim time, id, effective root, depends-on, size, mtime)`
-//! sorted by claim time then id, stored in `state/index/<kind>.json`.
+//! sorted by claim time then id, stored in `state/index/<kind>.json` as a
+//! header line and one line per entry, so the first page is read without
+//! the rest.
 //!
 //! Invariants:
 //! - the cache is trusted only while the directory's mtime equals the one
@@ -23,6 +25,7 @@
 //!   the same trust rule.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -38,7 +41,7 @@ use crate::workspace::document::check_stem;
 use crate::workspace::{Workspace, fsx};
 
 /// The index format version.
-const INDEX_SCHEMA_VERSION: u32 = 1;
+const INDEX_SCHEMA_VERSION: u32 = 2;
 
 /// Whether an index built at `built_at_ns` of a directory whose mtime was
 /// `dir_mtime_ns` could have missed a change that left the mtime as it was.
@@ -75,8 +78,9 @@ impl HeldIndexes {
     }
 }
 
-/// One queued document:
-/// `(seconds, nanos, id, root, depends_on, size, mtime_ns, inode)`.
+/// One queued document: `(seconds, nanos, id, root, depends_on, size,
+/// mtime_ns, inode, root_idea, spec)`; the last two let the lineage-drift
+/// scan run without parsing the queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry(
     pub i64,
@@ -87,6 +91,8 @@ pub struct Entry(
     pub u64,
     pub i64,
     pub u64,
+    pub Option<String>,
+    pub Option<String>,
 );
 
 impl Entry {
@@ -102,6 +108,8 @@ impl Entry {
             size,
             mtime_ns,
             inode,
+            doc.root_idea_id().map(str::to_string),
+            doc.spec_id().map(str::to_string),
         )
     }
 
@@ -111,6 +119,15 @@ impl Entry {
 
     pub fn root(&self) -> Option<&str> {
         self.3.as_deref()
+    }
+
+    pub fn root_idea(&self) -> Option<&str> {
+        self.8.as_deref()
+    }
+
+    /// A task's `Spec-ID`, a spec's own id.
+    pub fn spec(&self) -> Option<&str> {
+        self.9.as_deref()
     }
 
     pub fn depends_on(&self) -> &[String] {
@@ -141,6 +158,15 @@ pub struct QueueIndex {
     built_at_ns: i64,
     /// Entries in claim order.
     entries: Vec<Entry>,
+}
+
+/// The first line of the stored index.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    schema_version: u32,
+    dir_mtime_ns: i64,
+    built_at_ns: i64,
+    count: usize,
 }
 
 /// What a refresh did, for reporting.
@@ -247,10 +273,63 @@ impl QueueIndex {
         }
     }
 
+    /// The first `n` entries in claim order and how many there are. A
+    /// stored index the directory has not changed since is read only as
+    /// far as those entries (a page of 10,000 costs what a page of 20
+    /// does); anything else is a full [`Self::refresh`].
+    pub fn first(ws: &Workspace, kind: WorkItemKind, n: usize) -> Result<(Vec<Entry>, usize), QueueError> {
+        if ws.held_indexes().is_none()
+            && let Some(page) = Self::read_first(ws, kind, n)
+        {
+            return Ok(page);
+        }
+        let (index, _) = Self::refresh(ws, kind)?;
+        Ok((index.entries.iter().take(n).cloned().collect(), index.len()))
+    }
+
+    fn read_first(ws: &Workspace, kind: WorkItemKind, n: usize) -> Option<(Vec<Entry>, usize)> {
+        let dir_mtime_ns = fsx::stat(&ws.paths().queue_dir(kind, QueueState::Queued))?.mtime_ns;
+        let (bytes, _) = fsx::read_range(&ws.paths().index(kind), 0, 64 * 1024).ok()??;
+        let valid = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+        };
+        let mut lines = valid.split('\n');
+        let header: Header = serde_json::from_str(lines.next()?).ok()?;
+        let trusted = header.schema_version == INDEX_SCHEMA_VERSION
+            && header.dir_mtime_ns == dir_mtime_ns
+            && !racy(header.built_at_ns, dir_mtime_ns);
+        if !trusted {
+            return None;
+        }
+        // A line cut off by the read does not parse: then the full read.
+        let want = n.min(header.count);
+        let entries: Vec<Entry> = lines
+            .take(want)
+            .map(|line| serde_json::from_str(line).ok())
+            .collect::<Option<_>>()?;
+        (entries.len() == want).then_some((entries, header.count))
+    }
+
+    /// The stored form: a header line, then one line per entry in claim
+    /// order (so a page is read from the start of the file).
     fn read(ws: &Workspace, kind: WorkItemKind) -> Option<Self> {
         let text = fsx::read_optional(&ws.paths().index(kind)).ok()??;
-        let index: Self = serde_json::from_str(&text).ok()?;
-        (index.schema_version == INDEX_SCHEMA_VERSION).then_some(index)
+        let mut lines = text.lines();
+        let header: Header = serde_json::from_str(lines.next()?).ok()?;
+        if header.schema_version != INDEX_SCHEMA_VERSION {
+            return None;
+        }
+        let entries: Vec<Entry> = lines
+            .map(|line| serde_json::from_str(line).ok())
+            .collect::<Option<_>>()?;
+        // A torn file (fewer lines than the header says) is rebuilt.
+        (entries.len() == header.count).then_some(Self {
+            schema_version: header.schema_version,
+            dir_mtime_ns: header.dir_mtime_ns,
+            built_at_ns: header.built_at_ns,
+            entries,
+        })
     }
 
     /// Stores the index. A cache that cannot be written is not an error:
@@ -258,8 +337,19 @@ impl QueueIndex {
     /// crash an old or unreadable index only costs a rescan (an old one
     /// records an older directory mtime, so it is not trusted).
     fn write(&self, ws: &Workspace, kind: WorkItemKind) {
+        let header = Header {
+            schema_version: self.schema_version,
+            dir_mtime_ns: self.dir_mtime_ns,
+            built_at_ns: self.built_at_ns,
+            count: self.entries.len(),
+        };
         let _ = fsx::write_cache_with(&ws.paths().index(kind), |out| {
-            serde_json::to_writer(out, self).map_err(std::io::Error::from)
+            serde_json::to_writer(&mut *out, &header)?;
+            for entry in &self.entries {
+                out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *out, entry)?;
+            }
+            out.write_all(b"\n")
         });
     }
 

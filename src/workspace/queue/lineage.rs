@@ -70,7 +70,7 @@ impl Queues<'_> {
     }
 
     /// The documents of one directory that parse, with their ids.
-    fn parsed_in(
+    pub(super) fn parsed_in(
         &self,
         kind: WorkItemKind,
         state: QueueState,

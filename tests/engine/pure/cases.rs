@@ -961,3 +961,65 @@ fn a_provider_that_keeps_failing_pauses_and_lifts_by_itself() {
     assert_eq!(sim.state_of("t1"), Some(QueueState::Done), "{:?}", sim.trace);
     assert!(!trace(&sim).contains(&"troubleshooter"));
 }
+
+#[test]
+fn a_second_runtime_owned_error_in_a_run_blocks_the_item_instead_of_looping() {
+    // The troubleshooter repairs the first error; the builder's next result
+    // fails to apply as well (its file is still gone): that blocks, where
+    // before the run went round repair, builder, ... until its fuel ran out.
+    let sim = Sim::new("default_codex", |_, _, _| Answer::of("BUILDER_COMPLETE"));
+    let now = sim.now;
+    let plane = millrace::plan::Plane::Execution;
+    let (mut state, _) = step(
+        &sim.plan,
+        &sim.rules,
+        &sim.state,
+        Input::Claimed {
+            now,
+            plane,
+            item: claimed_task("t1"),
+        },
+    );
+    let error = || ApplyError {
+        code: "execution_work_item_completion_conflict".into(),
+        message: "task `t1` is not active".into(),
+    };
+    for (answer, fails) in [
+        ("BUILDER_COMPLETE", true),
+        ("TROUBLESHOOT_COMPLETE", false),
+        ("BUILDER_COMPLETE", true),
+    ] {
+        let run = state.active_runs[&plane].clone();
+        let request = run.pending_request_id.clone().unwrap();
+        let result = super::sim::result_for(&sim.plan, &run, &request, &Answer::of(answer), now);
+        let input = match fails {
+            true => Input::ApplyFailed {
+                now,
+                result: Box::new(result),
+                result_path: "r".into(),
+                error: error(),
+            },
+            false => Input::Finished {
+                now,
+                result: Box::new(result),
+                result_path: "r".into(),
+            },
+        };
+        let effects;
+        (state, effects) = step(&sim.plan, &sim.rules, &state, input);
+        if answer == "TROUBLESHOOT_COMPLETE" {
+            assert_eq!(state.active_runs[&plane].node, "builder");
+        }
+        if state.active_runs.is_empty() {
+            assert!(fails && answer == "BUILDER_COMPLETE");
+            let blocked = effects.iter().any(|e| {
+                matches!(e, Effect::MoveItem { to: QueueState::Blocked, reason: Some(r), .. }
+                    if r.contains("execution_work_item_completion_conflict"))
+            });
+            assert!(blocked, "{effects:?}");
+            return;
+        }
+        assert_eq!(state.active_runs[&plane].runtime_errors, 1);
+    }
+    panic!("the second runtime-owned error did not block the item");
+}
