@@ -145,6 +145,57 @@ fn route_one_outcome(bencher: Bencher) {
     });
 }
 
+/// Replay's pure part: a thousand recorded five-decision runs (a fix
+/// cycle: builder, checker, fixer, doublechecker, updater) routed again
+/// under the plan that recorded them.
+#[divan::bench]
+fn replay_1000_runs(bencher: Bencher) {
+    use millrace::engine::replay::{Recorded, replay_run};
+    use millrace::model::event::{RouteTarget, RoutingRecord};
+    let plan = compile("default_codex");
+    let steps = [
+        ("builder", "BUILDER_COMPLETE", "checker", None),
+        ("checker", "FIX_NEEDED", "fixer", Some(("fix_cycles", 1))),
+        ("fixer", "FIXER_COMPLETE", "doublechecker", None),
+        ("doublechecker", "DOUBLECHECK_PASS", "updater", None),
+    ];
+    let mut decisions: Vec<Recorded> = Vec::new();
+    let mut counters = BTreeMap::new();
+    for (i, (node, outcome, next, counted)) in steps.iter().enumerate() {
+        if let Some((name, value)) = counted {
+            counters.insert(name.to_string(), *value);
+        }
+        decisions.push(Recorded {
+            record: RoutingRecord {
+                request_id: format!("req-bench-{i:03}"),
+                run_id: "run-bench".into(),
+                plane: Plane::Execution,
+                node: node.to_string(),
+                outcome: outcome.to_string(),
+                result_class: ResultClass::Success,
+                failure_class: None,
+                target: RouteTarget::Node {
+                    node: next.to_string(),
+                },
+                reason: String::new(),
+                counted: counted.map(|(n, v)| (n.to_string(), v)),
+                exhausted: Vec::new(),
+                resumed_by: None,
+                counters: counters.clone(),
+                plan_id: plan.plan_id.clone(),
+                decided_at: Timestamp::UNIX_EPOCH,
+            },
+            metadata: serde_json::Map::new(),
+        });
+    }
+    bencher.bench(|| {
+        (0..1000)
+            .map(|_| replay_run(&plan, "run-bench", divan::black_box(&decisions)))
+            .filter(|r| r.divergence.is_none())
+            .count()
+    });
+}
+
 fn task_text(i: usize) -> String {
     format!(
         "# Task {i}\n\nTask-ID: task-{i:05}\nTitle: Task {i}\nCreated-At: 2026-01-01T{:02}:{:02}:{:02}Z\n\

@@ -17,6 +17,7 @@
 
 mod cycles;
 mod error;
+mod gates;
 mod graph;
 pub mod hir;
 mod loops;
@@ -29,6 +30,7 @@ mod stages;
 mod warning;
 
 pub use error::CheckError;
+pub use gates::GateWarning;
 pub use warning::CheckWarning;
 
 use crate::diag::{Diagnostics, Sources};
@@ -114,8 +116,8 @@ mod tests {
         let shown = render_human(diags.iter(), &sources, RenderOptions::plain());
         assert!(diags.is_empty(), "{shown}");
         let program = program.unwrap();
-        assert_eq!(program.stages.len(), 15);
-        assert_eq!(program.loops.len(), 3);
+        assert_eq!(program.stages.len(), 16);
+        assert_eq!(program.loops.len(), 4);
         assert!(program.mode("standard_plain").is_some());
         assert_eq!(program.mode("learning_codex").unwrap().triggers.len(), 3);
     }

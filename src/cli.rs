@@ -14,11 +14,13 @@ mod control;
 mod demo;
 mod doctor;
 mod fmt;
+mod gate;
 mod init;
 mod logging;
 mod lsp;
 mod output;
 mod queue;
+mod replay;
 mod run;
 mod runs;
 mod serve;
@@ -197,6 +199,8 @@ fn dispatch(command: Command, cx: &Context) -> Outcome {
         Command::Status(args) => status::run(&aliases::status_args(args), cx),
         Command::Doctor(args) => doctor::run(&args, cx),
         Command::Runs(command) => runs::run(command, cx),
+        Command::Gate(command) => gate::run(command, cx),
+        Command::Replay(args) => replay::run(&args, cx),
         Command::Upgrade(args) => upgrade::run(&args, cx),
         Command::Alias(alias) => match aliases::expand(alias) {
             aliases::Expanded::Command(command) => dispatch(command, cx),

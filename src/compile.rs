@@ -172,7 +172,9 @@ pub fn record_inputs(ws: &Workspace, plan: &mut Plan, sources: &Sources, setting
     let mut assets: Vec<String> = Vec::new();
     for node in plan.nodes.iter() {
         let stage = &plan.stages[node.stage];
-        assets.push(node.entrypoint.clone());
+        if !node.entrypoint.is_empty() {
+            assets.push(node.entrypoint.clone());
+        }
         assets.extend(stage.skills.iter().cloned());
         assets.extend(node.attached_skills.iter().cloned());
     }

@@ -22,6 +22,7 @@ mod effect;
 mod finish;
 mod harness;
 mod input;
+pub mod replay;
 pub mod route;
 mod schedule;
 mod step;

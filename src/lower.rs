@@ -142,6 +142,14 @@ impl<'a> Emit<'a> {
             emits: stage.emits.clone(),
             accepts: stage.accepts.clone(),
             role: stage.role,
+            gate: stage.gate.as_ref().map(|g| GateRow {
+                question: g.question.clone(),
+                shows: g.shows.clone(),
+                timeout: g.timeout.map(|(seconds, outcome)| GateTimeout {
+                    seconds,
+                    outcome: OutcomeId::from(first + outcome),
+                }),
+            }),
         });
         self.plan.source_map.stages.push(self.loc(stage.span));
         self.stage_ids.insert(index, id);
@@ -242,7 +250,13 @@ impl<'a> Emit<'a> {
             plane,
             stage,
             edges: IdRange::new(first_edge, self.plan.edges.len()),
-            entrypoint: resolved.entrypoint,
+            // A gate reads no entrypoint and no skills, whatever a wildcard
+            // binding says.
+            entrypoint: if self.plan.stages[stage].gate.is_some() {
+                String::new()
+            } else {
+                resolved.entrypoint
+            },
             attached_skills: resolved.attached_skills,
             runner: resolved.runner,
             model: resolved.model,

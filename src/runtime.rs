@@ -20,6 +20,7 @@ mod attention;
 mod commit;
 mod dispatch;
 pub(crate) mod doctor;
+mod gates;
 mod govern;
 mod harness;
 mod intake;

@@ -19,6 +19,7 @@ pub mod closure;
 pub mod document;
 pub mod events;
 pub(crate) mod fsx;
+pub mod gates;
 pub mod init;
 pub mod journal;
 pub(crate) mod layout;

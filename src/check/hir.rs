@@ -55,6 +55,18 @@ pub struct Stage {
     /// The stage kind's own runner, model, effort and timeout (lowest
     /// precedence; final for settings it fixes).
     pub defaults: NodeSettings,
+    /// Set for a `gate`: no harness runs it, a decision ends it.
+    pub gate: Option<Gate>,
+}
+
+/// What a gate asks, shows, and does when nobody answers.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    pub question: String,
+    pub shows: Vec<String>,
+    /// Seconds to wait, and the index of the outcome taken then.
+    pub timeout: Option<(u64, usize)>,
+    pub span: Span,
 }
 
 impl Stage {
@@ -187,6 +199,8 @@ pub struct Mode {
     pub bindings: Vec<ModeBinding>,
     pub concurrency: Concurrency,
     pub triggers: Vec<Trigger>,
+    /// Where the mode (or the mode it extends) was marked `unattended`.
+    pub unattended: Option<Span>,
 }
 
 #[derive(Clone, Debug)]

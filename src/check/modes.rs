@@ -191,6 +191,12 @@ impl Resolver<'_, '_> {
         if !flat.poisoned {
             self.bind_concurrency(decl, &mut flat);
             self.bind_triggers(decl, &mut flat);
+            if let Some(at) = decl.unattended {
+                flat.mode.unattended = Some(at);
+            }
+            if decl.unattended.is_some() || (flat.mode.unattended.is_some() && !decl.planes.is_empty()) {
+                super::gates::warn_unattended(&flat.mode, self.program, self.diags);
+            }
         }
         flat
     }
@@ -401,5 +407,6 @@ fn empty_mode(name: &str, span: Span) -> Mode {
         bindings: Vec::new(),
         concurrency: Concurrency::default(),
         triggers: Vec::new(),
+        unattended: None,
     }
 }

@@ -29,6 +29,8 @@ pub(super) fn check_stage(decl: &StageDecl, diags: &mut Diagnostics) -> (Stage, 
             check_path(path, "entrypoints", ".md", diags);
             path.value.clone()
         }
+        // A gate runs no harness, so it reads no entrypoint.
+        None if decl.gate.is_some() => String::new(),
         None => {
             let help = format!("add `entrypoint \"entrypoints/<plane>/{name}.md\"`");
             missing::<()>(&owner, "entrypoint", &help, span, diags);
@@ -46,7 +48,8 @@ pub(super) fn check_stage(decl: &StageDecl, diags: &mut Diagnostics) -> (Stage, 
         None => {
             // The derived marker must be a marker too (a stage `_x` would
             // give `_X_RUNNING`).
-            let derived = format!("{}_RUNNING", name.to_uppercase());
+            let state = if decl.gate.is_some() { "WAITING" } else { "RUNNING" };
+            let derived = format!("{}_{state}", name.to_uppercase());
             check_derived_marker(
                 &Name {
                     text: name.clone(),
@@ -60,6 +63,10 @@ pub(super) fn check_stage(decl: &StageDecl, diags: &mut Diagnostics) -> (Stage, 
         }
     };
     let outcomes = check_outcomes(decl, &name, span, diags);
+    let gate = decl
+        .gate
+        .as_ref()
+        .map(|g| super::gates::check_gate(g, &name, &outcomes, diags));
     let role = decl
         .role
         .as_ref()
@@ -84,6 +91,7 @@ pub(super) fn check_stage(decl: &StageDecl, diags: &mut Diagnostics) -> (Stage, 
         role,
         fixed,
         defaults: check_defaults(decl, diags),
+        gate,
     };
     // A stage whose plane or outcomes are unusable would only cause
     // follow-on errors in every loop that runs it.
@@ -141,7 +149,8 @@ fn check_outcomes(
     let has_blocked = outcomes
         .iter()
         .any(|o| o.name == "BLOCKED" && o.classes.contains(&ResultClass::RecoverableFailure));
-    if !has_blocked {
+    // A gate never fails the way a harness does: it needs no BLOCKED.
+    if !has_blocked && decl.gate.is_none() {
         diags.push(CheckError::MissingBlockedOutcome {
             stage: stage.into(),
             span: block.span.into(),

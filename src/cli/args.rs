@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod gate;
 mod queue;
+pub use gate::*;
 pub use queue::*;
 
 /// Millrace: a governed runtime for long-running coding-agent work.
@@ -84,6 +86,11 @@ pub enum Command {
     /// Inspect run directories.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// List and decide the gates runs wait at.
+    #[command(subcommand)]
+    Gate(GateCommand),
+    /// Replay the recorded runs through a (changed) plan and report where it routes differently.
+    Replay(ReplayArgs),
     /// Run the compiled plan over the workspace.
     #[command(subcommand)]
     Run(RunCommand),

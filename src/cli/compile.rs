@@ -75,9 +75,18 @@ pub(super) fn run(command: CompileCommand, cx: &Context) -> Outcome {
 /// Compiles one mode in memory (workspace loops and settings included) or
 /// fails with the rendered diagnostics.
 fn compile_mode(mode: Option<&str>, cx: &Context) -> Result<Plan, Failure> {
+    compile_mode_with(mode, &[], cx)
+}
+
+/// [`compile_mode`] with extra `.mill` files checked after the workspace's.
+pub(super) fn compile_mode_with(
+    mode: Option<&str>,
+    files: &[std::path::PathBuf],
+    cx: &Context,
+) -> Result<Plan, Failure> {
     let ws = workspace(cx)?;
     let settings = settings(ws.as_ref())?;
-    let compiled = check_files(ws.as_ref(), &[])?;
+    let compiled = check_files(ws.as_ref(), files)?;
     let Some(program) = &compiled.program else {
         eprint!(
             "{}",

@@ -189,6 +189,20 @@ fn active_runs(r: &StatusReport, out: &mut Lines) {
             out.put("retry_scheduled", line);
         }
     }
+    out.put("gate_waiting_count", r.gates.len());
+    for g in &r.gates {
+        let line = format!(
+            "gate={} plane={} node={} work_item={} waited={} timeout_at={} question={}",
+            g.gate.gate_id,
+            g.gate.plane,
+            g.gate.node,
+            or_none(g.gate.work_item.as_deref()).replace(' ', ":"),
+            super::gate::waited_words(g.waited_seconds),
+            g.gate.timeout_at.map_or("none".to_string(), |t| t.to_string()),
+            g.gate.question,
+        );
+        out.put("gate_waiting", line);
+    }
 }
 
 fn governance(r: &StatusReport, out: &mut Lines) {

@@ -112,7 +112,7 @@ impl Step<'_> {
             .state
             .active_runs
             .values()
-            .filter(|r| r.pending_request_id.is_some())
+            .filter(|r| r.pending_request_id.is_some() && !self.at_gate(r))
             .map(|r| r.plane)
             .collect();
         for plane in planes {
@@ -144,6 +144,11 @@ impl Step<'_> {
             });
             return;
         };
+        let gate = self
+            .state
+            .active_runs
+            .get(&plane)
+            .is_some_and(|r| self.at_gate(r));
         let Some(run) = self.state.active_runs.get_mut(&plane) else {
             return;
         };
@@ -155,7 +160,8 @@ impl Step<'_> {
             });
             return;
         }
-        if run.pending_request_id.is_some() {
+        // A waiting gate has no harness to kill: the item goes back now.
+        if run.pending_request_id.is_some() && !gate {
             // The running harness is killed first; its result triggers the
             // requeue (see `finished`).
             run.retry_requested = Some(reason.to_string());
@@ -185,7 +191,7 @@ impl Step<'_> {
                 .state
                 .active_runs
                 .get(&plane)
-                .is_some_and(|r| r.pending_request_id.is_some());
+                .is_some_and(|r| r.pending_request_id.is_some() && !self.at_gate(r));
             if pending {
                 if let Some(run) = self.state.active_runs.get_mut(&plane) {
                     run.retry_requested = Some(reason.to_string());

@@ -105,6 +105,18 @@ impl Step<'_> {
             }
         };
         self.marker(plane, &result.terminal_result);
+        // A gate's note reaches the stage that runs next, and only it.
+        let note = self.plan.stage_of(node).gate.as_ref().map(|_| {
+            let note = result.metadata.get("note").and_then(|v| v.as_str());
+            let head = format!("gate `{}` decided {}", run.node, result.terminal_result);
+            match note {
+                Some(n) if !n.trim().is_empty() => format!("{head}: {}", n.trim()),
+                _ => head,
+            }
+        });
+        if let Some(r) = self.state.active_runs.get_mut(&plane) {
+            r.operator_note = note;
+        }
         self.fire_triggers(&run, result, result_path);
         self.note_promotion(&run, result);
         let reason = reason_for(&run, result, &routed);

@@ -16,11 +16,13 @@ impl Step<'_> {
         self.harness_pause_expired();
         self.maybe_land();
         if self.state.stop_requested {
+            // A waiting gate runs nothing: it waits on disk across the
+            // restart, so it never holds a stop.
             if self
                 .state
                 .active_runs
                 .values()
-                .all(|r| r.pending_request_id.is_none())
+                .all(|r| r.pending_request_id.is_none() || self.at_gate(r))
             {
                 self.effects.push(Effect::Exit);
             }
@@ -297,6 +299,8 @@ impl Step<'_> {
             cost_usd: 0.0,
             prior_tokens: 0,
             prior_cost_usd: 0.0,
+            gate_waits: 0,
+            operator_note: None,
             active_since: self.now,
             started_at: self.now,
         }

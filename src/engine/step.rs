@@ -222,6 +222,13 @@ impl Step<'_> {
             .all(|other| !serial && self.plan.concurrency.may_overlap(plane, other))
     }
 
+    /// Whether a run sits at a gate (its pending request is a decision, not
+    /// a harness).
+    pub(super) fn at_gate(&self, run: &ActiveRun) -> bool {
+        self.node_of(run)
+            .is_some_and(|n| self.plan.stage_of(n).gate.is_some())
+    }
+
     /// Whether dispatch is held: paused, or a stop is requested.
     pub(super) fn held(&self) -> bool {
         self.state.paused() || self.state.stop_requested
@@ -235,6 +242,28 @@ impl Step<'_> {
             return;
         };
         if run.pending_request_id.is_some() {
+            return;
+        }
+        let gate = self
+            .plan
+            .node_named(plane, &run.node)
+            .is_some_and(|n| self.plan.stage_of(n).gate.is_some());
+        if gate {
+            // A gate runs no harness: it spends no fuel and no tokens, and
+            // its request id has its own count.
+            run.gate_waits += 1;
+            *run.node_runs.entry(run.node.clone()).or_insert(0) += 1;
+            let base = run.run_id.replacen("run-", "req-", 1);
+            run.pending_request_id = Some(format!("{base}-gate{:03}", run.gate_waits));
+            run.active_since = self.now;
+            let running = self
+                .plan
+                .node_named(plane, &run.node)
+                .map(|n| self.plan.stage_of(n).running.clone());
+            if let Some(running) = running {
+                self.marker(plane, &running);
+            }
+            self.effects.push(Effect::Dispatch { plane });
             return;
         }
         if run.stage_runs >= max {

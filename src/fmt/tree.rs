@@ -187,7 +187,7 @@ pub(super) fn file(pair: P<'_>) -> Built<Vec<Unit>> {
     for p in pair.into_inner() {
         let start = p.as_span().start();
         let body = match p.as_rule() {
-            Rule::stage_decl => Body::Block(block(p, stage_stmt)?),
+            Rule::stage_decl | Rule::gate_decl => Body::Block(block(p, stage_stmt)?),
             Rule::loop_decl => Body::Block(block(p, loop_stmt)?),
             Rule::mode_decl => Body::Block(block(p, mode_stmt)?),
             Rule::alias_decl => Body::Stmt(line_with_eq(p)),
@@ -463,7 +463,7 @@ fn mode_stmt(p: P<'_>) -> Built<Option<Unit>> {
             let (col, rest) = split_at(toks, 1);
             binding(col, rest)
         }
-        Rule::exclusive_stmt | Rule::concurrent_stmt | Rule::trigger_stmt => {
+        Rule::exclusive_stmt | Rule::concurrent_stmt | Rule::trigger_stmt | Rule::unattended_stmt => {
             Body::Stmt(Layout::Line(p.into_inner().map(value).collect()))
         }
         _ => return unexpected(&p, "a mode"),

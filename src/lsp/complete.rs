@@ -184,7 +184,7 @@ fn mode_value(a: &Analysis, words: &[&str]) -> Vec<CompletionItem> {
 /// At the start of a line: what a statement of this block may begin with.
 fn line_start(a: &Analysis, around: &Around<'_>) -> Vec<CompletionItem> {
     match around {
-        Around::Top => keywords(&["stage", "loop", "mode", "alias"]),
+        Around::Top => keywords(&["stage", "gate", "loop", "mode", "alias"]),
         Around::Stage => keywords(crate::syntax::STAGE_KEYWORDS),
         Around::Outcomes => Vec::new(),
         Around::Loop(_) => keywords(&["plane", "entry", "counter", "terminal", "closure"]),

@@ -146,6 +146,30 @@ pub enum Event {
         mode: String,
     },
 
+    // ---- gates ----
+    /// A run reached a gate: it waits, spending nothing, for a decision or
+    /// its timeout.
+    GateOpened {
+        plane: Plane,
+        run_id: String,
+        node: String,
+        gate_id: String,
+        question: String,
+        timeout_at: Option<Timestamp>,
+    },
+    /// A gate was decided, by the operator or by its timeout (`by`).
+    GateDecided {
+        plane: Plane,
+        run_id: String,
+        node: String,
+        gate_id: String,
+        outcome: String,
+        by: String,
+        waited_seconds: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+
     // ---- stages ----
     StageStarted {
         plane: Plane,

@@ -42,6 +42,10 @@ pub struct StageRunRequest {
     pub timeout_seconds: u64,
     /// How many times this node already ran for this item in this run.
     pub attempt: u32,
+    /// What the last gate's decision said (`gate `review` decided REVISE:
+    /// <note>`), for the stage that runs right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_note: Option<String>,
     pub budget: Option<Budget>,
 }
 

@@ -219,6 +219,13 @@ pub struct ActiveRun {
     pub prior_tokens: u64,
     #[serde(default)]
     pub prior_cost_usd: f64,
+    /// Gates opened in this run (gates spend no fuel: they have their own
+    /// count for request ids).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gate_waits: u32,
+    /// The last gate decision's note, for the stage that runs next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_note: Option<String>,
     /// When the current node started.
     pub active_since: Timestamp,
     /// When the run (the work item's journey) started.
@@ -402,4 +409,8 @@ fn check_run(plane: Plane, run: &ActiveRun) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

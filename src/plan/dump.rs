@@ -79,6 +79,28 @@ pub(super) fn dump(plan: &Plan) -> String {
 fn dump_node(plan: &Plan, id: super::NodeId, out: &mut String) {
     let n = &plan.nodes[id];
     let stage = &plan.stages[n.stage];
+    if let Some(gate) = &stage.gate {
+        let _ = writeln!(
+            out,
+            "  node #{} {} (gate {}, waiting {})",
+            id.0, n.name, stage.name, stage.running
+        );
+        let _ = writeln!(out, "    ask {:?}", gate.question);
+        for shown in &gate.shows {
+            let _ = writeln!(out, "    show {shown}");
+        }
+        if let Some(t) = gate.timeout {
+            let _ = writeln!(
+                out,
+                "    timeout {}s -> {}",
+                t.seconds, plan.outcomes[t.outcome].name
+            );
+        }
+        for e in n.edges.iter() {
+            let _ = writeln!(out, "    {}", edge_line(plan, &plan.edges[e]));
+        }
+        return;
+    }
     let _ = writeln!(
         out,
         "  node #{} {} (stage {}, running {})",

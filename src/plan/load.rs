@@ -153,6 +153,11 @@ impl Plan {
     fn validate_stages(&self) -> Result<(), PlanLoadError> {
         for (id, s) in self.stages.enumerate() {
             range_ok(&format!("stage `{}`", s.name), s.outcomes, self.outcomes.len())?;
+            if let Some(t) = s.gate.as_ref().and_then(|g| g.timeout) {
+                ensure(s.outcomes.contains(t.outcome), || {
+                    format!("gate `{}` times out with an outcome it does not declare", s.name)
+                })?;
+            }
             for o in s.outcomes.iter() {
                 ensure(self.outcomes[o].stage == id, || {
                     format!("outcome {} claims another stage", o.0)

@@ -54,6 +54,28 @@ pub struct StageRow {
     pub emits: Vec<String>,
     pub accepts: Vec<String>,
     pub role: Option<Role>,
+    /// Set for a gate: no harness runs it; a decision (or its timeout)
+    /// supplies the outcome. Absent for harness stages, so plans without
+    /// gates keep their fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateRow>,
+}
+
+/// What a gate asks, what it shows, and what it does when nobody answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateRow {
+    pub question: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shows: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<GateTimeout>,
+}
+
+/// A gate's timeout: after `seconds` of waiting it ends with `outcome`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateTimeout {
+    pub seconds: u64,
+    pub outcome: OutcomeId,
 }
 
 /// One legal terminal result of a stage and the result classes it may carry.

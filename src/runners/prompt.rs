@@ -89,6 +89,10 @@ fn context(out: &mut String, req: &StageRunRequest) {
     line(out, "Effort", req.effort.map(|e| e.as_str()));
     line(out, "Timeout", Some(&format!("{} seconds", req.timeout_seconds)));
     line(out, "Attempt", Some(&req.attempt.to_string()));
+    // Only after a gate: what the operator decided, in their words.
+    if req.operator_note.is_some() {
+        line(out, "Operator Note", req.operator_note.as_deref());
+    }
 }
 
 fn line(out: &mut String, label: &str, value: Option<&str>) {

@@ -57,6 +57,10 @@ impl Runtime {
         if self.running.contains_key(&plane) {
             return Ok(());
         }
+        // A gate runs no harness: it waits on disk for its decision.
+        if self.waits_at_gate(plane) {
+            return self.open_gate(plane);
+        }
         let Some(request) = self.build_request(&run, &request_id) else {
             let reason = format!("plan {} has no node `{}`", self.plan.plan_id, run.node);
             return self.commit(crate::engine::Input::Interrupted {
@@ -278,6 +282,7 @@ impl Runtime {
                 .copied()
                 .unwrap_or(1)
                 .saturating_sub(1),
+            operator_note: run.operator_note.clone(),
             budget: match self.rules.budgets.remaining(run) {
                 (None, None) => None,
                 (max_tokens, max_cost_usd) => Some(crate::model::Budget {

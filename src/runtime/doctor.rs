@@ -104,6 +104,7 @@ pub(crate) fn run(ws: &Workspace) -> DoctorReport {
     }
     queues(&mut checks, snapshot.as_ref());
     closure_targets(&mut checks);
+    work::gates(&mut checks, snapshot.as_ref());
     let config = config(&mut checks);
     plan(&mut checks, config.as_ref());
     journal(&mut checks);

@@ -91,6 +91,9 @@ impl Runtime {
                 });
                 return Ok(json!({"requeued": self.relative(&found.path)}));
             }
+            Command::GateDecide { id, outcome, note } => {
+                return self.decide_gate(id, outcome, note.as_deref());
+            }
             Command::RepairLineage { root_spec_id } => {
                 let repair = Queues::new(&self.ws)
                     .repair_lineage(root_spec_id, true)
@@ -160,7 +163,7 @@ impl Runtime {
 }
 
 /// A refusal as the issuing command prints it: the code, then the error.
-fn coded(e: &dyn miette::Diagnostic) -> String {
+pub(super) fn coded(e: &dyn miette::Diagnostic) -> String {
     match e.code() {
         Some(code) => format!("{code}: {e}"),
         None => e.to_string(),

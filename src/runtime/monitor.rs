@@ -107,6 +107,30 @@ fn body(event: &Event) -> Option<String> {
             run_id,
             node,
         } => format!("claim {plane} {kind}:{id} run={} at {node}", run_handle(run_id)),
+        E::GateOpened {
+            plane,
+            node,
+            run_id,
+            gate_id,
+            question,
+            timeout_at,
+        } => format!(
+            "gate waiting {plane}/{node} run={} gate={gate_id}{}: {question}",
+            run_handle(run_id),
+            timeout_at.map(|t| format!(" timeout_at={t}")).unwrap_or_default()
+        ),
+        E::GateDecided {
+            plane,
+            node,
+            run_id,
+            outcome,
+            by,
+            waited_seconds,
+            ..
+        } => format!(
+            "gate decided {plane}/{node} run={} {outcome} by={by} waited={waited_seconds}s",
+            run_handle(run_id)
+        ),
         E::StageStarted {
             plane,
             node,

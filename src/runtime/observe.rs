@@ -16,6 +16,8 @@ impl Runtime {
     /// One scheduler turn.
     pub(super) fn tick(&mut self) -> Result<(), RuntimeError> {
         let _tick = tracing::info_span!("tick", n = self.state.tick + 1).entered();
+        // A decided or timed-out gate moves first, like a finished stage.
+        self.settle_gates()?;
         let now = Timestamp::now();
         let world = self.observe(now);
         self.commit(Input::Tick { now, world })?;

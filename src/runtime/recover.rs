@@ -42,6 +42,11 @@ impl Runtime {
             })
             .collect();
         for (plane, run_id, request_id) in pending {
+            // A gate waits on disk across the restart: it was not
+            // interrupted, and its decision (if any) is routed next turn.
+            if self.waits_at_gate(plane) && self.saved_result(&run_id, &request_id).is_none() {
+                continue;
+            }
             // The harness, and what it started, may outlive the process that
             // ran it; none of it may go on working beside the stage's rerun.
             self.stop_survivors(plane, &run_id, &request_id);

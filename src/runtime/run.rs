@@ -26,6 +26,7 @@ pub struct RunSummary {
     /// `plane/node OUTCOME` per finished stage, in order.
     pub stages: Vec<String>,
     /// Why the loop ended: `idle`, `stopped`, `max_ticks`, `one_stage`,
+    /// `gate_waiting` (`run once` found or left a run at a gate),
     /// `needs_operator`.
     pub ended: String,
     /// What an operator must fix before anything moves (the run exits
@@ -44,10 +45,13 @@ impl Runtime {
         let mut signals = Signals::new()?;
         self.intake()?;
         self.tick()?;
-        let ended = if self.running.is_empty() {
-            "idle"
-        } else {
-            "one_stage"
+        let gate = self.state.active_runs.keys().any(|p| self.waits_at_gate(*p));
+        let ended = match (self.running.is_empty(), gate) {
+            (false, _) => "one_stage",
+            // A run reached (or still waits at) a gate: nothing runs
+            // until it is decided.
+            (true, true) => "gate_waiting",
+            (true, false) => "idle",
         };
         self.await_stage(&mut signals).await?;
         self.drain_mailbox()?;
@@ -100,6 +104,11 @@ impl Runtime {
             // Nothing will move until an operator acts: waiting for idle
             // would wait for ever.
             if options.until_idle && self.running.is_empty() && super::needs_operator(&self.state).is_some() {
+                break "needs_operator";
+            }
+            // Every run waits at a gate nobody's timeout will decide.
+            if options.until_idle && self.running.is_empty() && self.only_undecidable_gates() {
+                stuck = self.gate_attention();
                 break "needs_operator";
             }
             if quiet && !idle && before + 1 == self.state.tick {
@@ -156,7 +165,17 @@ impl Runtime {
                     .state
                     .active_runs
                     .values()
-                    .filter(|r| next.plan.node_named(r.plane, &r.node).is_none())
+                    .filter(|r| {
+                        let is_gate = |plan: &crate::plan::Plan| {
+                            plan.node_named(r.plane, &r.node)
+                                .map(|n| plan.stage_of(n).gate.is_some())
+                        };
+                        // A pending wait must stay what it is: a gate that
+                        // became a stage (or the reverse) would never end.
+                        let flipped =
+                            r.pending_request_id.is_some() && is_gate(&self.plan) != is_gate(&next.plan);
+                        is_gate(&next.plan).is_none() || flipped
+                    })
                     .map(|r| format!("{}/{}", r.plane, r.node))
                     .collect();
                 if !missing.is_empty() {

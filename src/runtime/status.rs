@@ -83,6 +83,49 @@ pub(crate) struct GovernanceView {
     pub blockers: Vec<BlockerRecord>,
 }
 
+/// A gate waiting for a decision, and how long it has waited.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct GateStatus {
+    #[serde(flatten)]
+    pub gate: crate::workspace::gates::GateRecord,
+    pub waited_seconds: i64,
+}
+
+/// The gates the snapshot's runs wait at, oldest first.
+pub(crate) fn waiting_gates(ws: &Workspace, snapshot: &Snapshot, now: Timestamp) -> Vec<GateStatus> {
+    let pending = snapshot
+        .active_runs
+        .values()
+        .filter_map(|r| r.pending_request_id.as_deref());
+    crate::workspace::gates::waiting(ws, pending)
+        .into_iter()
+        .map(|gate| GateStatus {
+            waited_seconds: gate.waited_seconds(now),
+            gate,
+        })
+        .collect()
+}
+
+/// Each waiting gate as something an operator must see.
+fn gate_attention(gates: &[GateStatus]) -> Vec<super::Attention> {
+    gates
+        .iter()
+        .map(|g| super::Attention {
+            code: "mill::gate::waiting".into(),
+            reason: format!(
+                "gate `{}` ({}) waits for a decision: {}",
+                g.gate.node, g.gate.plane, g.gate.question
+            ),
+            fix: format!(
+                "millrace gate decide {} <{}>",
+                g.gate.gate_id,
+                g.gate.outcomes.join("|")
+            ),
+            lifts_by_itself: g.gate.timeout_at.is_some(),
+        })
+        .collect()
+}
+
 /// Everything `status` prints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub(crate) struct StatusReport {
@@ -112,6 +155,8 @@ pub(crate) struct StatusReport {
     pub plan: PlanView,
     pub queues: BTreeMap<Plane, PlaneQueue>,
     pub active_runs: Vec<ActiveRun>,
+    /// Gates waiting for a decision.
+    pub gates: Vec<GateStatus>,
     /// The fuel budget per work item (`runtime.max_stage_runs_per_item`).
     pub fuel_limit: Option<u32>,
     /// Status tokens by plane; `None` if the file is missing or invalid.
@@ -160,7 +205,9 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
         problems.push(coded(&e));
         None
     });
+    let gates = waiting_gates(ws, &snapshot, Timestamp::now());
     let mut attention = super::attention(&snapshot);
+    attention.extend(gate_attention(&gates));
     attention.extend(backpressure.as_ref().and_then(super::lineage_attention));
     let usage_governance = governance_view(ws, &snapshot, config.as_ref(), &mut problems);
     let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
@@ -191,6 +238,7 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
             .iter()
             .filter_map(|p| snapshot.active_runs.get(p).cloned())
             .collect(),
+        gates,
         fuel_limit: config.as_ref().map(|c| c.runtime.max_stage_runs_per_item),
         status_markers,
         closure,

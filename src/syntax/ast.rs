@@ -61,6 +61,29 @@ pub struct StageDecl {
     /// The stage kind's own runner, model, effort and timeout defaults
     /// (`attach` and `entrypoint` are not used here).
     pub defaults: NodeSettings,
+    /// Set when the kind was declared with `gate`: no harness runs it.
+    pub gate: Option<GateDecl>,
+}
+
+/// What a `gate` declaration adds to a stage kind.
+#[derive(Clone, Debug, Default)]
+pub struct GateDecl {
+    /// The `gate` keyword.
+    pub span: Span,
+    /// `ask "..."`: the question shown to the operator.
+    pub ask: Option<Str>,
+    /// `show "..."`: what the operator should look at.
+    pub show: Vec<Str>,
+    /// `timeout <seconds> -> OUTCOME`
+    pub timeout: Option<GateTimeout>,
+}
+
+/// `timeout <seconds> -> OUTCOME`
+#[derive(Clone, Debug)]
+pub struct GateTimeout {
+    pub seconds: Int,
+    pub outcome: Name,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -197,6 +220,8 @@ pub struct ModeDecl {
     pub exclusive: Vec<PlaneGroup>,
     pub concurrent: Vec<ConcurrentDecl>,
     pub triggers: Vec<TriggerDecl>,
+    /// `unattended`: where the mode was marked so.
+    pub unattended: Option<Span>,
 }
 
 /// `<plane> = <loop>`

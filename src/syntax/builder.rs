@@ -150,7 +150,7 @@ impl Build<'_> {
         let mut items = Vec::new();
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::stage_decl => items.push(Item::Stage(Box::new(self.stage_decl(p)))),
+                Rule::stage_decl | Rule::gate_decl => items.push(Item::Stage(Box::new(self.stage_decl(p)))),
                 Rule::loop_decl => items.push(Item::Loop(self.loop_decl(p))),
                 Rule::mode_decl => items.push(Item::Mode(self.mode_decl(p))),
                 Rule::alias_decl => {
@@ -206,6 +206,15 @@ impl Build<'_> {
             let span = self.span(&p);
             match p.as_rule() {
                 Rule::KW_STAGE => {}
+                Rule::KW_GATE => {
+                    decl.gate = Some(GateDecl {
+                        span,
+                        ..Default::default()
+                    })
+                }
+                Rule::ask_stmt | Rule::show_stmt | Rule::gate_timeout => {
+                    self.gate_stmt(p, &mut decl, &mut seen)
+                }
                 Rule::LBRACE => open = Some(span),
                 Rule::RBRACE => closed = true,
                 Rule::ident => decl.name = Some(self.name(p)),
@@ -264,12 +273,62 @@ impl Build<'_> {
                         decl.defaults.timeout = self.value(p, Rule::integer).map(|v| self.int(v));
                     }
                 }
+                Rule::stmt_error if decl.gate.is_some() => self.stmt_error(p, Block::Gate),
                 Rule::stmt_error => self.stmt_error(p, Block::Stage),
                 other => self.internal(other, "a stage"),
             }
         }
-        self.unclosed(Block::Stage, open, closed);
+        let block = if decl.gate.is_some() {
+            Block::Gate
+        } else {
+            Block::Stage
+        };
+        self.unclosed(block, open, closed);
         decl
+    }
+
+    /// `ask`, `show` and `timeout ... -> OUTCOME` of a gate.
+    fn gate_stmt(&mut self, pair: P<'_>, decl: &mut StageDecl, seen: &mut Seen) {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        if decl.gate.is_none() {
+            return;
+        }
+        match rule {
+            Rule::ask_stmt if seen.first("ask", span, self.diags) => {
+                let ask = pair
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::string)
+                    .map(|v| self.string(v));
+                if let Some(gate) = decl.gate.as_mut() {
+                    gate.ask = ask;
+                }
+            }
+            Rule::show_stmt => {
+                let shown = self.list_strings(pair);
+                if let Some(gate) = decl.gate.as_mut() {
+                    gate.show.extend(shown);
+                }
+            }
+            Rule::gate_timeout if seen.first("timeout", span, self.diags) => {
+                let (mut seconds, mut outcome) = (None, None);
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::integer => seconds = Some(self.int(p)),
+                        Rule::ident => outcome = Some(self.name(p)),
+                        _ => {}
+                    }
+                }
+                if let (Some(seconds), Some(outcome), Some(gate)) = (seconds, outcome, decl.gate.as_mut()) {
+                    gate.timeout = Some(GateTimeout {
+                        seconds,
+                        outcome,
+                        span,
+                    });
+                }
+            }
+            _ => {}
+        }
     }
 
     pub(super) fn list_strings(&mut self, pair: P<'_>) -> Vec<Str> {

@@ -38,6 +38,9 @@ impl Build<'_> {
                         });
                     }
                 }
+                Rule::unattended_stmt => {
+                    decl.unattended.get_or_insert(span);
+                }
                 Rule::exclusive_stmt => {
                     let planes = self.list_names(p);
                     decl.exclusive.push(PlaneGroup { planes, span });

@@ -18,6 +18,8 @@ pub const STAGE_KEYWORDS: &[&str] = &[
     "effort",
     "timeout",
 ];
+pub(super) const GATE_KEYWORDS: &[&str] =
+    &["plane", "title", "ask", "show", "running", "outcomes", "timeout"];
 pub(super) const LOOP_KEYWORDS: &[&str] = &["plane", "entry", "counter", "terminal", "closure"];
 pub const NODE_KEYWORDS: &[&str] = &["runner", "model", "effort", "timeout", "entrypoint", "attach"];
 pub const MODE_KEYWORDS: &[&str] = &[
@@ -30,13 +32,15 @@ pub const MODE_KEYWORDS: &[&str] = &[
     "exclusive",
     "concurrent",
     "trigger",
+    "unattended",
 ];
-pub(super) const TOP_KEYWORDS: &[&str] = &["stage", "loop", "mode", "alias"];
+pub(super) const TOP_KEYWORDS: &[&str] = &["stage", "gate", "loop", "mode", "alias"];
 
 /// Which block a bad line was found in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Block {
     Stage,
+    Gate,
     Outcomes,
     Loop,
     Node,
@@ -52,6 +56,7 @@ impl Block {
     pub(super) fn describe(self) -> &'static str {
         match self {
             Block::Stage => "a stage",
+            Block::Gate => "a gate",
             Block::Outcomes => "an outcomes block",
             Block::Loop => "a loop",
             Block::Node => "a node",
@@ -62,6 +67,7 @@ impl Block {
     fn keywords(self) -> &'static [&'static str] {
         match self {
             Block::Stage => STAGE_KEYWORDS,
+            Block::Gate => GATE_KEYWORDS,
             Block::Outcomes => &[],
             Block::Loop => LOOP_KEYWORDS,
             Block::Node => NODE_KEYWORDS,
@@ -72,6 +78,13 @@ impl Block {
 
 /// Help for a line of `block` that starts with `word` and did not parse.
 pub(super) fn statement_help(block: Block, word: &str, line: &str) -> String {
+    if block == Block::Gate && !GATE_KEYWORDS.contains(&word) && STAGE_KEYWORDS.contains(&word) {
+        let list: Vec<String> = GATE_KEYWORDS.iter().map(|k| format!("`{k}`")).collect();
+        return format!(
+            "a gate runs no harness, so it takes no `{word}`; gate statements are {}",
+            list.join(", ")
+        );
+    }
     if let Some(shape) = shape(block, word) {
         return format!("write it as `{shape}`");
     }
@@ -105,7 +118,13 @@ const DEST: &str = "<node> | finish <terminal> | resume result.<key> default <no
 fn shape(block: Block, word: &str) -> Option<&'static str> {
     let mode = block == Block::Mode;
     Some(match word {
-        "plane" if block == Block::Stage || block == Block::Loop => "plane execution|planning|learning",
+        "timeout" if block == Block::Gate => "timeout <seconds> -> <OUTCOME>",
+        "ask" => "ask \"<question for the operator>\"",
+        "show" => "show \"<path to look at>\", ...",
+        "unattended" => "unattended",
+        "plane" if matches!(block, Block::Stage | Block::Gate | Block::Loop) => {
+            "plane execution|planning|learning"
+        }
         "title" => "title \"<text>\"",
         "entrypoint" if mode => "entrypoint <stage|*> = \"entrypoints/<plane>/<file>.md\"",
         "entrypoint" => "entrypoint \"entrypoints/<plane>/<file>.md\"",

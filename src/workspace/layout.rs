@@ -118,6 +118,11 @@ impl Paths {
         self.agents.join("state")
     }
 
+    /// `state/gates/`: gate waits and their decisions.
+    pub fn gates_dir(&self) -> PathBuf {
+        self.state_dir().join("gates")
+    }
+
     pub fn snapshot(&self) -> PathBuf {
         self.state_dir().join("runtime_snapshot.json")
     }

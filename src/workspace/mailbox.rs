@@ -39,6 +39,7 @@ pub const COMMANDS: &[&str] = &[
     "add_idea",
     "retry_active",
     "clear_stale_state",
+    "gate_decide",
 ];
 
 /// The code recorded with an incoming file archived as invalid.
@@ -100,6 +101,12 @@ pub enum Command {
         id: String,
         reason: String,
     },
+    /// Decide a waiting gate.
+    GateDecide {
+        id: String,
+        outcome: String,
+        note: Option<String>,
+    },
     /// Relabel a closure target's drifted lineage (`queue repair-lineage --apply`).
     RepairLineage {
         root_spec_id: String,
@@ -122,6 +129,7 @@ impl Command {
             Command::RetryActive { .. } => "retry_active",
             Command::ClearStaleState { .. } => "clear_stale_state",
             Command::RetryItem { .. } => "retry_item",
+            Command::GateDecide { .. } => "gate_decide",
             Command::RepairLineage { .. } => "repair_lineage",
         }
     }
@@ -143,6 +151,9 @@ impl Command {
             },
             Command::ClearStaleState { reason } => json!({ "reason": reason }),
             Command::RetryItem { id, reason } => json!({ "id": id, "reason": reason }),
+            Command::GateDecide { id, outcome, note } => {
+                json!({ "id": id, "outcome": outcome, "note": note })
+            }
             Command::RepairLineage { root_spec_id } => json!({ "root_spec_id": root_spec_id }),
             _ => json!({}),
         }
@@ -200,6 +211,11 @@ impl Command {
             "retry_item" => Command::RetryItem {
                 id: text("id").ok_or("the payload has no `id`")?,
                 reason: non_empty_reason(text("reason"))?,
+            },
+            "gate_decide" => Command::GateDecide {
+                id: text("id").ok_or("the payload has no `id`")?,
+                outcome: text("outcome").ok_or("the payload has no `outcome`")?,
+                note: text("note"),
             },
             "repair_lineage" => Command::RepairLineage {
                 root_spec_id: text("root_spec_id").ok_or("the payload has no `root_spec_id`")?,

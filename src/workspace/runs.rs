@@ -98,6 +98,9 @@ pub struct StageResult {
     /// What the runner noticed (a configuration code leads its note).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The stage's structured result keys (resume targets, a gate's note).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: serde_json::Map<String, Value>,
 }
 
 /// Whether a run's results could all be read.

@@ -4,11 +4,13 @@
 
 mod daemon;
 mod events;
+mod gates;
 mod golden;
 mod harness;
 mod intake;
 mod learning;
 mod pure;
+mod replay;
 mod stalls;
 
 use std::process::Output;

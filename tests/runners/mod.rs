@@ -85,6 +85,7 @@ impl Fixture {
             effort: None,
             timeout_seconds: 30,
             attempt: 0,
+            operator_note: None,
             budget: None,
         }
     }

@@ -56,6 +56,7 @@ fn request() -> StageRunRequest {
         effort: Some(Effort::High),
         timeout_seconds: 3600,
         attempt: 2,
+        operator_note: None,
         budget: None,
     }
 }

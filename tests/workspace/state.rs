@@ -43,6 +43,8 @@ fn active_run(plane: Plane, kind: WorkItemKind, id: &str) -> ActiveRun {
         cost_usd: 0.0,
         prior_tokens: 0,
         prior_cost_usd: 0.0,
+        gate_waits: 0,
+        operator_note: None,
         active_since: now,
         started_at: now,
     }

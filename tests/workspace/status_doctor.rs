@@ -97,6 +97,8 @@ fn status_shows_queues_runs_pauses_and_closure() {
             cost_usd: 0.0,
             prior_tokens: 0,
             prior_cost_usd: 0.0,
+            gate_waits: 0,
+            operator_note: None,
             active_since: now,
             started_at: now,
         },

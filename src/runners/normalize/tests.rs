@@ -50,6 +50,7 @@ fn request(run_dir: &Path) -> StageRunRequest {
         effort: None,
         timeout_seconds: 60,
         attempt: 0,
+        operator_note: None,
         budget: None,
     }
 }

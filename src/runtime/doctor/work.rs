@@ -214,3 +214,37 @@ pub(super) fn stranded_learning(c: &mut Checks<'_>, plan: &crate::plan::Plan) {
         );
     }
 }
+
+/// Gates runs wait at (a warning: the lane is held until someone decides)
+/// and gate records that cannot be read.
+pub(super) fn gates(c: &mut Checks<'_>, snapshot: Option<&Snapshot>) {
+    let dir = c.ws.paths().gates_dir();
+    for (id, error) in crate::workspace::gates::damaged(c.ws) {
+        let path = dir.join(format!("{id}.json"));
+        c.error(
+            "mill::gate::invalid_record",
+            Some(&path),
+            error,
+            "inspect the record; `millrace retry-active` returns its item to the queue",
+        );
+    }
+    let Some(snapshot) = snapshot else { return };
+    let now = jiff::Timestamp::now();
+    for g in crate::runtime::status::waiting_gates(c.ws, snapshot, now) {
+        let path = dir.join(format!("{}.json", g.gate.gate_id));
+        let timeout = match (&g.gate.timeout_at, &g.gate.timeout_outcome) {
+            (Some(at), Some(outcome)) => format!("; it takes {outcome} at {at}"),
+            _ => "; it has no timeout".into(),
+        };
+        let message = format!(
+            "gate `{}` ({}) has waited {}s for a decision{timeout}: {}",
+            g.gate.node, g.gate.plane, g.waited_seconds, g.gate.question
+        );
+        let fix = format!(
+            "millrace gate decide {} <{}>",
+            g.gate.gate_id,
+            g.gate.outcomes.join("|")
+        );
+        c.warning("mill::gate::waiting", Some(&path), message, &fix);
+    }
+}

@@ -268,9 +268,16 @@ function overviewSections(o, compact) {
       h("tr", { "data-blocked": b.id }, h("td", {}, h("a", { href: page(ws, `/items/${encodeURIComponent(b.id)}`), text: `${b.kind} ${b.id}` })),
         h("td", { class: "reason-text", text: b.reason || "no reason recorded" }), h("td", { text: fmtTime(b.at) }), h("td", {}, h("code", { text: b.fix }))))) :
       h("p", { class: "muted", text: "nothing blocked" }));
-  if (compact) return [head, planes, o.blocked.count ? blocked : null];
+  const waiting = (o.status.gates || []);
+  const gates = waiting.length ? card(`Gates waiting (${waiting.length})`,
+    table(["gate", "work item", "question", "waited", "timeout", "decide"], waiting.map((g) =>
+      h("tr", { "data-gate": g.gate_id }, h("td", { text: `${g.plane}/${g.node}` }), h("td", { text: g.work_item || "—" }),
+        h("td", { class: "reason-text", text: g.question }), h("td", { text: fmtSecs(g.waited_seconds) }),
+        h("td", { text: g.timeout_at ? `${fmtTime(g.timeout_at)} → ${g.timeout_outcome}` : "none" }),
+        h("td", {}, h("code", { text: `millrace gate decide ${g.gate_id} <${g.outcomes.join("|")}>` })))))) : null;
+  if (compact) return [head, gates, planes, o.blocked.count ? blocked : null];
   const active = o.planes.filter((p) => p.run).map((p) => p.plane);
-  return [head, controls(ws, active, o.blocked.items.map((b) => b.id)), planes, blocked, usageCard(o.usage)];
+  return [head, controls(ws, active, o.blocked.items.map((b) => b.id)), gates, planes, blocked, usageCard(o.usage)];
 }
 
 async function renderHome() {

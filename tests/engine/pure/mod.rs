@@ -3,4 +3,5 @@
 //! sequences, queue states and effects it produced.
 
 mod cases;
+mod gates;
 mod sim;
