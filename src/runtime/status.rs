@@ -4,8 +4,9 @@
 //! the stored plan's head. Output: one serializable [`StatusReport`].
 //!
 //! Invariants: building the report never compiles, never takes the lock
-//! and never writes; it parses no queued document (depths come from
-//! directory listings), so its cost does not grow with the queue's content;
+//! and never writes; it parses no queued document (depths come from a
+//! settled claim index's header, else from directory listings), so its
+//! cost does not grow with the queue's content;
 //! damaged state is reported in `problems`, never an error.
 
 use std::collections::BTreeMap;
@@ -311,6 +312,21 @@ pub(crate) fn queues(
         for kind in plane_kinds(*plane) {
             for state in [QueueState::Queued, QueueState::Active] {
                 let dir = ws.paths().queue_dir(*kind, state);
+                // A settled claim index knows the intake directory's count
+                // and quarantined names: one small read, not a listing of
+                // every queued file.
+                let summary = (state == QueueState::Queued)
+                    .then(|| crate::workspace::queue::QueueIndex::trusted_summary(ws, *kind))
+                    .flatten();
+                if let Some((count, names)) = summary {
+                    match quarantine::describe(*kind, state, &dir, &names) {
+                        Ok(described) => quarantined.extend(described),
+                        Err(e) => problems.push(coded(&e)),
+                    }
+                    view.depth += count;
+                    view.depth_by_kind.insert(*kind, count);
+                    continue;
+                }
                 let listing = scan::scan_dir(&dir).and_then(|s| {
                     let described = quarantine::describe(*kind, state, &dir, &s.quarantined)?;
                     Ok((s, described))

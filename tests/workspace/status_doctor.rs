@@ -182,6 +182,27 @@ fn a_quarantined_file_shows_in_status_and_doctor_and_commands_keep_working() {
     let (code, text) = doctor(&ws);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(codes(&text), ["mill::doctor::quarantined_file"]);
+
+    // Once the claim index is settled, status reads its header instead of
+    // listing the directory, and says the same; a file added afterwards is
+    // counted at once (the directory changed, so the header is not used).
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    assert!(ws.run(&["queue", "ls", "--all"]).status.success());
+    let index = std::fs::read_to_string(ws.path("state/index/task.json")).unwrap();
+    let header = index.lines().next().unwrap();
+    assert!(
+        header.contains("\"quarantined\":[\"broken.md.invalid\"]"),
+        "{header}"
+    );
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("1"));
+    assert_eq!(field(&text, "quarantined_count").as_deref(), Some("1"));
+    ws.write(
+        "tasks/queue/more.md",
+        &task_md("more", "2026-01-02T00:00:00Z", &[]),
+    );
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("2"));
 }
 
 #[test]

@@ -158,6 +158,9 @@ pub struct QueueIndex {
     built_at_ns: i64,
     /// Entries in claim order.
     entries: Vec<Entry>,
+    /// Quarantined names in the directory at the build (for `status`).
+    #[serde(default)]
+    quarantined: Vec<String>,
 }
 
 /// The first line of the stored index.
@@ -167,6 +170,8 @@ struct Header {
     dir_mtime_ns: i64,
     built_at_ns: i64,
     count: usize,
+    #[serde(default)]
+    quarantined: Vec<String>,
 }
 
 /// What a refresh did, for reporting.
@@ -236,12 +241,13 @@ impl QueueIndex {
         let had_stored = stored.is_some();
         // Taken out of the memory (not shared), so no copy is made here.
         let known = stored.map(|i| Arc::unwrap_or_clone(i).entries);
-        let (entries, changed) = rescan(kind, &dir, known.unwrap_or_default(), &mut report)?;
+        let (entries, changed, quarantined) = rescan(kind, &dir, known.unwrap_or_default(), &mut report)?;
         let index = Self {
             schema_version: INDEX_SCHEMA_VERSION,
             dir_mtime_ns,
             built_at_ns,
             entries,
+            quarantined,
         };
         // Storing an index that is still racy and holds the same entries
         // gains nothing (the next reader rescans either way); skipping it
@@ -288,27 +294,41 @@ impl QueueIndex {
     }
 
     fn read_first(ws: &Workspace, kind: WorkItemKind, n: usize) -> Option<(Vec<Entry>, usize)> {
-        let dir_mtime_ns = fsx::stat(&ws.paths().queue_dir(kind, QueueState::Queued))?.mtime_ns;
-        let (bytes, _) = fsx::read_range(&ws.paths().index(kind), 0, 64 * 1024).ok()??;
-        let valid = match std::str::from_utf8(&bytes) {
-            Ok(text) => text,
-            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
-        };
-        let mut lines = valid.split('\n');
-        let header: Header = serde_json::from_str(lines.next()?).ok()?;
-        let trusted = header.schema_version == INDEX_SCHEMA_VERSION
-            && header.dir_mtime_ns == dir_mtime_ns
-            && !racy(header.built_at_ns, dir_mtime_ns);
-        if !trusted {
-            return None;
-        }
+        let (header, rest) = Self::trusted_head(ws, kind, 64 * 1024)?;
         // A line cut off by the read does not parse: then the full read.
         let want = n.min(header.count);
-        let entries: Vec<Entry> = lines
+        let entries: Vec<Entry> = rest
+            .split('\n')
             .take(want)
             .map(|line| serde_json::from_str(line).ok())
             .collect::<Option<_>>()?;
         (entries.len() == want).then_some((entries, header.count))
+    }
+
+    /// How many documents the intake directory holds and its quarantined
+    /// names, from a stored index the directory has not changed since:
+    /// one small read, whatever the queue's size. `None` when the index
+    /// is missing, old or not settled (then list the directory).
+    pub fn trusted_summary(ws: &Workspace, kind: WorkItemKind) -> Option<(usize, Vec<String>)> {
+        let (header, _) = Self::trusted_head(ws, kind, 4096)?;
+        Some((header.count, header.quarantined))
+    }
+
+    /// The header of a stored index that is settled for the directory as
+    /// it is now, and the rest of the first `max` bytes.
+    fn trusted_head(ws: &Workspace, kind: WorkItemKind, max: u64) -> Option<(Header, String)> {
+        let dir_mtime_ns = fsx::stat(&ws.paths().queue_dir(kind, QueueState::Queued))?.mtime_ns;
+        let (bytes, _) = fsx::read_range(&ws.paths().index(kind), 0, max).ok()??;
+        let valid = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+        };
+        let (first, rest) = valid.split_once('\n')?;
+        let header: Header = serde_json::from_str(first).ok()?;
+        let trusted = header.schema_version == INDEX_SCHEMA_VERSION
+            && header.dir_mtime_ns == dir_mtime_ns
+            && !racy(header.built_at_ns, dir_mtime_ns);
+        trusted.then(|| (header, rest.to_string()))
     }
 
     /// The stored form: a header line, then one line per entry in claim
@@ -329,6 +349,7 @@ impl QueueIndex {
             dir_mtime_ns: header.dir_mtime_ns,
             built_at_ns: header.built_at_ns,
             entries,
+            quarantined: header.quarantined,
         })
     }
 
@@ -342,6 +363,7 @@ impl QueueIndex {
             dir_mtime_ns: self.dir_mtime_ns,
             built_at_ns: self.built_at_ns,
             count: self.entries.len(),
+            quarantined: self.quarantined.clone(),
         };
         let _ = fsx::write_cache_with(&ws.paths().index(kind), |out| {
             serde_json::to_writer(&mut *out, &header)?;
@@ -388,14 +410,15 @@ impl QueueIndex {
 }
 
 /// One `readdir`; keeps known entries, parses new names, drops vanished
-/// ones. Also says whether the entries differ from the ones given. Those
+/// ones. Also says whether the entries differ from the ones given, and
+/// which quarantined names the directory held. Entries
 /// are kept in claim order, so nothing is sorted unless a name is new.
 fn rescan(
     kind: WorkItemKind,
     dir: &Path,
     mut entries: Vec<Entry>,
     report: &mut RefreshReport,
-) -> Result<(Vec<Entry>, bool), QueueError> {
+) -> Result<(Vec<Entry>, bool, Vec<String>), QueueError> {
     let scan = scan_dir(dir)?;
     let on_disk: HashMap<&str, u64> = scan
         .documents
@@ -436,7 +459,7 @@ fn rescan(
         entries.extend(fresh);
         entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     }
-    Ok((entries, changed))
+    Ok((entries, changed, scan.quarantined))
 }
 
 /// Parses one queued file into an entry. `Ok(None)` if it vanished;
