@@ -92,6 +92,23 @@ pub fn lineage_attention(bp: &Backpressure) -> Option<Attention> {
     })
 }
 
+/// A gate waiting for a decision; one with a timeout decides itself.
+pub(crate) fn gate(g: &super::status::GateStatus) -> Attention {
+    Attention {
+        code: "mill::gate::waiting".into(),
+        reason: format!(
+            "gate `{}` ({}) waits for a decision: {}",
+            g.gate.node, g.gate.plane, g.gate.question
+        ),
+        fix: format!(
+            "millrace gate decide {} <{}>",
+            g.gate.gate_id,
+            g.gate.outcomes.join("|")
+        ),
+        lifts_by_itself: g.gate.timeout_at.is_some(),
+    }
+}
+
 /// Family work filed under another root: relabelling it is the fix.
 fn drift_attention(bp: &Backpressure) -> Attention {
     let items: Vec<String> = bp

@@ -51,22 +51,8 @@ impl Runtime {
 
     /// The first waiting gate as something the operator must act on.
     pub(super) fn gate_attention(&self) -> Option<super::Attention> {
-        let g = super::status::waiting_gates(&self.ws, &self.state, Timestamp::now())
-            .into_iter()
-            .next()?;
-        Some(super::Attention {
-            code: "mill::gate::waiting".into(),
-            reason: format!(
-                "gate `{}` ({}) waits for a decision: {}",
-                g.gate.node, g.gate.plane, g.gate.question
-            ),
-            fix: format!(
-                "millrace gate decide {} <{}>",
-                g.gate.gate_id,
-                g.gate.outcomes.join("|")
-            ),
-            lifts_by_itself: false,
-        })
+        let waiting = super::status::waiting_gates(&self.ws, &self.state, Timestamp::now());
+        waiting.first().map(super::attention::gate)
     }
 
     /// Opens the gate the plane's run waits at (once: a record already on

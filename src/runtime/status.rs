@@ -107,26 +107,6 @@ pub(crate) fn waiting_gates(ws: &Workspace, snapshot: &Snapshot, now: Timestamp)
         .collect()
 }
 
-/// Each waiting gate as something an operator must see.
-fn gate_attention(gates: &[GateStatus]) -> Vec<super::Attention> {
-    gates
-        .iter()
-        .map(|g| super::Attention {
-            code: "mill::gate::waiting".into(),
-            reason: format!(
-                "gate `{}` ({}) waits for a decision: {}",
-                g.gate.node, g.gate.plane, g.gate.question
-            ),
-            fix: format!(
-                "millrace gate decide {} <{}>",
-                g.gate.gate_id,
-                g.gate.outcomes.join("|")
-            ),
-            lifts_by_itself: g.gate.timeout_at.is_some(),
-        })
-        .collect()
-}
-
 /// Everything `status` prints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub(crate) struct StatusReport {
@@ -208,7 +188,7 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
     });
     let gates = waiting_gates(ws, &snapshot, Timestamp::now());
     let mut attention = super::attention(&snapshot);
-    attention.extend(gate_attention(&gates));
+    attention.extend(gates.iter().map(super::attention::gate));
     attention.extend(backpressure.as_ref().and_then(super::lineage_attention));
     let usage_governance = governance_view(ws, &snapshot, config.as_ref(), &mut problems);
     let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);

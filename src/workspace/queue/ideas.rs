@@ -34,13 +34,7 @@ impl Queues<'_> {
     /// their text; an idea that cannot be read is left for the next look.
     pub fn inbox_ideas(&self) -> Vec<(String, String)> {
         let inbox = self.ws.paths().ideas_inbox();
-        let mut names: Vec<String> = fsx::list_names(&inbox)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
-            .collect();
-        names.sort();
-        names
+        self.idea_names()
             .into_iter()
             .filter_map(|name| {
                 let text = fsx::read_text(&inbox.join(&name)).ok()?;
@@ -53,13 +47,7 @@ impl Queues<'_> {
     /// becomes and whether a spec of that id exists (then intake has taken
     /// it). Reads names only, never the ideas.
     pub fn inbox_names(&self) -> Vec<(String, String, bool)> {
-        let mut names: Vec<String> = fsx::list_names(&self.ws.paths().ideas_inbox())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
-            .collect();
-        names.sort();
-        names
+        self.idea_names()
             .into_iter()
             .map(|name| {
                 let id = idea_spec_id(name.strip_suffix(".md").unwrap_or(&name));
@@ -67,6 +55,17 @@ impl Queues<'_> {
                 (name, id, taken)
             })
             .collect()
+    }
+
+    /// The inbox's `*.md` names (dot-files skipped), sorted.
+    fn idea_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = fsx::list_names(&self.ws.paths().ideas_inbox())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.ends_with(".md") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
     }
 
     /// How many documents of a kind are in one state's directory.
