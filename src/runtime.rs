@@ -8,9 +8,11 @@
 //! Invariants:
 //! - one owner per workspace: the lock is held from `open` to `close`, and
 //!   a dead owner's lock on this host is taken over (and logged);
-//! - every transition is committed as: journal, durable effects, snapshot,
-//!   journal removed, then actions; a crash anywhere is repaired at the next
-//!   `open` by replaying the journal (effects are idempotent);
+//! - every state-changing transition is committed as: a journal record
+//!   (flushed: the commit point), durable effects, the snapshot, then
+//!   actions; a crash anywhere is repaired at the next `open` by applying
+//!   the last record again when the snapshot is not the one it holds
+//!   (effects are idempotent);
 //! - a stage starts only after its pending request is persisted, and its
 //!   result is written to the run directory before it is routed, so a crash
 //!   either re-runs the stage at the same node or routes the saved result.
@@ -217,7 +219,7 @@ impl Runtime {
         })?;
         let loaded = EventLog::open(&ws)
             .map_err(RuntimeError::from)
-            .and_then(|events| Ok((events, Snapshot::load(&ws)?)));
+            .and_then(|events| Ok((events, commit::load_state(&ws)?)));
         let (events, state) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {

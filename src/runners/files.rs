@@ -64,12 +64,14 @@ pub(crate) fn file_safe(id: &str) -> String {
 }
 
 /// Writes a record (the process record, a harness result) as pretty JSON,
-/// atomically and durably: the process record is what stops an orphaned
-/// harness after a crash.
+/// atomically, without waiting for the disk. The process record is what
+/// stops an orphaned harness after the runtime is killed, and a kill
+/// leaves the page cache whole; a power loss leaves no harness to stop,
+/// and the stage it cut runs again.
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FsError> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
-    fsx::write_atomic_into(path, &bytes)
+    fsx::write_replace(path, &bytes)
 }
 
 /// Writes a record only people read (invocation, completion) atomically,

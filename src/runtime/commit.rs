@@ -1,5 +1,6 @@
-//! Committing one transition: journal, durable effects, snapshot, journal
-//! removed, then actions.
+//! Committing one transition: a journal record (the commit point, and its
+//! one flush), durable effects, the snapshot (not flushed: the record holds
+//! it), then actions. See `workspace::journal` for why that is enough.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -10,12 +11,32 @@ use crate::engine::{ApplyError, Effect, Input, runtime_error_code, step};
 use crate::model::{Event, Snapshot, StageResult};
 use crate::workspace::journal;
 
-/// The redo log of one transition (`state/journal.json`).
-#[derive(Serialize, Deserialize)]
-struct Journal {
-    schema_version: u32,
-    snapshot: Snapshot,
+/// One record of the commit log (`state/journal.jsonl`), as read back.
+/// A record without a snapshot abandons the transition before it (its
+/// first failing effect aborted it), so nothing is pending.
+#[derive(Deserialize)]
+struct Record {
+    snapshot: Option<Snapshot>,
+    #[serde(default)]
     effects: Vec<Effect>,
+}
+
+/// A record as written, borrowing the transition's values.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    schema_version: u32,
+    snapshot: Option<&'a Snapshot>,
+    effects: &'a [Effect],
+}
+
+impl<'a> RecordOut<'a> {
+    fn new(snapshot: Option<&'a Snapshot>, effects: &'a [Effect]) -> Self {
+        RecordOut {
+            schema_version: 2,
+            snapshot,
+            effects,
+        }
+    }
 }
 
 impl Runtime {
@@ -37,28 +58,19 @@ impl Runtime {
             tick = next.tick,
             "transition"
         );
-        if !durable.is_empty() {
-            let entry = Journal {
-                schema_version: 1,
-                snapshot: next.clone(),
-                effects: durable.clone(),
-            };
-            journal::write(&self.ws, &entry).map_err(persist)?;
+        // An idle tick changes nothing but the clock: it writes nothing.
+        if !durable.is_empty() || changed(&self.state, &next) {
+            journal::append(&self.ws, &RecordOut::new(Some(&next), &durable)).map_err(persist)?;
             for effect in &durable {
                 if let Err(failure) = self.apply(effect, strict) {
                     if strict {
-                        journal::clear(&self.ws).map_err(persist)?;
+                        journal::append(&self.ws, &RecordOut::new(None, &[])).map_err(persist)?;
                         return Ok(Err(failure));
                     }
                     self.effect_failed(effect, failure.message);
                 }
             }
-        }
-        if !durable.is_empty() || changed(&self.state, &next) {
             next.save(&self.ws).map_err(persist)?;
-        }
-        if !durable.is_empty() {
-            journal::clear(&self.ws).map_err(persist)?;
         }
         self.state = next;
         for action in actions {
@@ -115,27 +127,62 @@ impl Runtime {
         }
     }
 
-    /// Finishes a transition a crashed process left half applied.
+    /// Finishes a transition a crashed process left half applied: the last
+    /// journal record, when the snapshot on disk is not the one it holds.
     pub(super) fn replay_journal(&mut self) -> Result<(), RuntimeError> {
-        let Some(entry) = journal::read::<Journal>(&self.ws)? else {
-            return Ok(());
+        let Some(Record {
+            snapshot: Some(snapshot),
+            effects,
+        }) = journal::last::<Record>(&self.ws)?
+        else {
+            return Ok(journal::settle_legacy(&self.ws)?);
         };
-        for effect in &entry.effects {
+        if snapshot == self.state {
+            return Ok(journal::settle_legacy(&self.ws)?);
+        }
+        for effect in &effects {
             if let Err(failure) = self.apply(effect, false) {
                 self.effect_failed(effect, failure.message);
             }
         }
-        entry.snapshot.save(&self.ws).map_err(persist)?;
-        journal::clear(&self.ws).map_err(persist)?;
-        let count = entry.effects.len();
-        self.state = entry.snapshot;
-        self.emit(Event::JournalReplayed { effects: count });
+        snapshot.save(&self.ws).map_err(persist)?;
+        journal::settle_legacy(&self.ws)?;
+        self.state = snapshot;
+        self.emit(Event::JournalReplayed {
+            effects: effects.len(),
+        });
         Ok(())
     }
 
     fn effect_failed(&mut self, effect: &Effect, error: String) {
         let effect = serde_json::to_value(effect).unwrap_or_default();
         self.emit(Event::EffectFailed { effect, error });
+    }
+}
+
+/// The snapshot a runtime starts from. A snapshot file a crash left
+/// damaged is set aside when the journal's last record holds a snapshot:
+/// the runtime then starts from the bootstrap one, and the journal's
+/// replay restores the recorded one.
+pub(super) fn load_state(ws: &crate::workspace::Workspace) -> Result<Snapshot, RuntimeError> {
+    use crate::workspace::snapshot::SnapshotError;
+    match Snapshot::load(ws) {
+        Err(SnapshotError::Invalid { path, detail })
+            if matches!(
+                journal::last::<Record>(ws),
+                Ok(Some(Record {
+                    snapshot: Some(_),
+                    ..
+                }))
+            ) =>
+        {
+            let now = Timestamp::now();
+            let note = crate::workspace::repair::aside(&path, now, "the damaged runtime snapshot")
+                .map_err(persist)?;
+            tracing::warn!(%detail, "{note}; restoring it from the transition journal");
+            Ok(Snapshot::bootstrap(now))
+        }
+        other => Ok(other?),
     }
 }
 

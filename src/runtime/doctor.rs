@@ -394,13 +394,14 @@ fn usage(c: &mut Checks<'_>) {
     }
 }
 
-/// A journal left behind means a transition was interrupted; the next
-/// start replays it. An unreadable one needs a human.
+/// A last journal record whose snapshot is not the one on disk means a
+/// transition was interrupted; the next start applies it again. An
+/// unreadable record needs a human.
 fn journal(c: &mut Checks<'_>) {
     let path = c.ws.paths().journal();
-    match crate::workspace::journal::read::<serde_json::Value>(c.ws) {
-        Ok(None) => {}
-        Ok(Some(_)) => c.warning(
+    match crate::workspace::journal::pending(c.ws) {
+        Ok(false) => {}
+        Ok(true) => c.warning(
             "mill::doctor::journal_pending",
             Some(&path),
             "an interrupted transition is recorded; the next start applies it".into(),
@@ -410,7 +411,7 @@ fn journal(c: &mut Checks<'_>) {
             "mill::doctor::journal_invalid",
             Some(&path),
             e.to_string(),
-            "inspect the file, then remove it",
+            "inspect the file, then run `millrace clear-stale-state`, which sets it aside",
         ),
     }
 }

@@ -111,6 +111,15 @@ pub(crate) fn write_cache_with(
     replace_with(path, fill, false)
 }
 
+/// Replaces `path` with `bytes` atomically for readers (temporary file,
+/// rename) without waiting for the disk: for a file a durable record
+/// elsewhere can rebuild (the snapshot, which the journal's last record
+/// holds) or that decides nothing after a power loss. Creates missing
+/// parent directories.
+pub(crate) fn write_unflushed(path: &Path, bytes: &[u8]) -> FsResult<()> {
+    replace_with(path, |out| out.write_all(bytes), false)
+}
+
 /// Streams `fill` into a temporary file and renames it over `path`; with
 /// `durable`, the file and then its directory are flushed to disk as well.
 fn replace_with(

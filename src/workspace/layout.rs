@@ -127,8 +127,13 @@ impl Paths {
         self.state_dir().join("runtime_snapshot.json")
     }
 
-    /// The redo log of a transition being applied.
+    /// The commit log of engine transitions (`workspace::journal`).
     pub fn journal(&self) -> PathBuf {
+        self.state_dir().join("journal.jsonl")
+    }
+
+    /// The single-record journal of earlier versions, applied if found.
+    pub fn legacy_journal(&self) -> PathBuf {
         self.state_dir().join("journal.json")
     }
 

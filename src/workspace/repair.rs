@@ -25,14 +25,24 @@ pub(crate) fn set_aside_damaged(ws: &Workspace, now: Timestamp) -> FsResult<Vec<
         lock::LockClear::Missing | lock::LockClear::ActiveOwner => {}
     }
     let paths = ws.paths();
+    if journal::last::<serde_json::Value>(ws).is_err() {
+        for path in [paths.legacy_journal(), paths.journal()] {
+            if fsx::is_file(&path) {
+                notes.push(aside(&path, now, "the transition journal")?);
+            }
+        }
+    }
     if fsx::is_file(&paths.snapshot()) && Snapshot::load(ws).is_err() {
         notes.push(aside(&paths.snapshot(), now, "the runtime snapshot")?);
-        Snapshot::bootstrap(now)
-            .save(ws)
-            .map_err(|e| fsx::FsError::io("write", &paths.snapshot(), std::io::Error::other(e)))?;
-    }
-    if journal::read::<serde_json::Value>(ws).is_err() {
-        notes.push(aside(&paths.journal(), now, "the transition journal")?);
+        if journal::pending(ws).unwrap_or(false) {
+            // The journal's last record holds the latest snapshot: the
+            // next start restores it (and applies that transition again).
+            notes.push("the next start restores the snapshot from the transition journal".into());
+        } else {
+            Snapshot::bootstrap(now)
+                .save(ws)
+                .map_err(|e| fsx::FsError::io("write", &paths.snapshot(), std::io::Error::other(e)))?;
+        }
     }
     for plane in Plane::ALL {
         if markers::read_marker(ws, *plane).is_err() {
@@ -46,7 +56,7 @@ pub(crate) fn set_aside_damaged(ws: &Workspace, now: Timestamp) -> FsResult<Vec<
 }
 
 /// Renames `path` aside and says so.
-fn aside(path: &Path, now: Timestamp, what: &str) -> FsResult<String> {
+pub(crate) fn aside(path: &Path, now: Timestamp, what: &str) -> FsResult<String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -440,7 +440,11 @@ impl RunDir {
     }
 }
 
+/// Requests and results are written atomically, not flushed: the snapshot
+/// (through the journal) records which request is pending, a request is
+/// rebuilt from it when its stage runs again, and a result that a power
+/// loss undid is a stage that runs again, as its harness was cut too.
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FsError> {
     let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
-    fsx::write_atomic(path, text.as_bytes())
+    fsx::write_unflushed(path, text.as_bytes())
 }

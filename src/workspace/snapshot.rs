@@ -45,7 +45,9 @@ impl Snapshot {
         parsed.map_err(|detail| SnapshotError::Invalid { path, detail })
     }
 
-    /// Writes the snapshot atomically.
+    /// Writes the snapshot atomically, without waiting for the disk: it is
+    /// only ever written after a journal record that holds it (see
+    /// `workspace::journal`), or as the bootstrap one.
     pub fn save(&self, ws: &Workspace) -> Result<(), SnapshotError> {
         if let Err(detail) = self.check() {
             let path = ws.paths().snapshot();
@@ -53,7 +55,7 @@ impl Snapshot {
         }
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        fsx::write_atomic(&ws.paths().snapshot(), text.as_bytes())?;
+        fsx::write_unflushed(&ws.paths().snapshot(), text.as_bytes())?;
         Ok(())
     }
 }

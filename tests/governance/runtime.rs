@@ -359,6 +359,8 @@ fn crash_after_the_checker(g: &Governed) {
     let request = format!("{}-099", run_id.replacen("run-", "req-", 1));
     run["pending_request_id"] = Value::String(request.clone());
     std::fs::write(&snapshot_path, serde_json::to_string_pretty(&snapshot).unwrap()).unwrap();
+    // A crash that left no transition pending: no journal record to apply.
+    std::fs::remove_file(g.ws.path("state/journal.jsonl")).unwrap();
     let results = g.ws.path(&format!("runs/{run_id}/stage_results"));
     let builder = std::fs::read_dir(&results)
         .unwrap()

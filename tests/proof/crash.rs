@@ -424,7 +424,8 @@ fn findings(report: &Value) -> Vec<(String, String, String)> {
 
 /// Doctor on a crashed workspace: only what the next start repairs.
 fn check_doctor_crashed(bench: &Bench, when: &str) {
-    let journal = bench.path("state/journal.json").exists();
+    let ws = Workspace::at(&bench.root).unwrap();
+    let journal = millrace::workspace::journal::pending(&ws).unwrap();
     for (severity, code, detail) in findings(&bench.doctor()) {
         let allowed = match severity.as_str() {
             "error" => {
@@ -447,9 +448,10 @@ fn check_doctor_settled(bench: &Bench, when: &str) {
         all.is_empty(),
         "{when}: doctor findings after a clean exit: {all:#?}"
     );
+    let ws = Workspace::at(&bench.root).unwrap();
     assert!(
-        !bench.path("state/journal.json").exists(),
-        "{when}: journal left after a clean exit"
+        !millrace::workspace::journal::pending(&ws).unwrap(),
+        "{when}: a transition left pending after a clean exit"
     );
     assert!(
         !bench.path("state/runtime_daemon.lock.json").exists(),

@@ -40,6 +40,10 @@ fn a_saved_but_unrouted_result_is_routed_at_the_next_start() {
     active["stage"] = "builder".into();
     active["pending_request_id"] = request.clone().into();
     std::fs::write(bench.path("state/runtime_snapshot.json"), snap.to_string()).unwrap();
+    // The journal's last record is that snapshot's (the dispatch that a
+    // crash would have left last), so nothing is pending.
+    let record = serde_json::json!({"schema_version": 2, "snapshot": snap, "effects": []});
+    std::fs::write(bench.path("state/journal.jsonl"), format!("{record}\n")).unwrap();
     std::fs::remove_file(bench.path(&format!("runs/{run}/routing.{request}.json"))).unwrap();
 
     for args in [
@@ -71,7 +75,7 @@ fn a_refused_start_leaves_no_lock() {
             "{\"schema_version\": 1",
             "mill::state::snapshot_invalid",
         ),
-        ("state/journal.json", "[1, 2", "mill::state::journal_invalid"),
+        ("state/journal.jsonl", "[1, 2\n", "mill::state::journal_invalid"),
     ] {
         let path = bench.path(file);
         let before = std::fs::read(&path).ok();
@@ -104,6 +108,33 @@ fn a_refused_start_leaves_no_lock() {
             None => std::fs::remove_file(&path).unwrap(),
         }
     }
+}
+
+/// A snapshot file a crash (a power loss) left damaged is restored from the
+/// journal's last record, which holds the same snapshot: the runtime does
+/// not refuse to start, and nothing the snapshot said is lost.
+#[test]
+fn a_damaged_snapshot_is_restored_from_the_journal() {
+    let bench = scripted_bench(SCRIPT);
+    let out = bench.run(&["pause"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(snapshot(&bench)["pause_sources"], serde_json::json!(["operator"]));
+    std::fs::write(bench.path("state/runtime_snapshot.json"), "{\"schema_vers").unwrap();
+    let out = bench.run(&["resume"]);
+    assert_no_panic("resume", &out);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Restored (paused), then resumed: had it started from a bootstrap
+    // snapshot, there would have been nothing to resume.
+    assert!(text(&out.stdout).contains("resumed"), "{}", text(&out.stdout));
+    assert_eq!(snapshot(&bench)["pause_sources"], serde_json::json!([]));
+    let aside: Vec<String> = bench
+        .names("state")
+        .into_iter()
+        .filter(|n| n.starts_with("runtime_snapshot.json.invalid-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the damaged file is kept aside");
+    let doctor = bench.doctor();
+    assert_eq!(doctor["findings"], serde_json::json!([]), "{doctor:#}");
 }
 
 /// Every error `doctor` answers with `millrace clear-stale-state` is

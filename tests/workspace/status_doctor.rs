@@ -382,15 +382,30 @@ fn plan_currentness_is_judged_from_recorded_inputs() {
 fn doctor_reports_an_interrupted_transition() {
     let ws = Ws::new();
     let w = ws.workspace();
-    millrace::workspace::journal::write(&w, &serde_json::json!({"effects": []})).unwrap();
+    let journal = w.paths().journal();
+    // A last record whose snapshot is not the one on disk is pending.
+    let mut recorded = millrace::model::Snapshot::bootstrap(jiff::Timestamp::now());
+    recorded.tick = 7;
+    let record = serde_json::json!({"schema_version": 2, "snapshot": recorded, "effects": []});
+    millrace::workspace::journal::append(&w, &record).unwrap();
     let (code, text) = doctor(&ws);
     assert_eq!(code, Some(0));
     assert_eq!(codes(&text), ["mill::doctor::journal_pending"]);
-    std::fs::write(w.paths().journal(), "{torn").unwrap();
+    // Once the snapshot on disk is the recorded one, nothing is pending.
+    recorded.save(&w).unwrap();
+    assert_eq!(doctor(&ws).0, Some(0));
+    assert!(codes(&doctor(&ws).1).is_empty());
+    // A torn append after it is no record: still settled.
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str("{\"schema_version\": 2, \"snap");
+    std::fs::write(&journal, &text).unwrap();
+    assert!(codes(&doctor(&ws).1).is_empty());
+    // A whole line that is not a record is damage.
+    std::fs::write(&journal, "{torn\n").unwrap();
     let (code, text) = doctor(&ws);
     assert_eq!(code, Some(1));
     assert_eq!(codes(&text), ["mill::doctor::journal_invalid"]);
-    millrace::workspace::journal::clear(&w).unwrap();
+    std::fs::remove_file(&journal).unwrap();
     assert_eq!(doctor(&ws).0, Some(0));
 }
 
