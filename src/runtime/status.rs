@@ -307,6 +307,7 @@ pub(crate) fn queues(
                     view.depth_by_kind.insert(*kind, count);
                     continue;
                 }
+                let listed_at_ns = crate::workspace::fsx::nanos(std::time::SystemTime::now());
                 let listing = scan::scan_dir(&dir).and_then(|s| {
                     let described = quarantine::describe(*kind, state, &dir, &s.quarantined)?;
                     Ok((s, described))
@@ -320,6 +321,9 @@ pub(crate) fn queues(
                 };
                 quarantined.extend(described);
                 if state == QueueState::Queued {
+                    // The next `status` reads this instead of listing.
+                    let count = scan.documents.len();
+                    crate::workspace::queue::depth::record(ws, *kind, listed_at_ns, count, &scan.quarantined);
                     view.depth += scan.documents.len();
                     view.depth_by_kind.insert(*kind, scan.documents.len());
                 } else {

@@ -18,6 +18,7 @@
 
 pub(crate) mod backpressure;
 mod claim;
+pub(crate) mod depth;
 pub(crate) mod drift;
 mod ideas;
 pub(crate) mod index;

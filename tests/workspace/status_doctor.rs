@@ -205,6 +205,42 @@ fn a_quarantined_file_shows_in_status_and_doctor_and_commands_keep_working() {
     assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("2"));
 }
 
+/// With no claim index (files dropped in, no daemon yet), `status` records
+/// the depth its listing found; the next `status` reads that record while
+/// the directory is unchanged, and lists again once it changes.
+#[test]
+fn status_records_a_listed_depth_for_the_next_status() {
+    let ws = Ws::new();
+    for i in 0..3 {
+        let id = format!("t{i}");
+        ws.write(
+            &format!("tasks/queue/{id}.md"),
+            &task_md(&id, "2026-01-01T00:00:00Z", &[]),
+        );
+    }
+    let depth = ws.path("state/index/task.depth.json");
+    // Listed inside the racy window after the last write: nothing recorded.
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("3"));
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    assert!(
+        !ws.path("state/index/task.json").exists(),
+        "status builds no claim index"
+    );
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("3"));
+    let recorded = std::fs::read_to_string(&depth).unwrap();
+    assert!(recorded.contains("\"count\":3"), "{recorded}");
+    // The record is what the next status says: a forged count shows.
+    std::fs::write(&depth, recorded.replace("\"count\":3", "\"count\":30")).unwrap();
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("30"));
+    // A change of the directory makes it a listing again, at once.
+    ws.write("tasks/queue/t9.md", &task_md("t9", "2026-01-01T00:00:00Z", &[]));
+    let text = stdout(&ws.run(&["status"]));
+    assert_eq!(field(&text, "execution_queue_depth").as_deref(), Some("4"));
+}
+
 #[test]
 fn doctor_is_clean_on_a_fresh_workspace_and_finds_damage() {
     let ws = Ws::new();

@@ -49,7 +49,7 @@ const INDEX_SCHEMA_VERSION: u32 = 2;
 /// filesystem that records sub-second stamps (nearly every local one; the
 /// kernel's clock for them ticks every 1 to 10 ms) gets 50 ms; stamps on
 /// whole seconds (FAT, HFS+, some network filesystems) get 2 s.
-fn racy(built_at_ns: i64, dir_mtime_ns: i64) -> bool {
+pub(super) fn racy(built_at_ns: i64, dir_mtime_ns: i64) -> bool {
     let window = if dir_mtime_ns % 1_000_000_000 == 0 {
         2_000_000_000
     } else {
@@ -309,9 +309,13 @@ impl QueueIndex {
     /// names, from a stored index the directory has not changed since:
     /// one small read, whatever the queue's size. `None` when the index
     /// is missing, old or not settled (then list the directory).
+    /// A depth a reader recorded from its own listing
+    /// (`queue::depth`) is the second choice.
     pub fn trusted_summary(ws: &Workspace, kind: WorkItemKind) -> Option<(usize, Vec<String>)> {
-        let (header, _) = Self::trusted_head(ws, kind, 4096)?;
-        Some((header.count, header.quarantined))
+        match Self::trusted_head(ws, kind, 4096) {
+            Some((header, _)) => Some((header.count, header.quarantined)),
+            None => super::depth::trusted(ws, kind),
+        }
     }
 
     /// The header of a stored index that is settled for the directory as
