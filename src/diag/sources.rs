@@ -59,6 +59,10 @@ pub struct SourceFile {
     pub layer: Layer,
     /// Global offset of the first byte.
     pub base: u32,
+    /// Local offsets where each line starts (the first is 0), so a
+    /// location is a binary search, not a scan from the top of the file:
+    /// lowering asks for one per node.
+    line_starts: Arc<[u32]>,
 }
 
 impl SourceFile {
@@ -92,11 +96,16 @@ impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<Arc<str>>, layer: Layer) -> FileId {
         let base = self.files.last().map(|f| f.span().end + 1).unwrap_or(0);
         let id = FileId(self.files.len() as u32);
+        let text: Arc<str> = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1))
+            .collect();
         self.files.push(SourceFile {
             name: name.into(),
-            text: text.into(),
+            text,
             layer,
             base,
+            line_starts,
         });
         id
     }
@@ -136,10 +145,12 @@ impl Sources {
     pub fn location(&self, offset: u32) -> Location {
         let file = self.file(self.file_of(offset));
         let local = ((offset - file.base) as usize).min(file.text.len());
-        let before = &file.text[..floor_char_boundary(&file.text, local)];
-        let line = before.matches('\n').count() as u32 + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let column = before[line_start..].chars().count() as u32 + 1;
+        let local = floor_char_boundary(&file.text, local);
+        // The last line starting at or before the offset.
+        let index = file.line_starts.partition_point(|&start| start as usize <= local) - 1;
+        let line_start = file.line_starts[index] as usize;
+        let line = index as u32 + 1;
+        let column = file.text[line_start..local].chars().count() as u32 + 1;
         Location {
             file: file.name.clone(),
             line,
@@ -213,5 +224,26 @@ mod tests {
         );
         assert_eq!(sources.location(b_base + 2).line, 1);
         assert_eq!(sources.text(Span::new(b_base, b_base + 5)), "three");
+    }
+
+    /// The line index gives what counting from the top of the file gives,
+    /// at every offset (inside multi-byte characters too).
+    #[test]
+    fn locations_match_a_count_from_the_top() {
+        let text = "stage é {\n\n  «x» -> y\r\nend\n";
+        let mut sources = Sources::new();
+        sources.add("a.mill", text, Layer::Workspace);
+        for offset in 0..=text.len() {
+            let mut at = offset;
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let before = &text[..at];
+            let line = before.matches('\n').count() as u32 + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before[start..].chars().count() as u32 + 1;
+            let got = sources.location(offset as u32);
+            assert_eq!((got.line, got.column), (line, column), "offset {offset}");
+        }
     }
 }
