@@ -12,7 +12,8 @@
 //!   owners cannot exist whatever the timing of starts and takeovers;
 //! - `state/runtime_daemon.lock.json` (pid, host, session, start time) is
 //!   written by the owner right after it takes the lock, for humans, `status`
-//!   and `doctor`; a record left by a dead owner is replaced, and the new
+//!   and `doctor` (atomically, not flushed: it decides nothing); a record
+//!   left by a dead owner is replaced, and the new
 //!   owner learns whose it was (to log `lock_taken_over`);
 //! - inspecting never takes the lock; a record is stale only when provably
 //!   dead: this host, and its pid not running or running another process
@@ -292,7 +293,10 @@ pub fn acquire(ws: &Workspace, session_id: &str) -> Result<Acquired, LockError> 
     pause_for_tests("record");
     let record = record_for_this_process(ws, session_id);
     let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
-    fsx::write_atomic(&ws.paths().lock(), text.as_bytes())?;
+    // Not flushed: the record informs; the OS lock decides. A power loss
+    // that undoes it leaves no owner to describe, and one it leaves behind
+    // is stale (its process is gone).
+    fsx::write_unflushed(&ws.paths().lock(), text.as_bytes())?;
     held_locks().push(Held {
         path: lock_path,
         session: session_id.to_string(),
@@ -367,9 +371,6 @@ pub fn release(ws: &Workspace, session_id: &str) -> Result<bool, LockError> {
         });
     }
     fsx::remove_file(&path)?;
-    if let Some(dir) = path.parent() {
-        fsx::sync_dir(dir)?;
-    }
     unlock();
     Ok(true)
 }
@@ -399,10 +400,6 @@ pub fn clear_if_not_active(ws: &Workspace) -> Result<LockClear, FsError> {
     let Some(_held) = fsx::try_lock_exclusive(&ws.paths().lock_file())? else {
         return Ok(LockClear::ActiveOwner);
     };
-    let path = ws.paths().lock();
-    fsx::remove_file(&path)?;
-    if let Some(dir) = path.parent() {
-        fsx::sync_dir(dir)?;
-    }
+    fsx::remove_file(&ws.paths().lock())?;
     Ok(outcome)
 }
