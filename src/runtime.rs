@@ -32,6 +32,7 @@ mod recover;
 mod run;
 mod setup;
 pub(crate) mod status;
+mod wake;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -80,6 +80,8 @@ impl Runtime {
     /// `stop --now`.
     pub async fn run_daemon(&mut self, options: RunOptions) -> Result<RunSummary, RuntimeError> {
         let mut signals = Signals::new()?;
+        let mut wake = super::wake::Wake::new(&self.ws);
+        tracing::debug!(watching = wake.watching(), "wake-ups on changes");
         let (mut ticks, mut idle) = (0u64, false);
         let mut stuck = None;
         let ended = loop {
@@ -125,6 +127,7 @@ impl Runtime {
             tokio::select! {
                 Some(done) = self.completions.1.recv() => self.complete(done)?,
                 _ = sleep => {}
+                () = wake.changed() => {}
                 () = signals.next() => self.on_signal(&mut signals.count)?,
             }
         };

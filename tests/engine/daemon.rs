@@ -35,7 +35,7 @@ impl Daemon {
     }
 
     /// Waits for the process to end by itself.
-    fn wait(mut self) -> std::process::ExitStatus {
+    pub(super) fn wait(mut self) -> std::process::ExitStatus {
         exit_of(&mut self.0)
     }
 }

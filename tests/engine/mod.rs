@@ -12,6 +12,7 @@ mod learning;
 mod pure;
 mod replay;
 mod stalls;
+mod wake;
 
 use std::process::Output;
 
