@@ -21,6 +21,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import measure  # noqa: E402
+import scale  # noqa: E402
 
 QUEUED = 10_000
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -88,7 +89,7 @@ def task_text(i):
     tid = f"task-{i:05d}"
     deps = f"\nDepends-On:\n- task-{i - 1:05d}\n" if i % 10 == 9 else ""
     return (f"# Task {i}\n\nTask-ID: {tid}\nTitle: Task {i}\n"
-            f"Created-At: 2026-01-01T{i // 3600:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z\n"
+            f"Created-At: 2026-01-{1 + i // 86400:02d}T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z\n"
             f"Created-By: bench\n\nTarget-Paths:\n- src/lib.rs\n\nAcceptance:\n- works\n\n"
             f"Required-Checks:\n- cargo test\n\nReferences:\n- none\n\nRisk:\n- low\n{deps}")
 
@@ -176,8 +177,12 @@ def run_impl(impl, work):
     here = os.path.join(work, impl.key)
     os.makedirs(here)
 
-    log(f"[{impl.label}] compile")
+    log(f"[{impl.label}] --version")
     fresh = os.path.join(here, "fresh")
+    os.makedirs(fresh)
+    cells["version"] = timed(impl, impl.cmd("--version"), fresh)
+
+    log(f"[{impl.label}] compile")
     impl.init(fresh)
     if impl.ours:
         empty = os.path.join(here, "empty")
@@ -247,6 +252,8 @@ def run_impl(impl, work):
     else:
         cells["demo"] = Cell(na="no demo command")
 
+    cells.update(scale.run(impl, here, sys.modules[__name__]))
+
     cli = ["compile", "status_fresh", "status_big", "queue_ls", "tick"]
     worst = max(cli, key=lambda k: cells[k].rss_kb or 0)
     cells["memory"] = Cell((cells[worst].rss_kb or 0) / 1024, note=worst)
@@ -254,6 +261,7 @@ def run_impl(impl, work):
 
 
 ROWS = [
+    ("version", "`--version` (start and exit: the floor of every command)", None),
     ("compile", "`compile validate --mode learning_codex`", 3),
     ("status_fresh", "`status`, fresh workspace", 2),
     ("status_big", f"`status`, {QUEUED:,} queued tasks", 20),
@@ -263,6 +271,7 @@ ROWS = [
     ("stage_scripted", f"stage-to-stage, {QUEUED:,} queued (scripted harness, in process)", 5),
     ("one_task", "one task builder → checker → updater, instant fake codex", 50),
         ("demo", "`demo --quiet` (whole campaign, fresh directory)", 2000),
+    *[(key, name, None) for key, name in scale.ROWS],
     ("memory", "peak memory of a CLI command (largest of the first five rows)", 8),
 ]
 NAMES = {key: name for key, name, _ in ROWS}
@@ -307,6 +316,10 @@ def machine():
             f"{distro}, Linux {platform.release()}")
 
 
+def true_ms():
+    return measure.median_ms(["/bin/true"], tempfile.gettempdir(), 30)[0]
+
+
 def print_tables(impls, results, fsync_ms):
     ours, peers = impls[0], impls[1:]
     head = ["work", "bar", ours.label, "peak RSS", "bar met"]
@@ -344,6 +357,7 @@ def print_tables(impls, results, fsync_ms):
 
     print()
     print(f"Machine: {machine()}.")
+    print(f"A process that does nothing (`/bin/true`), spawned and waited for: median {true_ms():.2f} ms.")
     print(f"One fsync of a small append on the benchmark's filesystem: median {fsync_ms[0]:.2f} ms before "
           f"the run, {fsync_ms[1]:.2f} ms after.")
     runs = f"Timed runs per row: {ours.runs} for {ours.label}"
