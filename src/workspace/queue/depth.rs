@@ -47,7 +47,7 @@ pub(crate) fn record(
     let Some(stat) = fsx::stat(&ws.paths().queue_dir(kind, QueueState::Queued)) else {
         return;
     };
-    if racy(listed_at_ns, stat.mtime_ns) || !ws.agents().is_dir() {
+    if racy(listed_at_ns, stat.mtime_ns) || !fsx::is_dir(ws.agents()) {
         return;
     }
     let depth = Depth {
