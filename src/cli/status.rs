@@ -33,7 +33,7 @@ pub(super) fn run(args: &StatusArgs, cx: &Context) -> Outcome {
 
 /// One update: every workspace's block (blank-line separated), or JSON.
 fn show(all: &[Workspace], args: &StatusArgs) -> Result<(), super::OutputError> {
-    let reports: Vec<StatusReport> = all.iter().map(status::report).collect();
+    let reports: Vec<StatusReport> = all.iter().map(status::report_recording).collect();
     match (args.json, args.watch) {
         (true, true) => {
             let line = serde_json::json!({"updated_at": jiff::Timestamp::now(), "workspaces": reports});

@@ -158,8 +158,19 @@ pub(crate) struct StatusReport {
     pub problems: Vec<String>,
 }
 
-/// Builds the report.
+/// Builds the report, changing nothing in the workspace (the dashboard's
+/// form: serving is read-only).
 pub(crate) fn report(ws: &Workspace) -> StatusReport {
+    build(ws, false)
+}
+
+/// [`report`] for the `status` command: a queue it had to list is recorded
+/// (`queue::depth`), so the next `status` reads one small file instead.
+pub(crate) fn report_recording(ws: &Workspace) -> StatusReport {
+    build(ws, true)
+}
+
+fn build(ws: &Workspace, record_depths: bool) -> StatusReport {
     let mut problems = Vec::new();
     let snapshot = Snapshot::load(ws).unwrap_or_else(|e| {
         problems.push(coded(&e));
@@ -169,7 +180,7 @@ pub(crate) fn report(ws: &Workspace) -> StatusReport {
         .map_err(|e| problems.push(coded(&e)))
         .ok();
     let lock = lock_view(ws, &mut problems);
-    let (queues, quarantined) = queues(ws, &mut problems);
+    let (queues, quarantined) = queues(ws, &mut problems, record_depths);
     let plan = plan_view(ws, config.as_ref());
     let mut status_markers = BTreeMap::new();
     for plane in Plane::ALL {
@@ -281,9 +292,11 @@ fn lock_view(ws: &Workspace, problems: &mut Vec<String>) -> LockView {
 /// Depths, active items and quarantined files of every plane, from one
 /// listing of each intake and active directory (no file is opened except
 /// the quarantine logs of directories that have quarantined files).
+/// With `record_depths`, a listed intake directory's depth is recorded.
 pub(crate) fn queues(
     ws: &Workspace,
     problems: &mut Vec<String>,
+    record_depths: bool,
 ) -> (BTreeMap<Plane, PlaneQueue>, Vec<Quarantined>) {
     let mut out = BTreeMap::new();
     let mut quarantined = Vec::new();
@@ -322,8 +335,16 @@ pub(crate) fn queues(
                 quarantined.extend(described);
                 if state == QueueState::Queued {
                     // The next `status` reads this instead of listing.
-                    let count = scan.documents.len();
-                    crate::workspace::queue::depth::record(ws, *kind, listed_at_ns, count, &scan.quarantined);
+                    if record_depths {
+                        let count = scan.documents.len();
+                        crate::workspace::queue::depth::record(
+                            ws,
+                            *kind,
+                            listed_at_ns,
+                            count,
+                            &scan.quarantined,
+                        );
+                    }
                     view.depth += scan.documents.len();
                     view.depth_by_kind.insert(*kind, scan.documents.len());
                 } else {

@@ -313,7 +313,7 @@ pub(crate) fn queues(site: &Site, limit: usize) -> Result<Value, ServeError> {
         }
     }
     let mut problems = Vec::new();
-    let (_, quarantined) = status::queues(&site.ws, &mut problems);
+    let (_, quarantined) = status::queues(&site.ws, &mut problems, false);
     Ok(json!({ "kinds": kinds, "quarantined": quarantined, "problems": problems }))
 }
 

@@ -63,7 +63,7 @@ pub(super) fn ls(ws: &Workspace, args: &QueueLsArgs) -> Outcome {
         .next()
         .map(|t| t.root_spec_id);
     let mut problems = Vec::new();
-    let (views, quarantined) = status::queues(ws, &mut problems);
+    let (views, quarantined) = status::queues(ws, &mut problems, false);
     if let Some(problem) = problems.into_iter().next() {
         return Err(QueueError::Unreadable(problem).into());
     }
